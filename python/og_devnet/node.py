@@ -1,0 +1,274 @@
+"""`Node(settings)`: the one way to run a devnet. It owns the chain, the store, the miner
+thread and the HTTP server; the CLI, the in-process `Devnet` and the tests all use it.
+
+    with Node(Settings(port=0)) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from og_devnet import __version__
+from og_devnet._core import Chain
+from og_devnet.config import WEI_PER_OPG, Settings
+from og_devnet.store import ChainStore, make_engine
+
+log = logging.getLogger("og_devnet.node")
+
+#: Tip suggested by eth_maxPriorityFeePerGas and used by eth_sendTransaction.
+SUGGESTED_TIP = 1_000_000_000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class NodeError(RuntimeError):
+    """The node cannot start (port in use, unreadable state, ...)."""
+
+
+class Node:
+    suggested_tip = SUGGESTED_TIP
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        if settings is None:
+            settings = Settings(**overrides)
+        elif overrides:
+            settings = Settings.model_validate({**settings.model_dump(), **overrides})
+        self.settings = settings
+        self.chain: Chain
+        self.store: ChainStore
+        self.state_dir: Path
+        self.port: int = 0
+        self.resumed = False
+        self._temp_state = False
+        self._mine_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._miner: threading.Thread | None = None
+        self._server: uvicorn.Server | None = None
+        self._server_thread: threading.Thread | None = None
+        self._started = False
+
+    # ---- lifecycle ----
+    def start(self) -> Node:
+        if self._started:
+            return self
+        s = self.settings
+        sock = self._bind(s.host, s.port)
+        try:
+            self._open_state()
+            self._open_chain()
+            self._serve(sock)
+        except BaseException:
+            sock.close()
+            self._cleanup_state()
+            raise
+        self._miner = threading.Thread(target=self._miner_loop, name="og-devnet-miner", daemon=True)
+        self._miner.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._stopping.set()
+        self._wake.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._server_thread is not None:
+            self._server_thread.join(timeout=10)
+        if self._miner is not None:
+            self._miner.join(timeout=10)
+        self.store.engine.dispose()
+        self._cleanup_state()
+        self._started = False
+
+    def __enter__(self) -> Node:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @staticmethod
+    def _bind(host: str, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            sock.close()
+            raise NodeError(f"cannot listen on {host}:{port}: {e.strerror} (is another node running? try --port)") from e
+        sock.listen(2048)
+        sock.setblocking(False)
+        return sock
+
+    def _open_state(self) -> None:
+        s = self.settings
+        if s.state is None:
+            self.state_dir = Path(tempfile.mkdtemp(prefix="og-devnet-"))
+            self._temp_state = True
+        else:
+            self.state_dir = s.state.expanduser().resolve()
+            try:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise NodeError(f"cannot create state directory {self.state_dir}: {e.strerror}") from e
+        url = s.db or f"sqlite:///{self.state_dir / 'chain.db'}"
+        try:
+            self.store = ChainStore(make_engine(url))
+        except Exception as e:
+            raise NodeError(f"cannot open the database {url}: {e}") from e
+
+    def _cleanup_state(self) -> None:
+        if self._temp_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _open_chain(self) -> None:
+        s = self.settings
+        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms)
+        meta = self.store.meta()
+        if meta:
+            # Resume: genesis parameters come from the store, not from the command line.
+            self.chain = Chain.restore(
+                chain_id=meta["chain_id"], mnemonic=meta["mnemonic"], accounts=meta["accounts"],
+                balance=int(meta["balance"]), base_fee=meta["base_fee"], gas_limit=meta["gas_limit"],
+                blocks=self.store.stored_blocks(), state=self.store.accounts(), **mining,
+            )  # fmt: skip
+            self.resumed = True
+            if meta["chain_id"] != s.chain_id:
+                log.warning("resuming chain %s from %s; --chain-id %s ignored", meta["chain_id"], self.state_dir, s.chain_id)
+            return
+        self.chain = Chain(
+            chain_id=s.chain_id, mnemonic=s.mnemonic, accounts=s.accounts, balance=s.balance * WEI_PER_OPG,
+            timestamp_ms=now_ms(), base_fee=s.base_fee, gas_limit=s.gas_limit,
+            genesis_json=s.genesis.read_text() if s.genesis else None, **mining,
+        )  # fmt: skip
+        meta = {
+            "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
+            "balance": str(s.balance * WEI_PER_OPG), "base_fee": self.chain.base_fee,
+            "gas_limit": self.chain.gas_limit, "version": __version__,
+        }  # fmt: skip
+        self.store.initialise(meta, self.chain.genesis_record(), self.chain.accounts())
+
+    def _serve(self, sock: socket.socket) -> None:
+        from og_devnet.api import create_app
+
+        config = uvicorn.Config(
+            create_app(self), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._server_thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="og-devnet-http", daemon=True
+        )
+        self._server_thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._server_thread.is_alive() or time.monotonic() > deadline:
+                raise NodeError("the HTTP server did not start")
+            time.sleep(0.005)
+        self.port = sock.getsockname()[1]
+
+    # ---- addresses ----
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def rpc_url(self) -> str:
+        return self.url + "/"
+
+    @property
+    def explorer_url(self) -> str:
+        return self.url + "/"
+
+    # ---- mining ----
+    def _miner_loop(self) -> None:
+        while not self._stopping.is_set():
+            due = self.chain.next_block_due(now_ms())
+            if due is None:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            delay = (due - now_ms()) / 1000
+            if delay > 0 and self._wake.wait(delay):
+                self._wake.clear()  # mode changed or stopping: recompute
+                continue
+            try:
+                self.mine(1)
+            except Exception:
+                log.exception("sealing a block failed; retrying at the next slot")
+
+    def mine(self, count: int = 1) -> list[int]:
+        """Seals `count` blocks now, each committed to the store before it is published."""
+        numbers = []
+        for _ in range(count):
+            with self._mine_lock:
+                sealed = self.chain.seal_block(now_ms())
+                try:
+                    self.store.commit_block(sealed.record)
+                except BaseException:
+                    self.chain.discard_staged()
+                    raise
+                self.chain.publish(sealed.number)
+            numbers.append(sealed.number)
+        return numbers
+
+    def after_submit(self) -> None:
+        """Called once per RPC request (or batch) that pooled transactions."""
+        if self.chain.mining_mode()[0] == "auto":
+            self.mine(1)
+
+    def set_mining_mode(self, mode: str, block_time: float | None = None) -> None:
+        block_time_ms = round((block_time or self.settings.block_time) * 1000) if mode == "interval" else 0
+        self.chain.set_mining_mode(mode, block_time_ms)
+        self._wake.set()
+
+    # ---- development controls ----
+    def snapshot(self) -> int:
+        with self._mine_lock:
+            return self.chain.snapshot()
+
+    def revert(self, snapshot_id: int) -> bool:
+        with self._mine_lock:
+            if not self.chain.revert(snapshot_id):
+                return False
+            self.store.revert_to(self.chain.head(), self.chain.accounts())
+            return True
+
+    def set_balance(self, address: str, balance: int) -> None:
+        with self._mine_lock:
+            bal, nonce = self.chain.set_balance(address, balance)
+            self.store.save_account(address, bal, nonce)
+
+    def set_nonce(self, address: str, nonce: int) -> None:
+        with self._mine_lock:
+            bal, n = self.chain.set_nonce(address, nonce)
+            self.store.save_account(address, bal, n)
+
+    def info(self) -> dict[str, Any]:
+        mode, block_time_ms = self.chain.mining_mode()
+        ready, queued = self.chain.pool_counts()
+        return {
+            "version": __version__,
+            "chain_id": self.chain.chain_id,
+            "block_number": self.chain.head(),
+            "mining": {"mode": mode, "block_time": block_time_ms / 1000 if block_time_ms else None},
+            "base_fee": self.chain.base_fee,
+            "gas_limit": self.chain.gas_limit,
+            "mempool": {"ready": ready, "queued": queued},
+            "rpc_url": self.rpc_url,
+            "state_dir": None if self._temp_state else str(self.state_dir),
+            "contracts": dict(Chain.native_contracts()),
+        }

@@ -1,0 +1,1 @@
+"""JSON-RPC: the envelope (`dispatch`), the method table (`registry`) and the methods."""

@@ -1,0 +1,103 @@
+"""Development methods in the anvil/hardhat tradition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from og_devnet.errors import InvalidParams
+from og_devnet.rpc import params as p
+from og_devnet.rpc.registry import RpcContext, method
+
+#: Upper bound for anvil_mine/hardhat_mine in one call, so a typo cannot wedge the node.
+MAX_MINE = 10_000
+
+
+@method("evm_mine")
+def evm_mine(ctx: RpcContext, params: list[Any]) -> str:
+    ts = p.arg(params, 0, "timestamp", required=False)
+    if isinstance(ts, dict):  # ganache-style {"timestamp": ..., "blocks": n}
+        raise InvalidParams("evm_mine: options objects are not supported; use anvil_mine(count)")
+    if ts is not None:
+        raise InvalidParams("evm_mine: setting a timestamp is not supported; block times follow the wall clock")
+    ctx.node.mine(1)
+    return "0x0"
+
+
+@method("anvil_mine", "hardhat_mine")
+def anvil_mine(ctx: RpcContext, params: list[Any]) -> None:
+    count = p.quantity(p.arg(params, 0, "blocks", required=False, default="0x1"), "blocks")
+    if not 1 <= count <= MAX_MINE:
+        raise InvalidParams(f"blocks must be between 1 and {MAX_MINE}")
+    if p.arg(params, 1, "interval", required=False) is not None:
+        raise InvalidParams("anvil_mine: an interval between timestamps is not supported")
+    ctx.node.mine(count)
+    return None
+
+
+@method("evm_setAutomine")
+def set_automine(ctx: RpcContext, params: list[Any]) -> None:
+    on = p.arg(params, 0, "enabled")
+    if not isinstance(on, bool):
+        raise InvalidParams(f"enabled: expected true or false, got {on!r}")
+    ctx.node.set_mining_mode("auto" if on else "manual")
+
+
+@method("anvil_getAutomine", "hardhat_getAutomine")
+def get_automine(ctx: RpcContext, params: list[Any]) -> bool:
+    return ctx.node.chain.mining_mode()[0] == "auto"
+
+
+@method("evm_setIntervalMining")
+def set_interval_mining(ctx: RpcContext, params: list[Any]) -> None:
+    # anvil takes seconds, hardhat milliseconds; 0 disables interval mining (manual).
+    v = p.arg(params, 0, "interval")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+        raise InvalidParams(f"interval: expected a non-negative number of seconds, got {v!r}")
+    if v == 0:
+        ctx.node.set_mining_mode("manual")
+    else:
+        ctx.node.set_mining_mode("interval", block_time=float(v))
+
+
+@method("anvil_setIntervalMining")
+def anvil_set_interval_mining(ctx: RpcContext, params: list[Any]) -> None:
+    set_interval_mining(ctx, params)
+
+
+@method("evm_snapshot", "anvil_snapshot")
+def snapshot(ctx: RpcContext, params: list[Any]) -> str:
+    return hex(ctx.node.snapshot())
+
+
+@method("evm_revert", "anvil_revert")
+def revert(ctx: RpcContext, params: list[Any]) -> bool:
+    return ctx.node.revert(p.quantity(p.arg(params, 0, "snapshotId"), "snapshotId"))
+
+
+@method("anvil_setBalance", "hardhat_setBalance")
+def set_balance(ctx: RpcContext, params: list[Any]) -> None:
+    address = p.address(p.arg(params, 0, "address"), "address")
+    balance = p.quantity(p.arg(params, 1, "balance"), "balance")
+    if balance >= 2**256:
+        raise InvalidParams("balance does not fit in 256 bits")
+    ctx.node.set_balance(address, balance)
+
+
+@method("anvil_setNonce", "hardhat_setNonce")
+def set_nonce(ctx: RpcContext, params: list[Any]) -> None:
+    address = p.address(p.arg(params, 0, "address"), "address")
+    nonce = p.quantity(p.arg(params, 1, "nonce"), "nonce")
+    if nonce >= 2**64:
+        raise InvalidParams("nonce does not fit in 64 bits")
+    ctx.node.set_nonce(address, nonce)
+
+
+@method("anvil_nodeInfo")
+def node_info(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
+    return ctx.node.info()
+
+
+@method("txpool_status")
+def txpool_status(ctx: RpcContext, params: list[Any]) -> dict[str, str]:
+    ready, queued = ctx.node.chain.pool_counts()
+    return {"pending": hex(ready), "queued": hex(queued)}

@@ -1,0 +1,124 @@
+"""What the node persists of the chain, and reads back on restart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from og_devnet.store.tables import AccountRow, BlockRow, LogRow, MetaRow, TxRow
+
+
+def _int(hex_or_int: Any) -> int:
+    return int(hex_or_int, 16) if isinstance(hex_or_int, str) else int(hex_or_int)
+
+
+class ChainStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ---- genesis parameters ----
+    def meta(self) -> dict[str, Any]:
+        with Session(self.engine) as s:
+            return {row.key: json.loads(row.value) for row in s.exec(select(MetaRow))}
+
+    def initialise(self, meta: dict[str, Any], genesis_record: str, accounts: list[tuple[str, int, int]]) -> None:
+        """Writes the genesis parameters, block 0 and the funded accounts in one transaction."""
+        with Session(self.engine) as s:
+            for key, value in meta.items():
+                s.add(MetaRow(key=key, value=json.dumps(value)))
+            self._add_block(s, json.loads(genesis_record))
+            for address, balance, nonce in accounts:
+                s.add(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
+            s.commit()
+
+    # ---- blocks ----
+    def commit_block(self, record: str) -> None:
+        """Stores a sealed block, its transactions, receipts, logs and the accounts it
+        changed, in one database transaction."""
+        rec = json.loads(record)
+        with Session(self.engine) as s:
+            self._add_block(s, rec)
+            for address, account in rec["stored"]["state_changes"]:
+                s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
+            s.commit()
+
+    @staticmethod
+    def _add_block(s: Session, rec: dict[str, Any]) -> None:
+        block = rec["block"]
+        number = _int(block["number"])
+        s.add(
+            BlockRow(
+                number=number,
+                hash=block["hash"],
+                parent_hash=block["parentHash"],
+                timestamp=_int(block["timestamp"]),
+                timestamp_ms=_int(block["timestampMs"]),
+                tx_count=len(block["transactions"]),
+                gas_used=_int(block["gasUsed"]),
+                miner=block["miner"],
+                record=json.dumps(rec["stored"], separators=(",", ":")),
+            )
+        )
+        s.flush()  # the block row first: transactions reference it
+        for tx, receipt in zip(block["transactions"], rec["receipts"], strict=True):
+            s.add(
+                TxRow(
+                    hash=tx["hash"],
+                    block_number=number,
+                    tx_index=_int(tx["transactionIndex"]),
+                    sender=tx["from"].lower(),
+                    to=tx["to"].lower() if tx["to"] else None,
+                    value=str(_int(tx["value"])),
+                    nonce=_int(tx["nonce"]),
+                    tx_type=_int(tx["type"]),
+                    status=_int(receipt["status"]),
+                    gas_used=_int(receipt["gasUsed"]),
+                    effective_gas_price=str(_int(receipt["effectiveGasPrice"])),
+                )
+            )
+            for log in receipt["logs"]:
+                s.add(
+                    LogRow(
+                        block_number=number,
+                        tx_hash=tx["hash"],
+                        log_index=_int(log["logIndex"]),
+                        address=log["address"].lower(),
+                        topic0=log["topics"][0] if log["topics"] else None,
+                        topics=json.dumps(log["topics"]),
+                        data=log["data"],
+                    )
+                )
+
+    def stored_blocks(self) -> list[str]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(BlockRow.record).order_by(BlockRow.number)))
+
+    def head(self) -> int | None:
+        with Session(self.engine) as s:
+            row = s.exec(select(BlockRow.number).order_by(BlockRow.number.desc()).limit(1)).first()  # type: ignore[union-attr]
+            return row
+
+    # ---- accounts ----
+    def accounts(self) -> list[tuple[str, int, int]]:
+        with Session(self.engine) as s:
+            return [(r.address, int(r.balance), r.nonce) for r in s.exec(select(AccountRow))]
+
+    def save_account(self, address: str, balance: int, nonce: int) -> None:
+        with Session(self.engine) as s:
+            s.merge(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
+            s.commit()
+
+    def revert_to(self, head: int, accounts: list[tuple[str, int, int]]) -> None:
+        """Drops every block after `head` and replaces the account table (evm_revert)."""
+        with Session(self.engine) as s:
+            s.exec(delete(LogRow).where(LogRow.block_number > head))  # type: ignore[call-overload]
+            s.exec(delete(TxRow).where(TxRow.block_number > head))  # type: ignore[call-overload]
+            s.exec(delete(BlockRow).where(BlockRow.number > head))  # type: ignore[call-overload]
+            s.exec(delete(AccountRow))  # type: ignore[call-overload]
+            for address, balance, nonce in accounts:
+                s.add(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
+            s.commit()

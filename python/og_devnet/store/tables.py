@@ -1,0 +1,70 @@
+"""Tables. Big integers (wei) are decimal strings: SQLite integers stop at 2**63."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class BlockRow(SQLModel, table=True):
+    __tablename__ = "blocks"
+
+    number: int = Field(primary_key=True)
+    hash: str = Field(index=True, unique=True)
+    parent_hash: str
+    timestamp: int
+    timestamp_ms: int
+    tx_count: int
+    gas_used: int
+    miner: str
+    #: The core's stored form of the block (header, raw txs, receipts, state changes):
+    #: what a restart restores the chain from.
+    record: str
+
+
+class TxRow(SQLModel, table=True):
+    __tablename__ = "transactions"
+
+    hash: str = Field(primary_key=True)
+    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE")
+    tx_index: int
+    sender: str = Field(index=True)
+    to: str | None = Field(default=None, index=True)
+    value: str
+    nonce: int
+    tx_type: int
+    status: int
+    gas_used: int
+    effective_gas_price: str
+
+
+class LogRow(SQLModel, table=True):
+    __tablename__ = "logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE")
+    tx_hash: str = Field(index=True)
+    log_index: int
+    address: str = Field(index=True)
+    topic0: str | None = Field(default=None, index=True)
+    topics: str  # JSON list
+    data: str
+
+
+class AccountRow(SQLModel, table=True):
+    """Every account's latest value, including changes made between blocks
+    (anvil_setBalance), which block records alone would not carry across a restart."""
+
+    __tablename__ = "accounts"
+
+    address: str = Field(primary_key=True)
+    balance: str
+    nonce: int
+
+
+class MetaRow(SQLModel, table=True):
+    """Chain parameters fixed at genesis (chain id, mnemonic, ...), as JSON values."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True)
+    value: str

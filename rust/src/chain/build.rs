@@ -1,0 +1,113 @@
+//! Sealing a block: pick transactions from the gas mempool in fee order, execute them
+//! against the tip state, and stage the block until the store has committed it.
+use std::collections::{BTreeMap, HashSet};
+
+use alloy_primitives::{Address, B256, U256};
+
+use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt};
+
+impl Chain {
+    /// Seals the next block at wall-clock `now_ms` and stages it. Readers see it only after
+    /// [`Chain::publish`]. Never waits for anything.
+    pub fn seal_block(&mut self, now_ms: u64) -> Result<&Block, ChainError> {
+        self.require_no_staged()?;
+        let parent = self.blocks.last().expect("genesis exists");
+        let number = parent.header.number + 1;
+        let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
+        let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
+        let parent_hash = parent.hash;
+        let parent_number = parent.header.number;
+        let base_fee = self.base_fee as u128;
+
+        let state = &self.state;
+        let candidates = self.pool.ready_in_order(|a| state.account_at(a, parent_number).nonce, base_fee);
+        let mut overlay: BTreeMap<Address, Account> = BTreeMap::new();
+        let get = |overlay: &mut BTreeMap<Address, Account>, a: Address| -> Account {
+            *overlay.entry(a).or_insert_with(|| state.account_at(&a, parent_number))
+        };
+        let mut deferred: HashSet<Address> = HashSet::new();
+        let mut dropped: Vec<(Address, u64)> = Vec::new();
+        let (mut included, mut receipts, mut gas_used) = (Vec::new(), Vec::new(), 0u64);
+        for tx in candidates {
+            if deferred.contains(&tx.sender) {
+                continue;
+            }
+            if gas_used + tx.gas_limit() > self.gas_limit {
+                // Does not fit: it and the sender's later txs wait for the next block.
+                deferred.insert(tx.sender);
+                continue;
+            }
+            let mut sender = get(&mut overlay, tx.sender);
+            if sender.balance < max_cost(&tx) || sender.nonce != tx.nonce() {
+                // The balance fell since it was pooled (anvil_setBalance): it can never run.
+                deferred.insert(tx.sender);
+                dropped.push((tx.sender, tx.nonce()));
+                continue;
+            }
+            let tx_gas = tx.intrinsic_gas();
+            let price = tx.effective_gas_price(base_fee);
+            sender.balance -= U256::from(tx_gas) * U256::from(price) + tx.value();
+            sender.nonce += 1;
+            overlay.insert(tx.sender, sender);
+            let to = tx.to().expect("creation refused at submit");
+            let mut recipient = get(&mut overlay, to);
+            recipient.balance += tx.value();
+            overlay.insert(to, recipient);
+            let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
+            if !tip.is_zero() {
+                let mut coinbase = get(&mut overlay, self.coinbase);
+                coinbase.balance += tip;
+                overlay.insert(self.coinbase, coinbase);
+            }
+            gas_used += tx_gas;
+            receipts.push(Receipt::new(tx.hash, true, tx_gas, gas_used, price, vec![]));
+            included.push(tx);
+        }
+
+        for (address, account) in &overlay {
+            self.state.set_account(*address, number, *account);
+        }
+        let (transactions_root, receipts_root) = Block::roots(&included, &receipts);
+        let mut logs_bloom = alloy_primitives::Bloom::default();
+        for r in &receipts {
+            logs_bloom.accrue_bloom(&r.logs_bloom);
+        }
+        let header = Header {
+            number,
+            parent_hash,
+            timestamp,
+            timestamp_ms,
+            coinbase: self.coinbase,
+            gas_limit: self.gas_limit,
+            gas_used,
+            base_fee: self.base_fee,
+            transactions_root,
+            receipts_root,
+            state_root: self.state.state_root(number),
+            logs_bloom,
+        };
+        for (i, tx) in included.iter().enumerate() {
+            self.tx_index.insert(tx.hash, (number, i));
+        }
+        let block = Block {
+            hash: header.hash(),
+            header,
+            transactions: included,
+            receipts,
+            state_changes: overlay.into_iter().collect(),
+        };
+        for (sender, nonce) in dropped {
+            self.pool.evict_from(&sender, nonce);
+        }
+        let state = &self.state;
+        self.pool.prune(|a| state.account_at(a, number).nonce);
+        self.schedule.sealed(now_ms);
+        self.blocks.push(block);
+        Ok(self.blocks.last().expect("just pushed"))
+    }
+
+    /// Hash of the staged block, if one awaits its commit.
+    pub fn staged_hash(&self) -> Option<B256> {
+        (self.tip() != self.published).then(|| self.blocks.last().expect("staged").hash)
+    }
+}

@@ -1,0 +1,77 @@
+//! `eth_getLogs`: filter published blocks' logs by range, address and topics.
+use alloy_primitives::{Address, Log, B256};
+
+use super::{Block, ChainError};
+
+/// Refuse queries whose answer would be huge; the caller narrows the range.
+pub const MAX_LOGS: usize = 10_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub from_block: u64,
+    pub to_block: u64,
+    pub block_hash: Option<B256>,
+    /// Empty: any address.
+    pub addresses: Vec<Address>,
+    /// Position i: None matches anything, Some(list) matches any topic in the list.
+    pub topics: Vec<Option<Vec<B256>>>,
+}
+
+pub struct LogRef<'a> {
+    pub block: &'a Block,
+    pub tx_index: usize,
+    /// Index of the log within the block.
+    pub log_index: usize,
+    pub log: &'a Log,
+}
+
+impl LogFilter {
+    fn matches(&self, log: &Log) -> bool {
+        if !self.addresses.is_empty() && !self.addresses.contains(&log.address) {
+            return false;
+        }
+        let topics = log.topics();
+        self.topics.iter().enumerate().all(|(i, wanted)| match wanted {
+            None => true,
+            Some(options) => topics.get(i).is_some_and(|t| options.contains(t)),
+        })
+    }
+}
+
+pub fn query<'a>(
+    published: &'a [Block],
+    filter: &LogFilter,
+    by_hash: impl Fn(&B256) -> Option<&'a Block>,
+) -> Result<Vec<LogRef<'a>>, ChainError> {
+    let blocks: Vec<&Block> = match filter.block_hash {
+        Some(h) => vec![by_hash(&h).ok_or_else(|| ChainError::InvalidArgument(format!("unknown block hash {h}")))?],
+        None => {
+            if filter.from_block > filter.to_block {
+                return Err(ChainError::InvalidArgument(format!(
+                    "fromBlock {} is after toBlock {}",
+                    filter.from_block, filter.to_block
+                )));
+            }
+            let to = (filter.to_block as usize).min(published.len().saturating_sub(1));
+            published.get(filter.from_block as usize..=to).map(|s| s.iter().collect()).unwrap_or_default()
+        }
+    };
+    let mut out = Vec::new();
+    for block in blocks {
+        let mut log_index = 0;
+        for (tx_index, receipt) in block.receipts.iter().enumerate() {
+            for log in &receipt.logs {
+                if filter.matches(log) {
+                    if out.len() == MAX_LOGS {
+                        return Err(ChainError::InvalidArgument(format!(
+                            "query returns more than {MAX_LOGS} logs; narrow the block range"
+                        )));
+                    }
+                    out.push(LogRef { block, tx_index, log_index, log });
+                }
+                log_index += 1;
+            }
+        }
+    }
+    Ok(out)
+}

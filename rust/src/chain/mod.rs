@@ -1,0 +1,443 @@
+//! The chain: state, gas mempool, block building and the mining schedule behind one facade,
+//! [`Chain`]. Knows nothing of Python; `py/` wraps it.
+pub mod block;
+pub mod error;
+pub mod genesis;
+pub mod logs;
+pub mod mempool;
+pub mod merkle;
+pub mod miner;
+pub mod native;
+pub mod state;
+
+mod build;
+
+use std::collections::HashMap;
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+
+pub use block::{Block, Header, Receipt, StoredBlock};
+pub use error::ChainError;
+pub use genesis::Genesis;
+pub use logs::LogFilter;
+pub use mempool::GasMempool;
+pub use miner::{MiningMode, Schedule};
+pub use state::{Account, MemoryState, StateDb};
+
+use crate::eth::keys::{DevKeys, UnsignedFields};
+use crate::eth::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};
+
+pub const POOL_CAPACITY: usize = 10_000;
+/// Tip eth_sendTransaction and eth_maxPriorityFeePerGas suggest.
+pub const SUGGESTED_TIP: u128 = 1_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockTag {
+    Number(u64),
+    Earliest,
+    Latest,
+    Safe,
+    Finalized,
+    Pending,
+}
+
+struct Snapshot {
+    head: u64,
+    state: Box<dyn StateDb>,
+}
+
+pub struct Chain {
+    chain_id: u64,
+    base_fee: u64,
+    gas_limit: u64,
+    coinbase: Address,
+    keys: DevKeys,
+    state: Box<dyn StateDb>,
+    pool: GasMempool,
+    /// Index = block number. The last block may be staged (sealed but not yet published).
+    blocks: Vec<Block>,
+    /// Highest block readers may see: it has been committed to the store.
+    published: u64,
+    tx_index: HashMap<B256, (u64, usize)>,
+    schedule: Schedule,
+    snapshots: Vec<Snapshot>,
+}
+
+impl Chain {
+    /// A new chain whose block 0 funds the dev accounts and the genesis allocations.
+    pub fn new(genesis: &Genesis, mode: MiningMode) -> Result<Chain, ChainError> {
+        genesis.validate()?;
+        let keys = DevKeys::from_mnemonic(&genesis.mnemonic, genesis.accounts)?;
+        let mut funded: Vec<(Address, U256)> =
+            keys.addresses().into_iter().map(|a| (a, genesis.balance)).collect();
+        funded.extend(genesis.alloc.iter().copied());
+        let mut state = MemoryState::default();
+        for (address, balance) in &funded {
+            state.set_account(*address, 0, Account { balance: *balance, nonce: 0 });
+        }
+        let header = Header {
+            number: 0,
+            parent_hash: B256::ZERO,
+            timestamp: genesis.timestamp_ms / 1000,
+            timestamp_ms: genesis.timestamp_ms,
+            coinbase: Address::ZERO,
+            gas_limit: genesis.gas_limit,
+            gas_used: 0,
+            base_fee: genesis.base_fee,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            state_root: state.state_root(0),
+            logs_bloom: Default::default(),
+        };
+        let block0 = Block {
+            hash: header.hash(),
+            header,
+            transactions: vec![],
+            receipts: vec![],
+            state_changes: state.accounts_at(0),
+        };
+        Ok(Chain {
+            chain_id: genesis.chain_id,
+            base_fee: genesis.base_fee,
+            gas_limit: genesis.gas_limit,
+            coinbase: Address::ZERO,
+            keys,
+            state: Box::new(state),
+            pool: GasMempool::new(POOL_CAPACITY),
+            blocks: vec![block0],
+            published: 0,
+            tx_index: HashMap::new(),
+            schedule: Schedule::new(mode),
+            snapshots: Vec::new(),
+        })
+    }
+
+    /// Resumes a chain from its stored blocks (block 0 first) and the latest account values
+    /// (which include balance changes made between blocks, e.g. by `anvil_setBalance`).
+    pub fn restore(
+        genesis: &Genesis,
+        mode: MiningMode,
+        stored: Vec<StoredBlock>,
+        accounts: Vec<(Address, Account)>,
+    ) -> Result<Chain, ChainError> {
+        let mut chain = Chain::new(genesis, mode)?;
+        let mut stored = stored.into_iter();
+        let block0 = stored.next().ok_or_else(|| ChainError::InvalidArgument("store has no genesis block".into()))?;
+        let mut state = MemoryState::default();
+        let mut blocks = Vec::new();
+        for (expected, s) in std::iter::once(block0).chain(stored).enumerate() {
+            let block = Block::from_stored(s, genesis.chain_id)?;
+            if block.header.number != expected as u64
+                || (expected > 0 && block.header.parent_hash != blocks.last().map(|b: &Block| b.hash).unwrap_or_default())
+            {
+                return Err(ChainError::InvalidArgument(format!("stored blocks are not a chain at block {expected}")));
+            }
+            for (address, account) in &block.state_changes {
+                state.set_account(*address, block.header.number, *account);
+            }
+            for (i, tx) in block.transactions.iter().enumerate() {
+                chain.tx_index.insert(tx.hash, (block.header.number, i));
+            }
+            blocks.push(block);
+        }
+        let head = blocks.len() as u64 - 1;
+        chain.base_fee = blocks[head as usize].header.base_fee;
+        chain.gas_limit = blocks[head as usize].header.gas_limit;
+        for (address, account) in accounts {
+            if state.account_at(&address, head) != account {
+                state.set_account(address, head, account);
+            }
+        }
+        chain.state = Box::new(state);
+        chain.blocks = blocks;
+        chain.published = head;
+        Ok(chain)
+    }
+
+    // ---- reading ----------------------------------------------------------------------
+
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+    pub fn base_fee(&self) -> u64 {
+        self.base_fee
+    }
+    pub fn gas_limit(&self) -> u64 {
+        self.gas_limit
+    }
+    pub fn keys(&self) -> &DevKeys {
+        &self.keys
+    }
+    /// The latest published block number.
+    pub fn head(&self) -> u64 {
+        self.published
+    }
+    /// The latest sealed block number (one past head while a block awaits its commit).
+    fn tip(&self) -> u64 {
+        self.blocks.len() as u64 - 1
+    }
+
+    pub fn resolve(&self, tag: BlockTag) -> Result<u64, ChainError> {
+        match tag {
+            BlockTag::Number(n) if n <= self.published => Ok(n),
+            BlockTag::Number(n) => Err(ChainError::InvalidArgument(format!(
+                "block {n} does not exist yet (head is {})",
+                self.published
+            ))),
+            BlockTag::Earliest => Ok(0),
+            BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized | BlockTag::Pending => Ok(self.published),
+        }
+    }
+
+    pub fn account(&self, address: &Address, tag: BlockTag) -> Result<Account, ChainError> {
+        let at = if tag == BlockTag::Pending { self.tip() } else { self.resolve(tag)? };
+        Ok(self.state.account_at(address, at))
+    }
+
+    /// Transaction count; with `Pending` it counts the sender's pooled transactions too.
+    pub fn nonce(&self, address: &Address, tag: BlockTag) -> Result<u64, ChainError> {
+        let account = self.account(address, tag)?;
+        Ok(if tag == BlockTag::Pending { self.pool.pending_nonce(address, account.nonce) } else { account.nonce })
+    }
+
+    pub fn code(&self, address: &Address) -> Bytes {
+        native::code(address)
+    }
+
+    /// Every account with its value at the tip, sorted by address.
+    pub fn accounts(&self) -> Vec<(Address, Account)> {
+        self.state.accounts_at(self.tip())
+    }
+
+    pub fn block(&self, tag: BlockTag) -> Option<&Block> {
+        if tag == BlockTag::Pending {
+            return self.blocks.get(self.published as usize);
+        }
+        self.resolve(tag).ok().and_then(|n| self.blocks.get(n as usize))
+    }
+
+    pub fn block_by_hash(&self, hash: &B256) -> Option<&Block> {
+        // Block hashes are few and requests for them rare: a scan from the top is enough.
+        self.blocks[..=self.published as usize].iter().rev().find(|b| b.hash == *hash)
+    }
+
+    /// A transaction by hash, with (block, index) when it is in a published block.
+    pub fn transaction(&self, hash: &B256) -> Option<(&SignedTx, Option<(&Block, usize)>)> {
+        match self.tx_index.get(hash) {
+            Some((n, i)) if *n <= self.published => {
+                let block = &self.blocks[*n as usize];
+                Some((&block.transactions[*i], Some((block, *i))))
+            }
+            Some(_) => None,
+            None => self.pool.get(hash).map(|tx| (tx, None)),
+        }
+    }
+
+    pub fn receipt(&self, hash: &B256) -> Option<(&Block, usize)> {
+        match self.tx_index.get(hash) {
+            Some((n, i)) if *n <= self.published => Some((&self.blocks[*n as usize], *i)),
+            _ => None,
+        }
+    }
+
+    pub fn logs(&self, filter: &LogFilter) -> Result<Vec<logs::LogRef<'_>>, ChainError> {
+        logs::query(&self.blocks[..=self.published as usize], filter, |h| self.block_by_hash(h))
+    }
+
+    pub fn pool_counts(&self) -> (usize, usize) {
+        let tip = self.tip();
+        self.pool.counts(|a| self.state.account_at(a, tip).nonce)
+    }
+
+    // ---- transactions -----------------------------------------------------------------
+
+    pub fn submit_raw(&mut self, raw: &[u8]) -> Result<B256, ChainError> {
+        let tx = decode_raw_transaction(raw, self.chain_id)?;
+        self.submit(tx)
+    }
+
+    /// Checks a signed transaction against the tip state and pools it. On error nothing
+    /// changes.
+    pub fn submit(&mut self, tx: SignedTx) -> Result<B256, ChainError> {
+        if tx.to().is_none() {
+            return Err(ChainError::no_bytecode());
+        }
+        let base_fee = self.base_fee as u128;
+        if tx.max_fee_per_gas() < base_fee {
+            return Err(ChainError::FeeTooLow { offered: tx.max_fee_per_gas(), base_fee });
+        }
+        if tx.max_priority_fee_per_gas() > tx.max_fee_per_gas() {
+            return Err(ChainError::TipAboveMaxFee { tip: tx.max_priority_fee_per_gas(), max_fee: tx.max_fee_per_gas() });
+        }
+        let needed = tx.intrinsic_gas();
+        if tx.gas_limit() < needed {
+            return Err(ChainError::IntrinsicGasTooLow { gas: tx.gas_limit(), needed });
+        }
+        if tx.gas_limit() > self.gas_limit {
+            return Err(ChainError::GasLimitExceeded { gas: tx.gas_limit(), block_gas_limit: self.gas_limit });
+        }
+        let account = self.state.account_at(&tx.sender, self.tip());
+        let need = max_cost(&tx);
+        if account.balance < need {
+            return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
+        }
+        let hash = tx.hash;
+        self.pool.insert(tx, account.nonce)?;
+        Ok(hash)
+    }
+
+    /// `eth_sendTransaction`: fills in nonce, gas and fees, signs with the dev key, submits.
+    pub fn send_transaction(&mut self, req: &TxRequest) -> Result<B256, ChainError> {
+        let from = req.from.ok_or_else(|| ChainError::InvalidArgument("'from' is required".into()))?;
+        if !self.keys.is_unlocked(from) {
+            return Err(ChainError::UnknownAccount(from));
+        }
+        let gas = match req.gas {
+            Some(g) => g,
+            None => self.estimate_gas(req)?,
+        };
+        let tip = req.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
+        let fields = UnsignedFields {
+            chain_id: self.chain_id,
+            nonce: match req.nonce {
+                Some(n) => n,
+                None => self.nonce(&from, BlockTag::Pending)?,
+            },
+            to: req.to,
+            value: req.value.unwrap_or_default(),
+            data: req.data.clone().unwrap_or_default(),
+            gas,
+            gas_price: req.gas_price,
+            max_fee_per_gas: req.max_fee_per_gas.unwrap_or(2 * self.base_fee as u128 + tip),
+            max_priority_fee_per_gas: tip,
+        };
+        let envelope = self.keys.sign(from, fields)?;
+        self.submit(SignedTx::from_envelope(envelope)?)
+    }
+
+    /// Gas a transaction would use. Transfers and calls to accounts without code use only
+    /// intrinsic gas.
+    pub fn estimate_gas(&self, req: &TxRequest) -> Result<u64, ChainError> {
+        if req.to.is_none() {
+            return Err(ChainError::no_bytecode());
+        }
+        let data = req.data.clone().unwrap_or_default();
+        let gas = intrinsic_gas(&data, false, 0, 0);
+        if let (Some(from), Some(value)) = (req.from, req.value) {
+            let have = self.state.account_at(&from, self.tip()).balance;
+            if have < value {
+                return Err(ChainError::InsufficientFunds { address: from, have, need: value });
+            }
+        }
+        Ok(gas)
+    }
+
+    /// `eth_call`. Accounts without code return empty data, as on Ethereum.
+    pub fn call(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
+        self.resolve(tag)?;
+        match req.to {
+            None => Err(ChainError::no_bytecode()),
+            Some(to) if native::is_native(&to) => Err(ChainError::Unsupported(format!(
+                "eth_call: the native contract at {to} does not answer calls in this version"
+            ))),
+            Some(_) => Ok(Bytes::new()),
+        }
+    }
+
+    // ---- development controls ---------------------------------------------------------
+
+    pub fn set_balance(&mut self, address: Address, balance: U256) -> Account {
+        self.modify_account(address, |a| a.balance = balance)
+    }
+
+    pub fn set_nonce(&mut self, address: Address, nonce: u64) -> Account {
+        self.modify_account(address, |a| a.nonce = nonce)
+    }
+
+    fn modify_account(&mut self, address: Address, f: impl FnOnce(&mut Account)) -> Account {
+        let tip = self.tip();
+        let mut account = self.state.account_at(&address, tip);
+        f(&mut account);
+        self.state.set_account(address, tip, account);
+        let state = &self.state;
+        self.pool.prune(|a| state.account_at(a, tip).nonce);
+        account
+    }
+
+    pub fn mining_mode(&self) -> MiningMode {
+        self.schedule.mode
+    }
+
+    pub fn set_mining_mode(&mut self, mode: MiningMode) {
+        self.schedule.set_mode(mode)
+    }
+
+    pub fn next_block_due(&mut self, now_ms: u64) -> Option<u64> {
+        self.schedule.next_due(now_ms)
+    }
+
+    /// Saves the current state and height; returns the snapshot id.
+    pub fn snapshot(&mut self) -> Result<u64, ChainError> {
+        self.require_no_staged()?;
+        self.snapshots.push(Snapshot { head: self.published, state: self.state.boxed_clone() });
+        Ok(self.snapshots.len() as u64 - 1)
+    }
+
+    /// Goes back to snapshot `id`: state, height and blocks; the snapshot and every later one
+    /// are used up. Returns false for an unknown id (nothing changes).
+    pub fn revert(&mut self, id: u64) -> Result<bool, ChainError> {
+        self.require_no_staged()?;
+        if id as usize >= self.snapshots.len() {
+            return Ok(false);
+        }
+        let snap = self.snapshots.drain(id as usize..).next().expect("checked above");
+        for block in self.blocks.drain(snap.head as usize + 1..) {
+            for tx in &block.transactions {
+                self.tx_index.remove(&tx.hash);
+            }
+        }
+        self.state = snap.state;
+        self.published = snap.head;
+        let (state, head) = (&self.state, snap.head);
+        self.pool.prune(|a| state.account_at(a, head).nonce);
+        Ok(true)
+    }
+
+    fn require_no_staged(&self) -> Result<(), ChainError> {
+        if self.tip() != self.published {
+            return Err(ChainError::InvalidArgument("a sealed block is still being committed; retry".into()));
+        }
+        Ok(())
+    }
+
+    /// Publishes the staged block `number` once the store has committed it.
+    pub fn publish(&mut self, number: u64) -> Result<(), ChainError> {
+        if number != self.tip() || number != self.published + 1 {
+            return Err(ChainError::InvalidArgument(format!("block {number} is not the staged block")));
+        }
+        self.published = number;
+        Ok(())
+    }
+
+    /// Drops the staged block (its commit failed): its transactions go back to the pool.
+    pub fn discard_staged(&mut self) {
+        if self.tip() == self.published {
+            return;
+        }
+        let block = self.blocks.pop().expect("staged block");
+        self.state.truncate_after(self.published);
+        for tx in block.transactions {
+            self.tx_index.remove(&tx.hash);
+            let nonce = self.state.account_at(&tx.sender, self.published).nonce;
+            let _ = self.pool.insert(tx, nonce);
+        }
+    }
+}
+
+/// What a transaction can cost at most: gas limit × max fee + value.
+fn max_cost(tx: &SignedTx) -> U256 {
+    U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value()
+}
+
+#[cfg(test)]
+mod tests;

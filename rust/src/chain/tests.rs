@@ -1,0 +1,201 @@
+use alloy_primitives::{address, Address, U256};
+
+use super::*;
+use crate::eth::keys::UnsignedFields;
+
+const GWEI: u128 = 1_000_000_000;
+
+fn chain(mode: MiningMode) -> Chain {
+    Chain::new(&Genesis::new(1_700_000_000_000), mode).unwrap()
+}
+
+fn transfer(c: &Chain, from: usize, nonce: u64, value: u64, legacy: bool) -> SignedTx {
+    let from = c.keys().addresses()[from];
+    let env = c
+        .keys()
+        .sign(
+            from,
+            UnsignedFields {
+                chain_id: c.chain_id(),
+                nonce,
+                to: Some(address!("00000000000000000000000000000000000000aa")),
+                value: U256::from(value),
+                data: Default::default(),
+                gas: 21_000,
+                gas_price: legacy.then_some(2 * GWEI),
+                max_fee_per_gas: 3 * GWEI,
+                max_priority_fee_per_gas: GWEI,
+            },
+        )
+        .unwrap();
+    SignedTx::from_envelope(env).unwrap()
+}
+
+fn mine(c: &mut Chain, now: u64) -> u64 {
+    let n = c.seal_block(now).unwrap().header.number;
+    c.publish(n).unwrap();
+    n
+}
+
+#[test]
+fn transfers_move_value_and_charge_gas() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    let to = address!("00000000000000000000000000000000000000aa");
+    let before = c.account(&a0, BlockTag::Latest).unwrap().balance;
+    c.submit(transfer(&c, 0, 0, 1000, true)).unwrap();
+    c.submit(transfer(&c, 0, 1, 500, false)).unwrap();
+    assert_eq!(c.nonce(&a0, BlockTag::Pending).unwrap(), 2);
+    assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 0);
+    let n = mine(&mut c, 1_700_000_001_000);
+    let block = c.block(BlockTag::Number(n)).unwrap();
+    assert_eq!(block.transactions.len(), 2);
+    assert_eq!(block.header.gas_used, 42_000);
+    // legacy pays 2 gwei; 1559 pays base (1) + tip (1) = 2 gwei
+    let spent = U256::from(1500u64 + 42_000 * 2 * GWEI as u64);
+    assert_eq!(c.account(&a0, BlockTag::Latest).unwrap().balance, before - spent);
+    assert_eq!(c.account(&to, BlockTag::Latest).unwrap().balance, U256::from(1500));
+    assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 2);
+    // history: the balance at block 0 is unchanged
+    assert_eq!(c.account(&a0, BlockTag::Number(0)).unwrap().balance, before);
+    // coinbase got the tips
+    assert_eq!(c.account(&Address::ZERO, BlockTag::Latest).unwrap().balance, U256::from(42_000 * GWEI));
+}
+
+#[test]
+fn staged_blocks_are_invisible_until_published() {
+    let mut c = chain(MiningMode::Manual);
+    let hash = c.submit(transfer(&c, 0, 0, 1, false)).unwrap();
+    c.seal_block(1_700_000_001_000).unwrap();
+    assert_eq!(c.head(), 0);
+    assert!(c.receipt(&hash).is_none());
+    assert!(c.block(BlockTag::Number(1)).is_none());
+    assert!(matches!(c.seal_block(1_700_000_002_000), Err(ChainError::InvalidArgument(_))));
+    c.publish(1).unwrap();
+    assert!(c.receipt(&hash).is_some());
+}
+
+#[test]
+fn discarded_block_returns_its_transactions_to_the_pool() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    c.submit(transfer(&c, 0, 0, 1, false)).unwrap();
+    c.seal_block(1_700_000_001_000).unwrap();
+    c.discard_staged();
+    assert_eq!(c.nonce(&a0, BlockTag::Pending).unwrap(), 1);
+    assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 0);
+    mine(&mut c, 1_700_000_002_000);
+    assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 1);
+}
+
+#[test]
+fn rejected_transactions_change_nothing() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    c.set_balance(a0, U256::from(1000));
+    let before = c.accounts();
+    let err = c.submit(transfer(&c, 0, 0, 1, false)).unwrap_err();
+    assert!(matches!(err, ChainError::InsufficientFunds { .. }), "{err}");
+    let err = c.submit_raw(&[0xc0]).unwrap_err();
+    assert!(matches!(err, ChainError::MalformedTransaction(_)), "{err}");
+    assert_eq!(c.accounts(), before);
+    assert_eq!(c.pool_counts(), (0, 0));
+}
+
+#[test]
+fn fee_below_base_fee_is_refused() {
+    let mut c = chain(MiningMode::Manual);
+    let from = c.keys().addresses()[0];
+    let env = c
+        .keys()
+        .sign(
+            from,
+            UnsignedFields {
+                chain_id: c.chain_id(),
+                nonce: 0,
+                to: Some(from),
+                value: U256::ZERO,
+                data: Default::default(),
+                gas: 21_000,
+                gas_price: Some(1),
+                max_fee_per_gas: 0,
+                max_priority_fee_per_gas: 0,
+            },
+        )
+        .unwrap();
+    let err = c.submit(SignedTx::from_envelope(env).unwrap()).unwrap_err();
+    assert!(matches!(err, ChainError::FeeTooLow { offered: 1, .. }));
+}
+
+#[test]
+fn snapshot_and_revert_restore_state_and_height() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    let before = c.account(&a0, BlockTag::Latest).unwrap();
+    let id = c.snapshot().unwrap();
+    let hash = c.submit(transfer(&c, 0, 0, 7, false)).unwrap();
+    mine(&mut c, 1_700_000_001_000);
+    mine(&mut c, 1_700_000_002_000);
+    c.set_balance(a0, U256::from(5));
+    assert_eq!(c.head(), 2);
+    assert!(c.revert(id).unwrap());
+    assert_eq!(c.head(), 0);
+    assert_eq!(c.account(&a0, BlockTag::Latest).unwrap(), before);
+    assert!(c.transaction(&hash).is_none());
+    assert!(!c.revert(id).unwrap(), "a snapshot is used up by reverting to it");
+}
+
+#[test]
+fn timestamps_never_go_backwards() {
+    let mut c = chain(MiningMode::Manual);
+    mine(&mut c, 1_700_000_005_000);
+    mine(&mut c, 1_700_000_001_000); // wall clock stepped back
+    let b1 = c.block(BlockTag::Number(1)).unwrap().header.clone();
+    let b2 = c.block(BlockTag::Number(2)).unwrap().header.clone();
+    assert!(b2.timestamp_ms >= b1.timestamp_ms && b2.timestamp >= b1.timestamp);
+}
+
+#[test]
+fn restores_from_stored_blocks() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    let hash = c.submit(transfer(&c, 0, 0, 7, true)).unwrap();
+    mine(&mut c, 1_700_000_001_000);
+    c.set_balance(a0, U256::from(123_456_789u64));
+    let stored: Vec<StoredBlock> = (0..=c.head())
+        .map(|n| {
+            let json = serde_json::to_string(&c.block(BlockTag::Number(n)).unwrap().to_stored()).unwrap();
+            serde_json::from_str(&json).unwrap()
+        })
+        .collect();
+    let r = Chain::restore(&Genesis::new(0), MiningMode::Manual, stored.clone(), c.accounts()).unwrap();
+    assert_eq!(r.head(), 1);
+    assert!(r.receipt(&hash).is_some());
+    assert_eq!(r.account(&a0, BlockTag::Latest).unwrap().balance, U256::from(123_456_789u64));
+    assert_eq!(r.nonce(&a0, BlockTag::Latest).unwrap(), 1);
+    // A tampered block is refused.
+    let mut bad = stored;
+    bad[1].header.gas_used += 1;
+    assert!(Chain::restore(&Genesis::new(0), MiningMode::Manual, bad, vec![]).is_err());
+}
+
+#[test]
+fn block_gas_limit_defers_transactions() {
+    let mut g = Genesis::new(0);
+    g.gas_limit = 50_000;
+    let mut c = Chain::new(&g, MiningMode::Manual).unwrap();
+    for i in 0..3 {
+        c.submit(transfer(&c, i, 0, 1, false)).unwrap();
+    }
+    mine(&mut c, 1000);
+    assert_eq!(c.block(BlockTag::Latest).unwrap().transactions.len(), 2);
+    mine(&mut c, 2000);
+    assert_eq!(c.block(BlockTag::Latest).unwrap().transactions.len(), 1);
+}
+
+#[test]
+fn contract_creation_is_refused_clearly() {
+    let c = chain(MiningMode::Manual);
+    let err = c.estimate_gas(&TxRequest::default()).unwrap_err();
+    assert!(err.to_string().contains("contract creation is not supported"));
+}

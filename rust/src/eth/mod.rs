@@ -1,0 +1,8 @@
+//! Ethereum wire formats: signed transaction decoding and sender recovery, dev keys,
+//! and the JSON shapes of blocks, transactions and receipts served over JSON-RPC.
+pub mod keys;
+pub mod rpc_json;
+pub mod tx;
+
+pub use keys::DevKeys;
+pub use tx::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};

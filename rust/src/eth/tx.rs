@@ -1,0 +1,200 @@
+//! Signed transactions: EIP-2718 decoding (legacy EIP-155, EIP-2930, EIP-1559), sender
+//! recovery over secp256k1 and the keccak hash exactly as Ethereum computes them.
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_consensus::{Transaction, TxEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+
+use crate::chain::ChainError;
+
+/// A transaction whose signature has been checked and whose sender is known.
+#[derive(Debug, Clone)]
+pub struct SignedTx {
+    pub envelope: TxEnvelope,
+    pub sender: Address,
+    pub hash: B256,
+}
+
+/// Fields of a transaction a dev account asks the node to sign (`eth_sendTransaction`),
+/// or of a call to estimate. Missing fields are filled by the chain.
+#[derive(Debug, Clone, Default)]
+pub struct TxRequest {
+    pub from: Option<Address>,
+    pub to: Option<Address>,
+    pub value: Option<U256>,
+    pub data: Option<Bytes>,
+    pub gas: Option<u64>,
+    pub gas_price: Option<u128>,
+    pub max_fee_per_gas: Option<u128>,
+    pub max_priority_fee_per_gas: Option<u128>,
+    pub nonce: Option<u64>,
+}
+
+/// Decodes a raw signed transaction as sent to `eth_sendRawTransaction` and recovers its
+/// sender. `chain_id` is checked here so a foreign-chain tx never reaches the mempool.
+pub fn decode_raw_transaction(raw: &[u8], chain_id: u64) -> Result<SignedTx, ChainError> {
+    if raw.is_empty() {
+        return Err(ChainError::MalformedTransaction("empty transaction bytes".into()));
+    }
+    let mut buf = raw;
+    let envelope = TxEnvelope::decode_2718(&mut buf)
+        .map_err(|e| ChainError::MalformedTransaction(e.to_string()))?;
+    if !buf.is_empty() {
+        return Err(ChainError::MalformedTransaction(format!(
+            "{} trailing bytes after the transaction",
+            buf.len()
+        )));
+    }
+    match &envelope {
+        TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+        other => return Err(ChainError::UnsupportedTxType(other.tx_type() as u8)),
+    }
+    match envelope.chain_id() {
+        Some(id) if id == chain_id => {}
+        got => return Err(ChainError::WrongChainId { expected: chain_id, got }),
+    }
+    let sender = envelope
+        .recover_signer()
+        .map_err(|e| ChainError::InvalidSignature(e.to_string()))?;
+    let hash = *envelope.tx_hash();
+    Ok(SignedTx { envelope, sender, hash })
+}
+
+impl SignedTx {
+    pub fn from_envelope(envelope: TxEnvelope) -> Result<Self, ChainError> {
+        let sender = envelope
+            .recover_signer()
+            .map_err(|e| ChainError::InvalidSignature(e.to_string()))?;
+        let hash = *envelope.tx_hash();
+        Ok(SignedTx { envelope, sender, hash })
+    }
+    pub fn raw(&self) -> Bytes {
+        self.envelope.encoded_2718().into()
+    }
+    pub fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+    pub fn gas_limit(&self) -> u64 {
+        self.envelope.gas_limit()
+    }
+    pub fn to(&self) -> Option<Address> {
+        match self.envelope.kind() {
+            TxKind::Call(a) => Some(a),
+            TxKind::Create => None,
+        }
+    }
+    pub fn value(&self) -> U256 {
+        self.envelope.value()
+    }
+    pub fn input(&self) -> &Bytes {
+        self.envelope.input()
+    }
+    /// The most the sender will pay per unit of gas (gasPrice for legacy txs).
+    pub fn max_fee_per_gas(&self) -> u128 {
+        self.envelope.max_fee_per_gas()
+    }
+    /// The tip on top of the base fee the sender offers at most.
+    pub fn max_priority_fee_per_gas(&self) -> u128 {
+        self.envelope
+            .max_priority_fee_per_gas()
+            .unwrap_or_else(|| self.envelope.max_fee_per_gas())
+    }
+    /// Price per gas actually paid at `base_fee`.
+    pub fn effective_gas_price(&self, base_fee: u128) -> u128 {
+        self.envelope.effective_gas_price(Some(base_fee as u64))
+    }
+    /// Tip per gas that goes to the block's coinbase at `base_fee`.
+    pub fn effective_tip(&self, base_fee: u128) -> u128 {
+        self.effective_gas_price(base_fee).saturating_sub(base_fee)
+    }
+    pub fn tx_type(&self) -> u8 {
+        self.envelope.tx_type() as u8
+    }
+    pub fn intrinsic_gas(&self) -> u64 {
+        let (addresses, keys) = self
+            .envelope
+            .access_list()
+            .map(|l| (l.len() as u64, l.iter().map(|i| i.storage_keys.len() as u64).sum()))
+            .unwrap_or((0, 0));
+        intrinsic_gas(self.input(), self.to().is_none(), addresses, keys)
+    }
+}
+
+/// Gas every transaction pays before any execution (Yellow Paper G_transaction, calldata
+/// costs as in EIP-2028, access-list costs as in EIP-2930).
+pub fn intrinsic_gas(data: &[u8], create: bool, al_addresses: u64, al_keys: u64) -> u64 {
+    let zero = data.iter().filter(|b| **b == 0).count() as u64;
+    let nonzero = data.len() as u64 - zero;
+    let base = if create { 53_000 } else { 21_000 };
+    base + zero * 4 + nonzero * 16 + al_addresses * 2_400 + al_keys * 1_900
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{address, hex};
+
+    // The signed transaction given as the example in EIP-155 (chain id 1).
+    const EIP155_EXAMPLE: &str = "f86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83";
+
+    #[test]
+    fn decodes_eip155_example_and_recovers_sender() {
+        let raw = hex::decode(EIP155_EXAMPLE).unwrap();
+        let tx = decode_raw_transaction(&raw, 1).unwrap();
+        // The EIP-155 spec's example: private key 0x4646..46 signs this transaction.
+        assert_eq!(tx.sender, address!("9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F"));
+        assert_eq!(tx.nonce(), 9);
+        assert_eq!(tx.gas_limit(), 21_000);
+        assert_eq!(tx.to(), Some(address!("3535353535353535353535353535353535353535")));
+        assert_eq!(
+            tx.hash,
+            alloy_primitives::keccak256(&raw),
+            "legacy tx hash is keccak of its RLP"
+        );
+        assert_eq!(tx.raw().as_ref(), raw.as_slice());
+    }
+
+    #[test]
+    fn rejects_wrong_chain_id() {
+        let raw = hex::decode(EIP155_EXAMPLE).unwrap();
+        let err = decode_raw_transaction(&raw, 10742).unwrap_err();
+        assert!(matches!(err, ChainError::WrongChainId { expected: 10742, got: Some(1) }));
+    }
+
+    #[test]
+    fn rejects_malformed_rlp_and_trailing_bytes() {
+        assert!(matches!(
+            decode_raw_transaction(&[0xf8, 0x01], 1),
+            Err(ChainError::MalformedTransaction(_))
+        ));
+        assert!(matches!(
+            decode_raw_transaction(&[], 1),
+            Err(ChainError::MalformedTransaction(_))
+        ));
+        let mut raw = hex::decode(EIP155_EXAMPLE).unwrap();
+        raw.push(0);
+        assert!(matches!(
+            decode_raw_transaction(&raw, 1),
+            Err(ChainError::MalformedTransaction(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_signature() {
+        let mut raw = hex::decode(EIP155_EXAMPLE).unwrap();
+        // r := 2^256 - 1 is above the curve order: no public key can be recovered.
+        let r_start = raw.len() - 65;
+        for b in &mut raw[r_start..r_start + 32] {
+            *b = 0xff;
+        }
+        let err = decode_raw_transaction(&raw, 1).unwrap_err();
+        assert!(matches!(err, ChainError::InvalidSignature(_)), "{err:?}");
+    }
+
+    #[test]
+    fn intrinsic_gas_counts_calldata() {
+        assert_eq!(intrinsic_gas(&[], false, 0, 0), 21_000);
+        assert_eq!(intrinsic_gas(&[0, 1, 2], false, 0, 0), 21_000 + 4 + 32);
+        assert_eq!(intrinsic_gas(&[], true, 1, 2), 53_000 + 2_400 + 3_800);
+    }
+}

@@ -1,0 +1,4 @@
+pub mod chain;
+pub mod eth;
+#[cfg(feature = "python")]
+mod py;

@@ -1,0 +1,359 @@
+//! `og_devnet._core.Chain`: the chain behind a mutex. Methods that do real work release
+//! the GIL while they hold the chain lock.
+use std::sync::{Mutex, MutexGuard};
+
+use alloy_primitives::B256;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt};
+use serde_json::json;
+
+use super::convert::{self, TagArg};
+use super::errors::to_py;
+use crate::chain::native::NATIVE_CONTRACTS;
+use crate::chain::{Account, Chain, Genesis, LogFilter, MiningMode, StoredBlock};
+use crate::eth::{rpc_json, TxRequest};
+
+#[pyclass(name = "Chain", module = "og_devnet._core", frozen)]
+pub struct PyChain {
+    inner: Mutex<Chain>,
+}
+
+/// A block that was sealed and awaits its commit to the store.
+#[pyclass(module = "og_devnet._core", frozen, get_all)]
+pub struct SealedBlock {
+    number: u64,
+    hash: String,
+    timestamp_ms: u64,
+    tx_count: usize,
+    /// JSON: {"stored": <StoredBlock>, "block": <RPC block with full txs>, "receipts": [...]}.
+    record: String,
+}
+
+fn mode(name: &str, block_time_ms: u64) -> PyResult<MiningMode> {
+    Ok(match name {
+        "interval" if block_time_ms > 0 => MiningMode::Interval { block_time_ms },
+        "interval" => return Err(to_py(crate::chain::ChainError::InvalidArgument("block time must be positive".into()))),
+        "auto" => MiningMode::Auto,
+        "manual" => MiningMode::Manual,
+        other => {
+            return Err(to_py(crate::chain::ChainError::InvalidArgument(format!(
+                "unknown mining mode {other:?} (interval, auto, manual)"
+            ))))
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn genesis(
+    chain_id: u64,
+    mnemonic: String,
+    accounts: u32,
+    balance: &Bound<'_, PyInt>,
+    timestamp_ms: u64,
+    base_fee: u64,
+    gas_limit: u64,
+    genesis_json: Option<&str>,
+) -> PyResult<Genesis> {
+    let mut g = Genesis::new(timestamp_ms);
+    g.chain_id = chain_id;
+    g.mnemonic = mnemonic;
+    g.accounts = accounts;
+    g.balance = convert::u256(balance)?;
+    g.base_fee = base_fee;
+    g.gas_limit = gas_limit;
+    if let Some(text) = genesis_json {
+        g = g.apply_json(text).map_err(to_py)?;
+    }
+    Ok(g)
+}
+
+fn request(d: &Bound<'_, PyDict>) -> PyResult<TxRequest> {
+    let s = |k: &str| -> PyResult<Option<String>> { d.get_item(k)?.map(|v| v.extract()).transpose() };
+    let n = |k: &str| -> PyResult<Option<u128>> { d.get_item(k)?.map(|v| v.extract()).transpose() };
+    let n64 = |k: &str| -> PyResult<Option<u64>> { d.get_item(k)?.map(|v| v.extract()).transpose() };
+    Ok(TxRequest {
+        from: s("from")?.as_deref().map(convert::address).transpose()?,
+        to: s("to")?.as_deref().map(convert::address).transpose()?,
+        value: d.get_item("value")?.map(|v| convert::u256(v.cast::<PyInt>()?)).transpose()?,
+        data: s("data")?.as_deref().map(convert::data).transpose()?,
+        gas: n64("gas")?,
+        gas_price: n("gasPrice")?,
+        max_fee_per_gas: n("maxFeePerGas")?,
+        max_priority_fee_per_gas: n("maxPriorityFeePerGas")?,
+        nonce: n64("nonce")?,
+    })
+}
+
+fn to_json(v: serde_json::Value) -> String {
+    v.to_string()
+}
+
+impl PyChain {
+    fn lock(&self) -> MutexGuard<'_, Chain> {
+        // A panic while holding the lock would poison it; the chain data stays consistent
+        // because every mutation validates first, so keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyChain {
+    #[new]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        chain_id: u64,
+        mnemonic: String,
+        accounts: u32,
+        balance: &Bound<'_, PyInt>,
+        timestamp_ms: u64,
+        base_fee: u64,
+        gas_limit: u64,
+        genesis_json: Option<&str>,
+        mining: &str,
+        block_time_ms: u64,
+    ) -> PyResult<Self> {
+        let g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
+        let chain = Chain::new(&g, mode(mining, block_time_ms)?).map_err(to_py)?;
+        Ok(PyChain { inner: Mutex::new(chain) })
+    }
+
+    /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
+    /// first) and the latest (address, balance, nonce) of every account.
+    #[staticmethod]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500))]
+    #[allow(clippy::too_many_arguments)]
+    fn restore(
+        py: Python<'_>,
+        chain_id: u64,
+        mnemonic: String,
+        accounts: u32,
+        balance: &Bound<'_, PyInt>,
+        base_fee: u64,
+        gas_limit: u64,
+        blocks: Vec<String>,
+        state: Vec<(String, Bound<'_, PyInt>, u64)>,
+        mining: &str,
+        block_time_ms: u64,
+    ) -> PyResult<Self> {
+        let g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
+        let state = state
+            .iter()
+            .map(|(a, b, n)| Ok((convert::address(a)?, Account { balance: convert::u256(b)?, nonce: *n })))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mode = mode(mining, block_time_ms)?;
+        let chain = py
+            .detach(|| {
+                let stored = blocks
+                    .iter()
+                    .map(|b| serde_json::from_str::<StoredBlock>(b))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| crate::chain::ChainError::InvalidArgument(format!("stored block: {e}")))?;
+                Chain::restore(&g, mode, stored, state)
+            })
+            .map_err(to_py)?;
+        Ok(PyChain { inner: Mutex::new(chain) })
+    }
+
+    #[getter]
+    fn chain_id(&self) -> u64 {
+        self.lock().chain_id()
+    }
+    #[getter]
+    fn base_fee(&self) -> u64 {
+        self.lock().base_fee()
+    }
+    #[getter]
+    fn gas_limit(&self) -> u64 {
+        self.lock().gas_limit()
+    }
+    fn head(&self) -> u64 {
+        self.lock().head()
+    }
+
+    /// [(checksummed address, private key hex)] of the unlocked dev accounts.
+    fn dev_accounts(&self) -> Vec<(String, String)> {
+        let c = self.lock();
+        let keys = c.keys();
+        keys.addresses().iter().zip(keys.private_keys()).map(|(a, k)| (a.to_checksum(None), k.to_string())).collect()
+    }
+
+    #[staticmethod]
+    fn native_contracts() -> Vec<(String, String)> {
+        NATIVE_CONTRACTS.iter().map(|(n, a)| (n.to_string(), a.to_checksum(None))).collect()
+    }
+
+    fn balance(&self, py: Python<'_>, address: &str, tag: TagArg) -> PyResult<Py<PyAny>> {
+        let a = self.lock().account(&convert::address(address)?, convert::tag(tag)?).map_err(to_py)?;
+        convert::u256_to_py(py, a.balance)
+    }
+
+    fn nonce(&self, address: &str, tag: TagArg) -> PyResult<u64> {
+        self.lock().nonce(&convert::address(address)?, convert::tag(tag)?).map_err(to_py)
+    }
+
+    fn code(&self, address: &str) -> PyResult<String> {
+        Ok(self.lock().code(&convert::address(address)?).to_string())
+    }
+
+    /// [(address, balance, nonce)] of every account at the tip.
+    fn accounts(&self, py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>, u64)>> {
+        let accounts = self.lock().accounts();
+        accounts
+            .into_iter()
+            .map(|(a, acc)| Ok((a.to_checksum(None), convert::u256_to_py(py, acc.balance)?, acc.nonce)))
+            .collect()
+    }
+
+    /// The block as JSON-RPC shapes it, or None.
+    fn block_json(&self, tag: TagArg, full: bool) -> PyResult<Option<String>> {
+        let tag = convert::tag(tag)?;
+        Ok(self.lock().block(tag).map(|b| to_json(rpc_json::block(b, full))))
+    }
+
+    fn block_by_hash_json(&self, hash: &str, full: bool) -> PyResult<Option<String>> {
+        let h = convert::hash(hash)?;
+        Ok(self.lock().block_by_hash(&h).map(|b| to_json(rpc_json::block(b, full))))
+    }
+
+    fn transaction_json(&self, hash: &str) -> PyResult<Option<String>> {
+        let h = convert::hash(hash)?;
+        let c = self.lock();
+        Ok(c.transaction(&h).map(|(tx, at)| to_json(rpc_json::transaction(tx, at, c.base_fee() as u128))))
+    }
+
+    fn receipt_json(&self, hash: &str) -> PyResult<Option<String>> {
+        let h = convert::hash(hash)?;
+        Ok(self.lock().receipt(&h).map(|(b, i)| to_json(rpc_json::receipt(b, i))))
+    }
+
+    #[pyo3(signature = (*, from_block, to_block, block_hash=None, addresses=vec![], topics=vec![]))]
+    fn logs_json(
+        &self,
+        py: Python<'_>,
+        from_block: TagArg,
+        to_block: TagArg,
+        block_hash: Option<&str>,
+        addresses: Vec<String>,
+        topics: Vec<Option<Vec<String>>>,
+    ) -> PyResult<String> {
+        let (from_tag, to_tag) = (convert::tag(from_block)?, convert::tag(to_block)?);
+        let mut filter = LogFilter {
+            block_hash: block_hash.map(convert::hash).transpose()?,
+            addresses: addresses.iter().map(|a| convert::address(a)).collect::<PyResult<_>>()?,
+            topics: topics
+                .iter()
+                .map(|t| t.as_ref().map(|l| l.iter().map(|h| convert::hash(h)).collect::<PyResult<Vec<B256>>>()).transpose())
+                .collect::<PyResult<_>>()?,
+            ..Default::default()
+        };
+        py.detach(|| {
+            let c = self.lock();
+            filter.from_block = c.resolve(from_tag)?;
+            filter.to_block = c.resolve(to_tag)?;
+            let logs = c.logs(&filter)?;
+            Ok(to_json(serde_json::Value::Array(logs.iter().map(rpc_json::log).collect())))
+        })
+        .map_err(to_py)
+    }
+
+    /// (ready, queued) transactions in the gas mempool.
+    fn pool_counts(&self) -> (usize, usize) {
+        self.lock().pool_counts()
+    }
+
+    /// Decodes, checks and pools a raw signed transaction; returns its hash.
+    fn submit_raw(&self, py: Python<'_>, raw: Vec<u8>) -> PyResult<String> {
+        py.detach(|| self.lock().submit_raw(&raw)).map(|h| h.to_string()).map_err(to_py)
+    }
+
+    /// eth_sendTransaction for an unlocked dev account. Keys as in JSON-RPC, values parsed.
+    fn send_transaction(&self, py: Python<'_>, request: &Bound<'_, PyDict>) -> PyResult<String> {
+        let req = self::request(request)?;
+        py.detach(|| self.lock().send_transaction(&req)).map(|h| h.to_string()).map_err(to_py)
+    }
+
+    fn estimate_gas(&self, request: &Bound<'_, PyDict>) -> PyResult<u64> {
+        let req = self::request(request)?;
+        self.lock().estimate_gas(&req).map_err(to_py)
+    }
+
+    fn call(&self, request: &Bound<'_, PyDict>, tag: TagArg) -> PyResult<String> {
+        let req = self::request(request)?;
+        self.lock().call(&req, convert::tag(tag)?).map(|b| b.to_string()).map_err(to_py)
+    }
+
+    /// Seals and stages the next block; commit it to the store, then `publish(number)`.
+    fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
+        py.detach(|| {
+            let mut c = self.lock();
+            let b = c.seal_block(now_ms)?;
+            let record = json!({
+                "stored": b.to_stored(),
+                "block": rpc_json::block(b, true),
+                "receipts": (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect::<Vec<_>>(),
+            });
+            Ok(SealedBlock {
+                number: b.header.number,
+                hash: b.hash.to_string(),
+                timestamp_ms: b.header.timestamp_ms,
+                tx_count: b.transactions.len(),
+                record: record.to_string(),
+            })
+        })
+        .map_err(to_py)
+    }
+
+    /// The genesis block's record, to store it the first time.
+    fn genesis_record(&self) -> String {
+        let c = self.lock();
+        let b = c.block(crate::chain::BlockTag::Earliest).expect("genesis");
+        json!({"stored": b.to_stored(), "block": rpc_json::block(b, true), "receipts": []}).to_string()
+    }
+
+    fn publish(&self, number: u64) -> PyResult<()> {
+        self.lock().publish(number).map_err(to_py)
+    }
+
+    fn discard_staged(&self) {
+        self.lock().discard_staged()
+    }
+
+    fn snapshot(&self) -> PyResult<u64> {
+        self.lock().snapshot().map_err(to_py)
+    }
+
+    fn revert(&self, id: u64) -> PyResult<bool> {
+        self.lock().revert(id).map_err(to_py)
+    }
+
+    /// Sets the balance at the tip; returns the account's (balance, nonce).
+    fn set_balance(&self, py: Python<'_>, address: &str, balance: &Bound<'_, PyInt>) -> PyResult<(Py<PyAny>, u64)> {
+        let acc = self.lock().set_balance(convert::address(address)?, convert::u256(balance)?);
+        Ok((convert::u256_to_py(py, acc.balance)?, acc.nonce))
+    }
+
+    fn set_nonce(&self, py: Python<'_>, address: &str, nonce: u64) -> PyResult<(Py<PyAny>, u64)> {
+        let acc = self.lock().set_nonce(convert::address(address)?, nonce);
+        Ok((convert::u256_to_py(py, acc.balance)?, acc.nonce))
+    }
+
+    /// (mode name, block time in ms or 0).
+    fn mining_mode(&self) -> (&'static str, u64) {
+        let m = self.lock().mining_mode();
+        let bt = if let MiningMode::Interval { block_time_ms } = m { block_time_ms } else { 0 };
+        (m.name(), bt)
+    }
+
+    #[pyo3(signature = (mode, block_time_ms=0))]
+    fn set_mining_mode(&self, mode: &str, block_time_ms: u64) -> PyResult<()> {
+        let m = self::mode(mode, block_time_ms)?;
+        self.lock().set_mining_mode(m);
+        Ok(())
+    }
+
+    /// When (ms) the next interval block is due; None unless interval mining.
+    fn next_block_due(&self, now_ms: u64) -> Option<u64> {
+        self.lock().next_block_due(now_ms)
+    }
+}
