@@ -22,8 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 RpcUrl = Annotated[str, typer.Option("--rpc-url", envvar="OG_DEVNET_RPC_URL", help="JSON-RPC URL of a running node.")]
 
@@ -61,7 +61,7 @@ def up(
             balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db,
         )  # fmt: skip
     except ValidationError as e:
-        fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg']}" for er in e.errors()), 2)
+        fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
     node = Node(settings)
     try:
         node.start()

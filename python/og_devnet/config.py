@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
@@ -65,11 +65,12 @@ class Settings(BaseSettings):
             raise ValueError("--db takes sqlite:///PATH or postgresql://USER@HOST/DB")
         return v
 
-    @model_validator(mode="after")
-    def _genesis_exists(self) -> Settings:
-        if self.genesis is not None and not self.genesis.is_file():
-            raise ValueError(f"genesis file {self.genesis} does not exist")
-        return self
+    @field_validator("genesis")
+    @classmethod
+    def _genesis_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"genesis file {v} does not exist")
+        return v
 
     @property
     def block_time_ms(self) -> int:
