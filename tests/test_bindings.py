@@ -78,3 +78,15 @@ def test_restore_resumes_state_and_receipts() -> None:
     assert json.loads(restored.receipt_json(tx_hash))["status"] == "0x1"
     assert restored.balance("0x" + "11" * 20, "latest") == 5
     assert restored.nonce(DEV0, "latest") == 1
+
+
+def test_stub_names_every_export_of_the_binary() -> None:
+    import ast
+    from pathlib import Path
+
+    stub = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
+    top = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    chain_stub = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Chain")
+    methods = {n.name for n in chain_stub.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    assert {x for x in dir(_core) if not x.startswith("_")} == top
+    assert {x for x in dir(Chain) if not x.startswith("_")} == methods

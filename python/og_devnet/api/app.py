@@ -15,12 +15,9 @@ if TYPE_CHECKING:
     from og_devnet.node import Node
 
 
-def web_dir() -> Path:
-    """The explorer's files: inside the installed package, or `web/` of a source checkout."""
-    packaged = Path(__file__).resolve().parent.parent / "web"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "web"
+#: The explorer's static files ship inside the package (`web/` at the top of the repository
+#: is a link to them), so `pip install .` serves the same explorer as a source checkout.
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(node: Node) -> FastAPI:
@@ -28,5 +25,5 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     app.include_router(rpc_route.router)
     app.include_router(status.router)
-    app.mount("/", StaticFiles(directory=web_dir(), html=True), name="explorer")
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="explorer")
     return app

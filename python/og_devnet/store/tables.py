@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
 class BlockRow(SQLModel, table=True):
     __tablename__ = "blocks"
 
-    number: int = Field(primary_key=True)
+    number: int = Field(primary_key=True, sa_type=BigInteger)
     hash: str = Field(index=True, unique=True)
     parent_hash: str
-    timestamp: int
-    timestamp_ms: int
+    timestamp: int = Field(sa_type=BigInteger)
+    timestamp_ms: int = Field(sa_type=BigInteger)
     tx_count: int
-    gas_used: int
+    gas_used: int = Field(sa_type=BigInteger)
     miner: str
     #: The core's stored form of the block (header, raw txs, receipts, state changes):
     #: what a restart restores the chain from.
@@ -25,15 +26,15 @@ class TxRow(SQLModel, table=True):
     __tablename__ = "transactions"
 
     hash: str = Field(primary_key=True)
-    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE")
+    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE", sa_type=BigInteger)
     tx_index: int
     sender: str = Field(index=True)
     to: str | None = Field(default=None, index=True)
     value: str
-    nonce: int
+    nonce: int = Field(sa_type=BigInteger)
     tx_type: int
     status: int
-    gas_used: int
+    gas_used: int = Field(sa_type=BigInteger)
     effective_gas_price: str
 
 
@@ -41,7 +42,7 @@ class LogRow(SQLModel, table=True):
     __tablename__ = "logs"
 
     id: int | None = Field(default=None, primary_key=True)
-    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE")
+    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE", sa_type=BigInteger)
     tx_hash: str = Field(index=True)
     log_index: int
     address: str = Field(index=True)
@@ -58,7 +59,7 @@ class AccountRow(SQLModel, table=True):
 
     address: str = Field(primary_key=True)
     balance: str
-    nonce: int
+    nonce: int = Field(sa_type=BigInteger)
 
 
 class MetaRow(SQLModel, table=True):
