@@ -71,6 +71,13 @@ CASES = [
     ("bad revert id", "evm_revert", lambda: ["zz"], -32602, "hex quantity"),
     ("mine too many", "anvil_mine", lambda: [hex(10**6)], -32602, "between 1 and"),
     ("log range backwards", "eth_getLogs", lambda: [{"fromBlock": "0x1", "toBlock": "0x0"}], -32602, "after toBlock"),
+    ("hex with newline", "eth_sendRawTransaction", lambda: ["0xabcd\n"], -32602, "expected 0x-prefixed hex"),
+    ("block number over 64 bits", "eth_getBlockByNumber", lambda: ["0x10000000000000000", False], -32602, "out of range"),
+    ("snapshot id over 64 bits", "evm_revert", lambda: ["0x10000000000000000"], -32602, "out of range"),
+    ("huge mining interval", "evm_setIntervalMining", lambda: [1e300], -32602, "between 0 and 86400"),
+    ("value overflows", "eth_sendTransaction", lambda: [{"from": DEV0.address, "to": RECIPIENT, "value": "0x" + "f" * 64, "gas": "0x5208"}], -32003, "insufficient funds"),
+    ("foreign chain id", "eth_sendTransaction", lambda: [{"from": DEV0.address, "to": RECIPIENT, "chainId": "0x1"}], -32000, "wrong chain id"),
+    ("more than the balance", "eth_sendRawTransaction", lambda: [signed(1, value=10_001 * 10**18)], -32003, "insufficient funds"),
 ]
 
 
@@ -134,3 +141,11 @@ def test_higher_tip_goes_first(manual_node: Devnet) -> None:
     high = result(manual_node, "eth_sendRawTransaction", [signed(0, key=DEV1.key.hex(), gasPrice=5 * 10**9)])
     manual_node.mine(1)
     assert result(manual_node, "eth_getBlockByNumber", ["latest", False])["transactions"] == [high, low]
+
+
+def test_pooled_transactions_must_be_affordable_together(manual_node: Devnet) -> None:
+    result(manual_node, "eth_sendRawTransaction", [signed(0, value=6_000 * 10**18)])
+    body = rpc(manual_node, "eth_sendRawTransaction", [signed(1, value=6_000 * 10**18)])
+    assert body["error"]["code"] == -32003 and "insufficient funds" in body["error"]["message"]
+    manual_node.mine(1)
+    assert len(result(manual_node, "eth_getBlockByNumber", ["latest", False])["transactions"]) == 1

@@ -61,7 +61,10 @@ def test_snapshot_and_revert_restore_balances_and_height(manual_node: Devnet) ->
     assert w3.eth.get_balance(RECIPIENT) == 0
     assert w3.eth.get_transaction_count(DEV0.address, "pending") == 0
     assert result(manual_node, "eth_getTransactionReceipt", [tx.to_0x_hex()]) is None
-    # The snapshot is used up; new blocks continue from the reverted height.
+    # The snapshot is used up, even after a new snapshot is taken; new blocks continue from
+    # the reverted height.
+    assert result(manual_node, "evm_revert", [snap]) is False
+    assert result(manual_node, "evm_snapshot") != snap
     assert result(manual_node, "evm_revert", [snap]) is False
     manual_node.mine(1)
     assert w3.eth.block_number == 3

@@ -47,8 +47,10 @@ def test_blocks_persist_and_resume(db_url: str, tmp_path: Path) -> None:
 
 def test_revert_is_persisted(tmp_path: Path) -> None:
     state = tmp_path / "state"
+    dev9 = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720"
     with Devnet(mining="manual", state=state) as node:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        w3.provider.make_request("anvil_setBalance", [dev9, "0x0"])  # an emptied account stays empty
         snap = w3.provider.make_request("evm_snapshot", [])["result"]
         w3.eth.send_transaction({"from": DEV0.address, "to": RECIPIENT, "value": 5})
         node.mine(3)
@@ -57,6 +59,7 @@ def test_revert_is_persisted(tmp_path: Path) -> None:
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         assert w3.eth.block_number == 0
         assert w3.eth.get_balance(RECIPIENT) == 0
+        assert w3.eth.get_balance(dev9) == 0
         assert w3.eth.get_transaction_count(DEV0.address) == 0
 
 
@@ -76,3 +79,14 @@ def test_a_failed_commit_serves_nothing_and_loses_nothing(tmp_path: Path, monkey
         monkeypatch.undo()
         node.mine(1)
         assert w3.eth.get_transaction_receipt(h)["status"] == 1
+
+
+def test_balance_edits_survive_a_restart_without_a_new_block(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Devnet(mining="manual", state=state) as node:
+        node.mine(1)
+        Web3(Web3.HTTPProvider(node.rpc_url)).provider.make_request("anvil_setBalance", [RECIPIENT, hex(99)])
+    with Devnet(mining="manual", state=state) as node:
+        w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+        assert w3.eth.get_balance(RECIPIENT) == 99
+        assert w3.eth.get_balance(RECIPIENT, 1) == 0, "sealed history is not rewritten"

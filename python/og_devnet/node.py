@@ -65,13 +65,20 @@ class Node:
         if self._started:
             return self
         s = self.settings
+        self._stopping.clear()
         sock = self._bind(s.host, s.port)
         try:
             self._open_state()
             self._open_chain()
             self._serve(sock)
         except BaseException:
+            if self._server is not None:
+                self._server.should_exit = True
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
             sock.close()
+            if hasattr(self, "store"):
+                self.store.engine.dispose()
             self._cleanup_state()
             raise
         self._miner = threading.Thread(target=self._miner_loop, name="og-devnet-miner", daemon=True)
@@ -206,7 +213,7 @@ class Node:
                 self._wake.clear()  # mode changed or stopping: recompute
                 continue
             try:
-                self.mine(1)
+                self._mine_if_due()
             except Exception:
                 log.exception("sealing a block failed; retrying at the next slot")
 
@@ -215,15 +222,25 @@ class Node:
         numbers = []
         for _ in range(count):
             with self._mine_lock:
-                sealed = self.chain.seal_block(now_ms())
-                try:
-                    self.store.commit_block(sealed.record)
-                except BaseException:
-                    self.chain.discard_staged()
-                    raise
-                self.chain.publish(sealed.number)
-            numbers.append(sealed.number)
+                numbers.append(self._seal_commit_publish())
         return numbers
+
+    def _mine_if_due(self) -> None:
+        # Checked again under the lock: the mode may have changed since the loop looked.
+        with self._mine_lock:
+            due = self.chain.next_block_due(now_ms())
+            if due is not None and due <= now_ms():
+                self._seal_commit_publish()
+
+    def _seal_commit_publish(self) -> int:
+        sealed = self.chain.seal_block(now_ms())
+        try:
+            self.store.commit_block(sealed.record)
+        except BaseException:
+            self.chain.discard_staged()
+            raise
+        self.chain.publish(sealed.number)
+        return sealed.number
 
     def after_submit(self) -> None:
         """Called once per RPC request (or batch) that pooled transactions."""
@@ -242,10 +259,12 @@ class Node:
 
     def revert(self, snapshot_id: int) -> bool:
         with self._mine_lock:
-            if not self.chain.revert(snapshot_id):
+            target = self.chain.snapshot_state(snapshot_id)
+            if target is None:
                 return False
-            self.store.revert_to(self.chain.head(), self.chain.accounts())
-            return True
+            # The store first: if it fails, neither side has changed.
+            self.store.revert_to(*target)
+            return self.chain.revert(snapshot_id)
 
     def set_balance(self, address: str, balance: int) -> None:
         with self._mine_lock:

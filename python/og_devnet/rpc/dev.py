@@ -51,8 +51,8 @@ def get_automine(ctx: RpcContext, params: list[Any]) -> bool:
 def set_interval_mining(ctx: RpcContext, params: list[Any]) -> None:
     # anvil takes seconds, hardhat milliseconds; 0 disables interval mining (manual).
     v = p.arg(params, 0, "interval")
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-        raise InvalidParams(f"interval: expected a non-negative number of seconds, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 86_400:
+        raise InvalidParams(f"interval: expected seconds between 0 and 86400, got {v!r}")
     if v == 0:
         ctx.node.set_mining_mode("manual")
     else:
@@ -71,24 +71,20 @@ def snapshot(ctx: RpcContext, params: list[Any]) -> str:
 
 @method("evm_revert", "anvil_revert")
 def revert(ctx: RpcContext, params: list[Any]) -> bool:
-    return ctx.node.revert(p.quantity(p.arg(params, 0, "snapshotId"), "snapshotId"))
+    return ctx.node.revert(p.quantity(p.arg(params, 0, "snapshotId"), "snapshotId", p.U64))
 
 
 @method("anvil_setBalance", "hardhat_setBalance")
 def set_balance(ctx: RpcContext, params: list[Any]) -> None:
     address = p.address(p.arg(params, 0, "address"), "address")
     balance = p.quantity(p.arg(params, 1, "balance"), "balance")
-    if balance >= 2**256:
-        raise InvalidParams("balance does not fit in 256 bits")
     ctx.node.set_balance(address, balance)
 
 
 @method("anvil_setNonce", "hardhat_setNonce")
 def set_nonce(ctx: RpcContext, params: list[Any]) -> None:
     address = p.address(p.arg(params, 0, "address"), "address")
-    nonce = p.quantity(p.arg(params, 1, "nonce"), "nonce")
-    if nonce >= 2**64:
-        raise InvalidParams("nonce does not fit in 64 bits")
+    nonce = p.quantity(p.arg(params, 1, "nonce"), "nonce", p.U64)
     ctx.node.set_nonce(address, nonce)
 
 

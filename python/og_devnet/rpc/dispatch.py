@@ -44,7 +44,9 @@ def _call(ctx: RpcContext, req: Any) -> dict[str, Any] | None:
         if not isinstance(params, list):
             raise InvalidParams("params must be an array")
         result = handler(ctx, params)
-    except Exception as exc:  # every error becomes a wire error; the node keeps serving
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # every error (a Rust panic too) becomes a wire error
         if not isinstance(exc, RpcError) and rpc_error(exc)["code"] == -32603:
             log.exception("internal error in %s", req.get("method"))
         return None if is_notification else _error(id_, exc)
@@ -68,5 +70,9 @@ def handle(node: Node, body: bytes) -> bytes | None:
     else:
         out = _call(ctx, payload)
     if ctx.submitted:
-        node.after_submit()
+        try:
+            node.after_submit()
+        except Exception:
+            # The transactions are pooled and their hashes answered; the next block takes them.
+            log.exception("automine failed to seal a block")
     return None if out is None else orjson.dumps(out)

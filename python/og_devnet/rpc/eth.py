@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from og_devnet import __version__
-from og_devnet.errors import InvalidParams
+from og_devnet.errors import InvalidParams, WrongChainId
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
 
@@ -160,6 +160,8 @@ def send_transaction(ctx: RpcContext, params: list[Any]) -> str:
     req = p.tx_request(p.arg(params, 0, "transaction"))
     if "from" not in req:
         raise InvalidParams("transaction.from is required")
+    if req.get("chainId", ctx.node.chain.chain_id) != ctx.node.chain.chain_id:
+        raise WrongChainId(f"wrong chain id: this devnet is chain {ctx.node.chain.chain_id}, the transaction is for {req['chainId']}")
     tx_hash = ctx.node.chain.send_transaction(req)
     ctx.submitted = True
     return tx_hash

@@ -10,6 +10,7 @@ from og_devnet.errors import InvalidParams
 
 _HEX = re.compile(r"^0x[0-9a-fA-F]*$")
 BLOCK_TAGS = ("latest", "pending", "earliest", "safe", "finalized")
+U64 = 2**64
 
 
 def arg(params: list[Any], i: int, name: str, required: bool = True, default: Any = None) -> Any:
@@ -20,19 +21,23 @@ def arg(params: list[Any], i: int, name: str, required: bool = True, default: An
     return default
 
 
-def quantity(v: Any, name: str) -> int:
-    """A hex quantity ("0x1a"); plain non-negative integers are accepted too."""
+def quantity(v: Any, name: str, limit: int = 2**256) -> int:
+    """A hex quantity ("0x1a") below `limit`; plain non-negative integers are accepted too."""
     if isinstance(v, bool):
         raise InvalidParams(f"{name}: expected a hex quantity, got {v!r}")
     if isinstance(v, int) and v >= 0:
-        return v
-    if isinstance(v, str) and _HEX.match(v) and len(v) > 2:
-        return int(v, 16)
-    raise InvalidParams(f"{name}: expected a hex quantity like 0x1, got {v!r}")
+        n = v
+    elif isinstance(v, str) and _HEX.fullmatch(v) and len(v) > 2 and len(v) <= 2 + 64:
+        n = int(v, 16)
+    else:
+        raise InvalidParams(f"{name}: expected a hex quantity like 0x1, got {v!r}")
+    if n >= limit:
+        raise InvalidParams(f"{name}: {n} is out of range")
+    return n
 
 
 def data(v: Any, name: str) -> str:
-    if isinstance(v, str) and _HEX.match(v) and len(v) % 2 == 0:
+    if isinstance(v, str) and _HEX.fullmatch(v) and len(v) % 2 == 0:
         return v
     raise InvalidParams(f"{name}: expected 0x-prefixed hex bytes, got {v!r}")
 
@@ -42,13 +47,13 @@ def raw_bytes(v: Any, name: str) -> bytes:
 
 
 def address(v: Any, name: str) -> str:
-    if isinstance(v, str) and _HEX.match(v) and len(v) == 42:
+    if isinstance(v, str) and _HEX.fullmatch(v) and len(v) == 42:
         return v
     raise InvalidParams(f"{name}: expected a 20-byte 0x address, got {v!r}")
 
 
 def hash32(v: Any, name: str) -> str:
-    if isinstance(v, str) and _HEX.match(v) and len(v) == 66:
+    if isinstance(v, str) and _HEX.fullmatch(v) and len(v) == 66:
         return v
     raise InvalidParams(f"{name}: expected a 32-byte 0x hash, got {v!r}")
 
@@ -57,12 +62,12 @@ def block_tag(v: Any, name: str = "block") -> int | str:
     """A block number or tag. EIP-1898 objects ({"blockNumber": ...}) are accepted."""
     if isinstance(v, dict):
         if "blockNumber" in v:
-            return quantity(v["blockNumber"], name)
+            return quantity(v["blockNumber"], name, U64)
         raise InvalidParams(f"{name}: block hash selectors are not supported; use a number or tag")
     if v in BLOCK_TAGS:
         return v
-    if isinstance(v, str) and _HEX.match(v) or isinstance(v, int):
-        return quantity(v, name)
+    if isinstance(v, str) and _HEX.fullmatch(v) or isinstance(v, int):
+        return quantity(v, name, U64)
     raise InvalidParams(f"{name}: expected a block number or one of {', '.join(BLOCK_TAGS)}, got {v!r}")
 
 
@@ -78,7 +83,7 @@ def tx_request(v: Any, name: str = "transaction") -> dict[str, Any]:
     for key in ("from", "to"):
         if v.get(key) is not None:
             out[key] = address(v[key], f"{name}.{key}")
-    for key in _REQUEST_QUANTITIES:
+    for key in (*_REQUEST_QUANTITIES, "chainId"):
         if v.get(key) is not None:
             out[key] = quantity(v[key], f"{name}.{key}")
     body = v.get("input", v.get("data"))

@@ -16,14 +16,15 @@ impl Chain {
         let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
         let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
         let parent_hash = parent.hash;
-        let parent_number = parent.header.number;
         let base_fee = self.base_fee as u128;
 
+        // Reads see this block's layer: the parent's state plus edits made since
+        // (anvil_setBalance), which become part of this block.
         let state = &self.state;
-        let candidates = self.pool.ready_in_order(|a| state.account_at(a, parent_number).nonce, base_fee);
+        let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee);
         let mut overlay: BTreeMap<Address, Account> = BTreeMap::new();
         let get = |overlay: &mut BTreeMap<Address, Account>, a: Address| -> Account {
-            *overlay.entry(a).or_insert_with(|| state.account_at(&a, parent_number))
+            *overlay.entry(a).or_insert_with(|| state.account_at(&a, number))
         };
         let mut deferred: HashSet<Address> = HashSet::new();
         let mut dropped: Vec<(Address, u64)> = Vec::new();
@@ -37,28 +38,41 @@ impl Chain {
                 deferred.insert(tx.sender);
                 continue;
             }
-            let mut sender = get(&mut overlay, tx.sender);
-            if sender.balance < max_cost(&tx) || sender.nonce != tx.nonce() {
+            let tx_gas = tx.intrinsic_gas();
+            let price = tx.effective_gas_price(base_fee);
+            let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
+            let to = tx.to().expect("creation refused at submit");
+            // Every amount is checked: an edit near 2^256 (anvil_setBalance) must not wrap.
+            // The (at most three) accounts this tx touches, applied only if all checks pass.
+            let mut touched: BTreeMap<Address, Account> = BTreeMap::new();
+            let mut account = |touched: &mut BTreeMap<Address, Account>, a: Address| -> Account {
+                *touched.entry(a).or_insert_with(|| get(&mut overlay, a))
+            };
+            let applied = (|| {
+                let mut sender = account(&mut touched, tx.sender);
+                if sender.nonce != tx.nonce() || sender.balance < max_cost(&tx)? {
+                    return None;
+                }
+                sender.balance -= U256::from(tx_gas) * U256::from(price) + tx.value();
+                sender.nonce += 1;
+                touched.insert(tx.sender, sender);
+                let mut recipient = account(&mut touched, to);
+                recipient.balance = recipient.balance.checked_add(tx.value())?;
+                touched.insert(to, recipient);
+                if !tip.is_zero() {
+                    let mut coinbase = account(&mut touched, self.coinbase);
+                    coinbase.balance = coinbase.balance.checked_add(tip)?;
+                    touched.insert(self.coinbase, coinbase);
+                }
+                Some(())
+            })();
+            if applied.is_none() {
                 // The balance fell since it was pooled (anvil_setBalance): it can never run.
                 deferred.insert(tx.sender);
                 dropped.push((tx.sender, tx.nonce()));
                 continue;
             }
-            let tx_gas = tx.intrinsic_gas();
-            let price = tx.effective_gas_price(base_fee);
-            sender.balance -= U256::from(tx_gas) * U256::from(price) + tx.value();
-            sender.nonce += 1;
-            overlay.insert(tx.sender, sender);
-            let to = tx.to().expect("creation refused at submit");
-            let mut recipient = get(&mut overlay, to);
-            recipient.balance += tx.value();
-            overlay.insert(to, recipient);
-            let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
-            if !tip.is_zero() {
-                let mut coinbase = get(&mut overlay, self.coinbase);
-                coinbase.balance += tip;
-                overlay.insert(self.coinbase, coinbase);
-            }
+            overlay.extend(touched);
             gas_used += tx_gas;
             receipts.push(Receipt::new(tx.hash, true, tx_gas, gas_used, price, vec![]));
             included.push(tx);
@@ -67,6 +81,7 @@ impl Chain {
         for (address, account) in &overlay {
             self.state.set_account(*address, number, *account);
         }
+        let state_changes = self.state.changes_at(number);
         let (transactions_root, receipts_root) = Block::roots(&included, &receipts);
         let mut logs_bloom = alloy_primitives::Bloom::default();
         for r in &receipts {
@@ -94,7 +109,7 @@ impl Chain {
             header,
             transactions: included,
             receipts,
-            state_changes: overlay.into_iter().collect(),
+            state_changes,
         };
         for (sender, nonce) in dropped {
             self.pool.evict_from(&sender, nonce);

@@ -4,9 +4,9 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 
-use super::ChainError;
+use super::{max_cost, ChainError};
 use crate::eth::SignedTx;
 
 /// How far past the next expected nonce a transaction may be and still be held back.
@@ -59,6 +59,14 @@ impl GasMempool {
             }
         }
         next
+    }
+
+    /// What the sender's pooled transactions with a nonce below `nonce` can cost at most
+    /// (None if that overflows): a new transaction must be affordable on top of them.
+    pub fn cost_before(&self, sender: &Address, nonce: u64) -> Option<U256> {
+        self.by_sender.get(sender).map_or(Some(U256::ZERO), |txs| {
+            txs.range(..nonce).try_fold(U256::ZERO, |sum, (_, p)| sum.checked_add(max_cost(&p.tx)?))
+        })
     }
 
     /// Validates ordering rules (nonce window, replacement) and adds the transaction. Nothing

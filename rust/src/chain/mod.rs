@@ -42,6 +42,7 @@ pub enum BlockTag {
 }
 
 struct Snapshot {
+    id: u64,
     head: u64,
     state: Box<dyn StateDb>,
 }
@@ -61,6 +62,7 @@ pub struct Chain {
     tx_index: HashMap<B256, (u64, usize)>,
     schedule: Schedule,
     snapshots: Vec<Snapshot>,
+    next_snapshot_id: u64,
 }
 
 impl Chain {
@@ -109,6 +111,7 @@ impl Chain {
             tx_index: HashMap::new(),
             schedule: Schedule::new(mode),
             snapshots: Vec::new(),
+            next_snapshot_id: 0,
         })
     }
 
@@ -143,10 +146,21 @@ impl Chain {
         let head = blocks.len() as u64 - 1;
         chain.base_fee = blocks[head as usize].header.base_fee;
         chain.gas_limit = blocks[head as usize].header.gas_limit;
-        for (address, account) in accounts {
-            if state.account_at(&address, head) != account {
-                state.set_account(address, head, account);
+        // The account table is complete: an account missing from it is empty. Where it differs
+        // from the blocks (anvil_setBalance between blocks), it is the layer above the head.
+        let table: HashMap<Address, Account> = accounts.into_iter().collect();
+        let mut overrides: Vec<(Address, Account)> = table
+            .iter()
+            .filter(|(a, acc)| state.account_at(a, head) != **acc)
+            .map(|(a, acc)| (*a, *acc))
+            .collect();
+        for (address, _) in state.accounts_at(head) {
+            if !table.contains_key(&address) {
+                overrides.push((address, Account::default()));
             }
+        }
+        for (address, account) in overrides {
+            state.set_account(address, head + 1, account);
         }
         chain.state = Box::new(state);
         chain.blocks = blocks;
@@ -177,6 +191,18 @@ impl Chain {
         self.blocks.len() as u64 - 1
     }
 
+    /// Where state edits between blocks (anvil_setBalance) are written and where new
+    /// transactions are checked: the layer of the next block, so sealed history never changes.
+    fn next_layer(&self) -> u64 {
+        self.tip() + 1
+    }
+
+    /// What "latest" reads: the head plus edits made since, unless a sealed block is still
+    /// being committed (its layer is not visible yet).
+    fn latest_layer(&self) -> u64 {
+        if self.tip() == self.published { self.published + 1 } else { self.published }
+    }
+
     pub fn resolve(&self, tag: BlockTag) -> Result<u64, ChainError> {
         match tag {
             BlockTag::Number(n) if n <= self.published => Ok(n),
@@ -190,7 +216,11 @@ impl Chain {
     }
 
     pub fn account(&self, address: &Address, tag: BlockTag) -> Result<Account, ChainError> {
-        let at = if tag == BlockTag::Pending { self.tip() } else { self.resolve(tag)? };
+        let at = match tag {
+            BlockTag::Pending => self.next_layer(),
+            BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized => self.latest_layer(),
+            other => self.resolve(other)?,
+        };
         Ok(self.state.account_at(address, at))
     }
 
@@ -204,9 +234,9 @@ impl Chain {
         native::code(address)
     }
 
-    /// Every account with its value at the tip, sorted by address.
+    /// Every non-empty account with its latest value (edits included), sorted by address.
     pub fn accounts(&self) -> Vec<(Address, Account)> {
-        self.state.accounts_at(self.tip())
+        self.state.accounts_at(self.next_layer())
     }
 
     pub fn block(&self, tag: BlockTag) -> Option<&Block> {
@@ -245,8 +275,8 @@ impl Chain {
     }
 
     pub fn pool_counts(&self) -> (usize, usize) {
-        let tip = self.tip();
-        self.pool.counts(|a| self.state.account_at(a, tip).nonce)
+        let at = self.next_layer();
+        self.pool.counts(|a| self.state.account_at(a, at).nonce)
     }
 
     // ---- transactions -----------------------------------------------------------------
@@ -276,10 +306,23 @@ impl Chain {
         if tx.gas_limit() > self.gas_limit {
             return Err(ChainError::GasLimitExceeded { gas: tx.gas_limit(), block_gas_limit: self.gas_limit });
         }
-        let account = self.state.account_at(&tx.sender, self.tip());
-        let need = max_cost(&tx);
-        if account.balance < need {
-            return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
+        let account = self.state.account_at(&tx.sender, self.next_layer());
+        // This tx must be affordable after the sender's earlier pooled ones, or it would be
+        // accepted now and silently dropped at sealing.
+        let need = self
+            .pool
+            .cost_before(&tx.sender, tx.nonce())
+            .zip(max_cost(&tx))
+            .and_then(|(before, this)| before.checked_add(this));
+        match need {
+            Some(need) if need <= account.balance => {}
+            need => {
+                return Err(ChainError::InsufficientFunds {
+                    address: tx.sender,
+                    have: account.balance,
+                    need: need.unwrap_or(U256::MAX),
+                })
+            }
         }
         let hash = tx.hash;
         self.pool.insert(tx, account.nonce)?;
@@ -296,7 +339,10 @@ impl Chain {
             Some(g) => g,
             None => self.estimate_gas(req)?,
         };
-        let tip = req.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
+        // As geth: without an explicit tip, suggest one but never above the given max fee.
+        let tip = req
+            .max_priority_fee_per_gas
+            .unwrap_or_else(|| req.max_fee_per_gas.map_or(SUGGESTED_TIP, |m| m.min(SUGGESTED_TIP)));
         let fields = UnsignedFields {
             chain_id: self.chain_id,
             nonce: match req.nonce {
@@ -324,7 +370,7 @@ impl Chain {
         let data = req.data.clone().unwrap_or_default();
         let gas = intrinsic_gas(&data, false, 0, 0);
         if let (Some(from), Some(value)) = (req.from, req.value) {
-            let have = self.state.account_at(&from, self.tip()).balance;
+            let have = self.state.account_at(&from, self.next_layer()).balance;
             if have < value {
                 return Err(ChainError::InsufficientFunds { address: from, have, need: value });
             }
@@ -355,12 +401,12 @@ impl Chain {
     }
 
     fn modify_account(&mut self, address: Address, f: impl FnOnce(&mut Account)) -> Account {
-        let tip = self.tip();
-        let mut account = self.state.account_at(&address, tip);
+        let at = self.next_layer();
+        let mut account = self.state.account_at(&address, at);
         f(&mut account);
-        self.state.set_account(address, tip, account);
+        self.state.set_account(address, at, account);
         let state = &self.state;
-        self.pool.prune(|a| state.account_at(a, tip).nonce);
+        self.pool.prune(|a| state.account_at(a, at).nonce);
         account
     }
 
@@ -376,21 +422,30 @@ impl Chain {
         self.schedule.next_due(now_ms)
     }
 
-    /// Saves the current state and height; returns the snapshot id.
+    /// Saves the current state and height; returns the snapshot id. Ids are never reused.
     pub fn snapshot(&mut self) -> Result<u64, ChainError> {
         self.require_no_staged()?;
-        self.snapshots.push(Snapshot { head: self.published, state: self.state.boxed_clone() });
-        Ok(self.snapshots.len() as u64 - 1)
+        let id = self.next_snapshot_id;
+        self.next_snapshot_id += 1;
+        self.snapshots.push(Snapshot { id, head: self.published, state: self.state.boxed_clone() });
+        Ok(id)
+    }
+
+    /// Height and accounts that reverting to snapshot `id` would leave, so the store can be
+    /// reverted first; None for an unknown or used-up id.
+    pub fn snapshot_state(&self, id: u64) -> Option<(u64, Vec<(Address, Account)>)> {
+        let snap = self.snapshots.iter().find(|s| s.id == id)?;
+        Some((snap.head, snap.state.accounts_at(snap.head + 1)))
     }
 
     /// Goes back to snapshot `id`: state, height and blocks; the snapshot and every later one
-    /// are used up. Returns false for an unknown id (nothing changes).
+    /// are used up. Returns false for an unknown or used-up id (nothing changes).
     pub fn revert(&mut self, id: u64) -> Result<bool, ChainError> {
         self.require_no_staged()?;
-        if id as usize >= self.snapshots.len() {
+        let Some(pos) = self.snapshots.iter().position(|s| s.id == id) else {
             return Ok(false);
-        }
-        let snap = self.snapshots.drain(id as usize..).next().expect("checked above");
+        };
+        let snap = self.snapshots.drain(pos..).next().expect("found above");
         for block in self.blocks.drain(snap.head as usize + 1..) {
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -398,8 +453,8 @@ impl Chain {
         }
         self.state = snap.state;
         self.published = snap.head;
-        let (state, head) = (&self.state, snap.head);
-        self.pool.prune(|a| state.account_at(a, head).nonce);
+        let (state, at) = (&self.state, snap.head + 1);
+        self.pool.prune(|a| state.account_at(a, at).nonce);
         Ok(true)
     }
 
@@ -425,18 +480,20 @@ impl Chain {
             return;
         }
         let block = self.blocks.pop().expect("staged block");
+        // Edits made between blocks were folded into the staged block's layer and go with it.
         self.state.truncate_after(self.published);
         for tx in block.transactions {
             self.tx_index.remove(&tx.hash);
-            let nonce = self.state.account_at(&tx.sender, self.published).nonce;
+            let nonce = self.state.account_at(&tx.sender, self.published + 1).nonce;
             let _ = self.pool.insert(tx, nonce);
         }
     }
 }
 
-/// What a transaction can cost at most: gas limit × max fee + value.
-fn max_cost(tx: &SignedTx) -> U256 {
-    U256::from(tx.gas_limit()) * U256::from(tx.max_fee_per_gas()) + tx.value()
+/// What a transaction can cost at most: gas limit × max fee + value; None if that does not
+/// fit in 256 bits (no account can pay it).
+fn max_cost(tx: &SignedTx) -> Option<U256> {
+    U256::from(tx.gas_limit()).checked_mul(U256::from(tx.max_fee_per_gas()))?.checked_add(tx.value())
 }
 
 #[cfg(test)]

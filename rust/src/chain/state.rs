@@ -23,6 +23,8 @@ pub trait StateDb: Send + Sync {
     fn accounts_at(&self, at: u64) -> Vec<(Address, Account)>;
     /// Forgets every value set after block `at`.
     fn truncate_after(&mut self, at: u64);
+    /// Every account whose value was set exactly at block `at`, sorted by address.
+    fn changes_at(&self, at: u64) -> Vec<(Address, Account)>;
     fn boxed_clone(&self) -> Box<dyn StateDb>;
 
     /// blake3 Merkle root over (address ‖ balance ‖ nonce) of every account at `at`.
@@ -81,6 +83,16 @@ impl StateDb for MemoryState {
             changes.truncate(keep);
         }
         self.history.retain(|_, c| !c.is_empty());
+    }
+
+    fn changes_at(&self, at: u64) -> Vec<(Address, Account)> {
+        self.history
+            .iter()
+            .filter_map(|(a, changes)| match changes.last() {
+                Some((n, acc)) if *n == at => Some((*a, *acc)),
+                _ => None,
+            })
+            .collect()
     }
 
     fn boxed_clone(&self) -> Box<dyn StateDb> {

@@ -4,6 +4,7 @@ use super::*;
 use crate::eth::keys::UnsignedFields;
 
 const GWEI: u128 = 1_000_000_000;
+const OPG_WEI: u128 = genesis::OPG;
 
 fn chain(mode: MiningMode) -> Chain {
     Chain::new(&Genesis::new(1_700_000_000_000), mode).unwrap()
@@ -198,4 +199,78 @@ fn contract_creation_is_refused_clearly() {
     let c = chain(MiningMode::Manual);
     let err = c.estimate_gas(&TxRequest::default()).unwrap_err();
     assert!(err.to_string().contains("contract creation is not supported"));
+}
+
+fn signed(c: &Chain, from: usize, nonce: u64, value: U256, max_fee: u128) -> SignedTx {
+    let from = c.keys().addresses()[from];
+    let env = c
+        .keys()
+        .sign(
+            from,
+            UnsignedFields {
+                chain_id: c.chain_id(),
+                nonce,
+                to: Some(address!("00000000000000000000000000000000000000aa")),
+                value,
+                data: Default::default(),
+                gas: 21_000,
+                gas_price: None,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: GWEI,
+            },
+        )
+        .unwrap();
+    SignedTx::from_envelope(env).unwrap()
+}
+
+#[test]
+fn amounts_that_overflow_are_refused() {
+    let mut c = chain(MiningMode::Manual);
+    let err = c.submit(signed(&c, 0, 0, U256::MAX, 3 * GWEI)).unwrap_err();
+    assert!(matches!(err, ChainError::InsufficientFunds { need, .. } if need == U256::MAX));
+    // A recipient near 2^256 cannot be credited: the tx is dropped, nothing wraps.
+    let to = address!("00000000000000000000000000000000000000aa");
+    c.set_balance(to, U256::MAX - U256::from(1));
+    c.submit(signed(&c, 0, 0, U256::from(5), 3 * GWEI)).unwrap();
+    mine(&mut c, 1_700_000_001_000);
+    assert!(c.block(BlockTag::Latest).unwrap().transactions.is_empty());
+    assert_eq!(c.account(&to, BlockTag::Latest).unwrap().balance, U256::MAX - U256::from(1));
+}
+
+#[test]
+fn pooled_transactions_must_be_affordable_together() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    let six_k = U256::from(6_000u64) * U256::from(OPG_WEI);
+    c.submit(signed(&c, 0, 0, six_k, 3 * GWEI)).unwrap();
+    let err = c.submit(signed(&c, 0, 1, six_k, 3 * GWEI)).unwrap_err();
+    assert!(matches!(err, ChainError::InsufficientFunds { address, .. } if address == a0));
+}
+
+#[test]
+fn snapshot_ids_are_never_reused() {
+    let mut c = chain(MiningMode::Manual);
+    let first = c.snapshot().unwrap();
+    assert!(c.revert(first).unwrap());
+    let second = c.snapshot().unwrap();
+    assert_ne!(first, second);
+    assert!(!c.revert(first).unwrap(), "a used-up id stays used up");
+    assert!(c.revert(second).unwrap());
+}
+
+#[test]
+fn edits_between_blocks_do_not_rewrite_history() {
+    let mut c = chain(MiningMode::Manual);
+    let a0 = c.keys().addresses()[0];
+    mine(&mut c, 1_700_000_001_000);
+    let sealed = c.account(&a0, BlockTag::Number(1)).unwrap();
+    let root = c.block(BlockTag::Number(1)).unwrap().header.state_root;
+    c.set_balance(a0, U256::from(42));
+    assert_eq!(c.account(&a0, BlockTag::Latest).unwrap().balance, U256::from(42));
+    assert_eq!(c.account(&a0, BlockTag::Number(1)).unwrap(), sealed);
+    assert_eq!(c.state.state_root(1), root);
+    mine(&mut c, 1_700_000_002_000);
+    // The edit became part of block 2, whose record carries it for a restart.
+    let b2 = c.block(BlockTag::Number(2)).unwrap();
+    assert!(b2.state_changes.iter().any(|(a, acc)| *a == a0 && acc.balance == U256::from(42)));
 }

@@ -323,6 +323,16 @@ impl PyChain {
         self.lock().snapshot().map_err(to_py)
     }
 
+    /// (head, [(address, balance, nonce)]) that reverting to `id` would leave; None if unknown.
+    fn snapshot_state(&self, py: Python<'_>, id: u64) -> PyResult<Option<(u64, Vec<(String, Py<PyAny>, u64)>)>> {
+        let Some((head, accounts)) = self.lock().snapshot_state(id) else { return Ok(None) };
+        let accounts = accounts
+            .into_iter()
+            .map(|(a, acc)| Ok((a.to_checksum(None), convert::u256_to_py(py, acc.balance)?, acc.nonce)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Some((head, accounts)))
+    }
+
     fn revert(&self, id: u64) -> PyResult<bool> {
         self.lock().revert(id).map_err(to_py)
     }
