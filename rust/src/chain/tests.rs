@@ -10,26 +10,28 @@ fn chain(mode: MiningMode) -> Chain {
     Chain::new(&Genesis::new(1_700_000_000_000), mode).unwrap()
 }
 
+/// A signed 21000-gas transfer to 0x..aa from dev account `from`; `edit` adjusts the fields.
+fn sign_with(c: &Chain, from: usize, nonce: u64, edit: impl FnOnce(&mut UnsignedFields)) -> SignedTx {
+    let mut fields = UnsignedFields {
+        chain_id: c.chain_id(),
+        nonce,
+        to: Some(address!("00000000000000000000000000000000000000aa")),
+        value: U256::ZERO,
+        data: Default::default(),
+        gas: 21_000,
+        gas_price: None,
+        max_fee_per_gas: 3 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+    };
+    edit(&mut fields);
+    SignedTx::from_envelope(c.keys().sign(c.keys().addresses()[from], fields).unwrap()).unwrap()
+}
+
 fn transfer(c: &Chain, from: usize, nonce: u64, value: u64, legacy: bool) -> SignedTx {
-    let from = c.keys().addresses()[from];
-    let env = c
-        .keys()
-        .sign(
-            from,
-            UnsignedFields {
-                chain_id: c.chain_id(),
-                nonce,
-                to: Some(address!("00000000000000000000000000000000000000aa")),
-                value: U256::from(value),
-                data: Default::default(),
-                gas: 21_000,
-                gas_price: legacy.then_some(2 * GWEI),
-                max_fee_per_gas: 3 * GWEI,
-                max_priority_fee_per_gas: GWEI,
-            },
-        )
-        .unwrap();
-    SignedTx::from_envelope(env).unwrap()
+    sign_with(c, from, nonce, |f| {
+        f.value = U256::from(value);
+        f.gas_price = legacy.then_some(2 * GWEI);
+    })
 }
 
 fn mine(c: &mut Chain, now: u64) -> u64 {
@@ -202,25 +204,10 @@ fn contract_creation_is_refused_clearly() {
 }
 
 fn signed(c: &Chain, from: usize, nonce: u64, value: U256, max_fee: u128) -> SignedTx {
-    let from = c.keys().addresses()[from];
-    let env = c
-        .keys()
-        .sign(
-            from,
-            UnsignedFields {
-                chain_id: c.chain_id(),
-                nonce,
-                to: Some(address!("00000000000000000000000000000000000000aa")),
-                value,
-                data: Default::default(),
-                gas: 21_000,
-                gas_price: None,
-                max_fee_per_gas: max_fee,
-                max_priority_fee_per_gas: GWEI,
-            },
-        )
-        .unwrap();
-    SignedTx::from_envelope(env).unwrap()
+    sign_with(c, from, nonce, |f| {
+        f.value = value;
+        f.max_fee_per_gas = max_fee;
+    })
 }
 
 #[test]
