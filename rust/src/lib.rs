@@ -1,4 +1,5 @@
 pub mod chain;
+pub mod pipe;
 pub mod eth;
 #[cfg(feature = "python")]
 mod py;

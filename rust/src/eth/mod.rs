@@ -1,5 +1,6 @@
 //! Ethereum wire formats: signed transaction decoding and sender recovery, dev keys,
 //! and the JSON shapes of blocks, transactions and receipts served over JSON-RPC.
+pub mod abi;
 pub mod keys;
 pub mod rpc_json;
 pub mod tx;

@@ -21,3 +21,6 @@ pub fn is_native(address: &Address) -> bool {
 pub fn code(address: &Address) -> Bytes {
     if is_native(address) { Bytes::from_static(&[0xfe]) } else { Bytes::new() }
 }
+
+pub mod hub;
+pub mod models;

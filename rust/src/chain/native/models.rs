@@ -1,0 +1,82 @@
+//! What the chain knows of each registered model: enough to validate a request and a result
+//! without the model itself (the files and runtimes live on the Python side).
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::ChainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// A classic ML model run by onnxruntime: `run(modelId, mode, ModelInput)`.
+    Onnx,
+    /// A language model run by llama.cpp: `runLLMCompletion` / `runLLMChat`.
+    Gguf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    /// onnxruntime's element type without the `tensor()` wrapper: float, double, int64, string, ...
+    pub dtype: String,
+    /// -1 for a dimension of any size.
+    pub shape: Vec<i64>,
+}
+
+impl TensorSpec {
+    pub fn is_string(&self) -> bool {
+        self.dtype == "string"
+    }
+    pub fn is_integer(&self) -> bool {
+        self.dtype.starts_with("int") || self.dtype.starts_with("uint") || self.dtype == "bool"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Content id: blake3 of the model file, hex.
+    pub id: String,
+    pub name: String,
+    pub kind: ModelKind,
+    #[serde(default)]
+    pub inputs: Vec<TensorSpec>,
+    #[serde(default)]
+    pub outputs: Vec<TensorSpec>,
+    /// Verification modes the model can be run in (InferenceMode numbers).
+    pub modes: Vec<u8>,
+    /// Language models: tokens of context.
+    #[serde(default)]
+    pub context_length: u32,
+}
+
+pub const MODE_NAMES: [&str; 4] = ["VANILLA", "ZKML", "TEE", "OPTIMISTIC"];
+
+pub fn mode_name(mode: u8) -> String {
+    MODE_NAMES.get(mode as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("mode {mode}"))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ModelRegistry {
+    models: HashMap<String, ModelSpec>,
+}
+
+impl ModelRegistry {
+    pub fn register(&mut self, spec: ModelSpec) -> Result<(), ChainError> {
+        if spec.id.is_empty() || spec.modes.iter().any(|m| *m as usize >= MODE_NAMES.len()) {
+            return Err(ChainError::InvalidArgument(format!("invalid model spec for {:?}", spec.id)));
+        }
+        self.models.insert(spec.id.clone(), spec);
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ModelSpec> {
+        self.models.get(id)
+    }
+
+    pub fn all(&self) -> Vec<&ModelSpec> {
+        let mut v: Vec<&ModelSpec> = self.models.values().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        v
+    }
+}

@@ -1,0 +1,87 @@
+//! The OpenGradient contracts' ABI (SDK 1.1.4: `inference.abi`, `InferencePrecompile.abi`),
+//! generated with alloy's `sol!` so encodings are byte-for-byte those of Solidity.
+use alloy_sol_types::sol;
+
+sol! {
+    #![sol(all_derives)]
+    struct Number { int128 value; int128 decimals; }
+    struct MultiDimensionalNumberTensor { string name; Number[] values; uint32[] shape; }
+    struct StringTensor { string name; string[] values; }
+    struct ModelInput { MultiDimensionalNumberTensor[] numbers; StringTensor[] strings; }
+    struct JsonScalar { string name; string value; }
+    struct ModelOutput {
+        MultiDimensionalNumberTensor[] numbers;
+        StringTensor[] strings;
+        JsonScalar[] jsons;
+        bool is_simulation_result;
+    }
+
+    struct LLMCompletionRequest {
+        uint8 mode; string modelCID; string prompt; uint32 max_tokens; string[] stop_sequence; uint32 temperature;
+    }
+    struct LLMCompletionResponse { string answer; }
+    struct ToolCall { string id; string name; string arguments; }
+    struct ChatMessage { string role; string content; string name; string tool_call_id; ToolCall[] tool_calls; }
+    struct ToolDefinition { string description; string name; string parameters; }
+    struct LLMChatRequest {
+        uint8 mode; string modelCID; ChatMessage[] messages; ToolDefinition[] tools; string tool_choice;
+        uint32 max_tokens; string[] stop_sequence; uint32 temperature;
+    }
+    struct LLMChatResponse { string finish_reason; ChatMessage message; }
+    struct ModelInferenceRequest { uint8 mode; string modelCID; ModelInput input; }
+
+    // The inference hub.
+    event InferenceResult(ModelOutput output);
+    event LLMCompletionResult(LLMCompletionResponse response);
+    event LLMChatResult(LLMChatResponse response);
+    function run(string modelId, uint8 inferenceMode, ModelInput modelInput) returns (ModelOutput);
+    function runLLMCompletion(LLMCompletionRequest request) returns (LLMCompletionResponse);
+    function runLLMChat(LLMChatRequest request) returns (LLMChatResponse);
+
+    // The precompile at 0x..F4.
+    function runModelInference(ModelInferenceRequest request) returns (ModelOutput);
+    event ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response);
+    event LLMCompletionEvent(string inferenceID, LLMCompletionRequest request, LLMCompletionResponse response);
+    event LLMChat(string inferenceID, LLMChatRequest request, LLMChatResponse response);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{b256, hex};
+    use alloy_sol_types::{SolCall, SolEvent};
+
+    #[test]
+    fn event_topics_match_the_sdk() {
+        // From shared/reference/README.md: the topic the SDK looks for.
+        assert_eq!(
+            InferenceResult::SIGNATURE_HASH,
+            b256!("c1396ff68bc2d8630100df29ce5561fa99078c602e8676ab72a53e37095d7168")
+        );
+        assert_eq!(
+            InferenceResult::SIGNATURE,
+            "InferenceResult(((string,(int128,int128)[],uint32[])[],(string,string[])[],(string,string)[],bool))"
+        );
+    }
+
+    #[test]
+    fn run_round_trips() {
+        let call = runCall {
+            modelId: "abc".into(),
+            inferenceMode: 2,
+            modelInput: ModelInput {
+                numbers: vec![MultiDimensionalNumberTensor {
+                    name: "input".into(),
+                    values: vec![Number { value: 15, decimals: 1 }],
+                    shape: vec![1],
+                }],
+                strings: vec![],
+            },
+        };
+        let data = call.abi_encode();
+        assert_eq!(hex::encode(&data[..4]), hex::encode(runCall::SELECTOR));
+        let back = runCall::abi_decode(&data).unwrap();
+        assert_eq!(back.modelId, "abc");
+        assert_eq!(back.modelInput.numbers[0].values[0].value, 15);
+    }
+}

@@ -1,0 +1,224 @@
+//! One inference job and its attempts: the record `og_getInference` and the explorer show.
+use alloy_primitives::{Address, Log, B256};
+use serde_json::{json, Value};
+
+use crate::chain::native::hub::{CallKind, InferenceCall};
+use crate::chain::native::models::mode_name;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Attempts queued or running, no decision yet.
+    Running,
+    /// A valid result won; the transaction can be included.
+    Ready,
+    /// No valid result (or invalid input): the transaction is included with status 0.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Queued,
+    Running,
+    /// Well-formed, waiting for agreement (redundancy ≥ 2).
+    Valid,
+    Won,
+    /// Valid and equal to the winner's, but later.
+    Agreed,
+    /// Valid but outvoted by the quorum: a wrong answer.
+    Disagreed,
+    /// Not well-formed for the model's output signature.
+    Invalid(String),
+    /// The node reported an error.
+    Failed(String),
+    TimedOut,
+    /// Dropped from the node's queue: the race was decided first.
+    Cancelled,
+    /// Finished after the race was decided: discarded.
+    Late,
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Queued => "queued",
+            Outcome::Running => "running",
+            Outcome::Valid => "valid",
+            Outcome::Won => "won",
+            Outcome::Agreed => "agreed",
+            Outcome::Disagreed => "disagreed",
+            Outcome::Invalid(_) => "invalid",
+            Outcome::Failed(_) => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Late => "late",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Invalid(r) => format!("invalid output ({r})"),
+            Outcome::Failed(r) => format!("node error ({r})"),
+            other => other.name().replace('_', " "),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub node: usize,
+    pub hedge: bool,
+    pub dispatched_ms: u64,
+    pub started_ms: Option<u64>,
+    pub ended_ms: Option<u64>,
+    pub outcome: Outcome,
+    pub output: Option<String>,
+    pub logs: Vec<Log>,
+}
+
+impl Attempt {
+    pub fn queued(node: usize, now: u64, hedge: bool) -> Self {
+        Attempt { node, hedge, dispatched_ms: now, started_ms: None, ended_ms: None, outcome: Outcome::Queued, output: None, logs: vec![] }
+    }
+    /// Queued or running: an answer may still come.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.outcome, Outcome::Queued | Outcome::Running)
+    }
+    /// The node answered wrongly for this job: never ask it again.
+    pub fn was_wrong(&self) -> bool {
+        matches!(self.outcome, Outcome::Invalid(_) | Outcome::Disagreed)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InferenceJob {
+    pub tx_hash: B256,
+    pub call: Option<InferenceCall>,
+    pub kind: Option<CallKind>,
+    pub model_id: String,
+    pub mode: u8,
+    pub payload: String,
+    pub quorum: usize,
+    pub status: JobStatus,
+    pub t_request: u64,
+    pub t_result: Option<u64>,
+    pub t_included: Option<u64>,
+    pub block: Option<u64>,
+    pub attempts: Vec<Attempt>,
+    pub winner: Option<usize>,
+    pub logs: Vec<Log>,
+    pub error: Option<String>,
+    pub last_dispatch_ms: u64,
+}
+
+impl InferenceJob {
+    pub fn new(tx_hash: B256, call: InferenceCall, quorum: usize, now: u64) -> Self {
+        InferenceJob {
+            tx_hash,
+            kind: Some(call.kind),
+            model_id: call.model_id.clone(),
+            mode: call.mode,
+            payload: call.job_payload().to_string(),
+            call: Some(call),
+            quorum,
+            status: JobStatus::Running,
+            t_request: now,
+            t_result: None,
+            t_included: None,
+            block: None,
+            attempts: vec![],
+            winner: None,
+            logs: vec![],
+            error: None,
+            last_dispatch_ms: now,
+        }
+    }
+
+    pub fn failed(tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String, now: u64) -> Self {
+        InferenceJob {
+            tx_hash,
+            call: None,
+            kind,
+            model_id,
+            mode,
+            payload: String::new(),
+            quorum: 1,
+            status: JobStatus::Failed,
+            t_request: now,
+            t_result: Some(now),
+            t_included: None,
+            block: None,
+            attempts: vec![],
+            winner: None,
+            logs: vec![],
+            error: Some(reason),
+            last_dispatch_ms: now,
+        }
+    }
+
+    pub fn is_decided(&self) -> bool {
+        self.status != JobStatus::Running
+    }
+
+    /// The earliest valid attempt whose output `quorum` valid attempts share, if any.
+    pub fn quorum_reached(&self) -> Option<usize> {
+        let valid: Vec<(usize, &Attempt)> = self.attempts.iter().enumerate().filter(|(_, a)| a.outcome == Outcome::Valid).collect();
+        valid
+            .iter()
+            .filter(|(_, a)| valid.iter().filter(|(_, b)| b.logs == a.logs).count() >= self.quorum)
+            .min_by_key(|(_, a)| a.ended_ms)
+            .map(|(i, _)| *i)
+    }
+
+    /// How many more matching results the quorum needs.
+    pub fn results_still_needed(&self) -> usize {
+        let valid: Vec<&Attempt> = self.attempts.iter().filter(|a| a.outcome == Outcome::Valid).collect();
+        let best = valid.iter().map(|a| valid.iter().filter(|b| b.logs == a.logs).count()).max().unwrap_or(0);
+        self.quorum.saturating_sub(best)
+    }
+
+    /// Status in the settlement vocabulary: pending → delivered (→ settled for VANILLA).
+    pub fn settlement_status(&self) -> &'static str {
+        match (&self.status, self.block) {
+            (JobStatus::Failed, Some(_)) => "failed",
+            (JobStatus::Failed, None) => "failing",
+            (JobStatus::Running, _) => "pending",
+            (JobStatus::Ready, None) => "result_ready",
+            (JobStatus::Ready, Some(_)) if self.mode == 0 => "settled",
+            (JobStatus::Ready, Some(_)) => "delivered",
+        }
+    }
+
+    pub fn to_json(&self, address_of: impl Fn(usize) -> Address) -> Value {
+        let attempts: Vec<Value> = self
+            .attempts
+            .iter()
+            .map(|a| {
+                json!({
+                    "node": a.node, "node_address": address_of(a.node), "hedge": a.hedge,
+                    "dispatched_ms": a.dispatched_ms, "started_ms": a.started_ms, "ended_ms": a.ended_ms,
+                    "outcome": a.outcome.name(),
+                    "detail": match &a.outcome { Outcome::Invalid(r) | Outcome::Failed(r) => Some(r.clone()), _ => None },
+                })
+            })
+            .collect();
+        let winner = self.winner.and_then(|w| self.attempts.get(w));
+        json!({
+            "tx_hash": self.tx_hash,
+            "model_id": self.model_id,
+            "kind": self.kind,
+            "mode": self.mode,
+            "mode_name": mode_name(self.mode),
+            "status": self.settlement_status(),
+            "verification": if self.mode == 0 { "none: VANILLA results carry no proof" } else { "proof pending (not produced in this version)" },
+            "t_request": self.t_request,
+            "t_result": self.t_result,
+            "t_included": self.t_included,
+            "block_number": self.block,
+            "winner_node": winner.map(|a| a.node),
+            "winner_address": winner.map(|a| address_of(a.node)),
+            "output": winner.and_then(|a| a.output.as_deref()).and_then(|o| serde_json::from_str::<Value>(o).ok()),
+            "error": self.error,
+            "attempts": attempts,
+        })
+    }
+}

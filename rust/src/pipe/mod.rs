@@ -1,0 +1,597 @@
+//! PIPE: the inference mempool and its scheduler. Each inference transaction becomes an
+//! [`InferenceJob`]; the scheduler races it across simulated inference nodes (Python workers
+//! that `take` attempts and `complete` them), hedges when a job lingers, and decides the
+//! winner. Block production only ever asks "is it decided?": it never waits.
+pub mod clock;
+mod job;
+pub mod stats;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use serde_json::{json, Value};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use job::{Attempt, InferenceJob, JobStatus, Outcome};
+use stats::Samples;
+
+use crate::chain::native::hub::{CallKind, InferenceCall};
+
+#[derive(Debug, Clone)]
+pub struct PipeConfig {
+    /// First copies of each job (≥ 2 means results must agree: a quorum of 2).
+    pub redundancy: usize,
+    /// Hedge when no valid result has come by this quantile of recent latencies.
+    pub hedge_quantile: f64,
+    /// Speculative duplicates at most this share of jobs.
+    pub hedge_budget: f64,
+    pub hedge_floor_ms: u64,
+    /// Hedge delay while a model has too few samples.
+    pub hedge_initial_ms: u64,
+    /// An attempt running longer than max(floor, 5 × p99) is given up (language models: 6×).
+    pub timeout_floor_ms: u64,
+    /// A node that timed out or returned an invalid result is avoided this long.
+    pub cooldown_ms: u64,
+    pub max_attempts: usize,
+}
+
+impl Default for PipeConfig {
+    fn default() -> Self {
+        PipeConfig {
+            redundancy: 1,
+            hedge_quantile: 0.95,
+            hedge_budget: 0.10,
+            hedge_floor_ms: 20,
+            hedge_initial_ms: 1_000,
+            timeout_floor_ms: 5_000,
+            cooldown_ms: 5_000,
+            max_attempts: 8,
+        }
+    }
+}
+
+/// One attempt handed to a node's worker.
+#[derive(Debug, Clone)]
+pub struct WorkItem {
+    pub job: B256,
+    pub attempt: usize,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+struct NodeState {
+    address: Address,
+    fault: String,
+    queue: VecDeque<(B256, usize)>,
+    running: usize,
+    avoid_until_ms: u64,
+    wins: u64,
+    agreed: u64,
+    late: u64,
+    failures: u64,
+    timeouts: u64,
+    invalid: u64,
+    disagreements: u64,
+    cancelled: u64,
+    latency: Samples,
+}
+
+#[derive(Debug, Clone)]
+struct ModelTiming {
+    /// Dispatch to valid result, queueing included: what hedging is about.
+    result: Samples,
+    /// Start to end of a valid execution: what timeouts are about.
+    exec: Samples,
+}
+
+struct PipeState {
+    config: PipeConfig,
+    nodes: Vec<NodeState>,
+    jobs: HashMap<B256, InferenceJob>,
+    /// Undecided jobs, oldest first.
+    active: Vec<B256>,
+    models: HashMap<String, ModelTiming>,
+    jobs_total: u64,
+    executions: u64,
+    hedges: u64,
+    retries: u64,
+    wasted_ms: u64,
+    rotation: usize,
+}
+
+pub struct Pipe {
+    state: Mutex<PipeState>,
+    work: Condvar,
+    wake_scheduler: Condvar,
+    clock: Arc<dyn Clock>,
+}
+
+impl Pipe {
+    pub fn new(config: PipeConfig, node_addresses: Vec<Address>, clock: Arc<dyn Clock>) -> Pipe {
+        let nodes = node_addresses
+            .into_iter()
+            .map(|address| NodeState {
+                address,
+                fault: "ok".into(),
+                queue: VecDeque::new(),
+                running: 0,
+                avoid_until_ms: 0,
+                wins: 0,
+                agreed: 0,
+                late: 0,
+                failures: 0,
+                timeouts: 0,
+                invalid: 0,
+                disagreements: 0,
+                cancelled: 0,
+                latency: Samples::new(1000),
+            })
+            .collect();
+        Pipe {
+            state: Mutex::new(PipeState {
+                config,
+                nodes,
+                jobs: HashMap::new(),
+                active: Vec::new(),
+                models: HashMap::new(),
+                jobs_total: 0,
+                executions: 0,
+                hedges: 0,
+                retries: 0,
+                wasted_ms: 0,
+                rotation: 0,
+            }),
+            work: Condvar::new(),
+            wake_scheduler: Condvar::new(),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PipeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.lock().nodes.len()
+    }
+
+    pub fn node_address(&self, node: usize) -> Option<Address> {
+        self.lock().nodes.get(node).map(|n| n.address)
+    }
+
+    /// Records a node's fault mode for display (the worker acts it out).
+    pub fn set_fault(&self, node: usize, fault: &str) -> bool {
+        let mut s = self.lock();
+        match s.nodes.get_mut(node) {
+            Some(n) => {
+                n.fault = fault.to_string();
+                // A node said to be healthy again gets a fresh chance.
+                if fault == "ok" {
+                    n.avoid_until_ms = 0;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A new job for a valid inference call: dispatched at once to `redundancy` nodes.
+    pub fn submit(&self, tx_hash: B256, call: InferenceCall) {
+        let now = self.now_ms();
+        let mut s = self.lock();
+        if s.jobs.contains_key(&tx_hash) {
+            return;
+        }
+        let quorum = if s.config.redundancy >= 2 { 2 } else { 1 };
+        let job = InferenceJob::new(tx_hash, call, quorum, now);
+        s.jobs.insert(tx_hash, job);
+        s.active.push(tx_hash);
+        s.jobs_total += 1;
+        let copies = s.config.redundancy.max(1);
+        for _ in 0..copies {
+            s.dispatch(tx_hash, false, now);
+        }
+        drop(s);
+        self.work.notify_all();
+        self.wake_scheduler.notify_all();
+    }
+
+    /// A job that failed before any node saw it (invalid input mined anyway).
+    pub fn submit_failed(&self, tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String) {
+        let now = self.now_ms();
+        let mut s = self.lock();
+        s.jobs.entry(tx_hash).or_insert_with(|| InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
+    }
+
+    /// Waits up to `timeout` for the next attempt assigned to `node`.
+    pub fn take(&self, node: usize, timeout: Duration) -> Option<WorkItem> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut s = self.lock();
+        loop {
+            if let Some(item) = s.pop_work(node, self.clock.now_ms()) {
+                return Some(item);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            s = self.work.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Whether a running attempt is still wanted (a worker may skip finishing a loser).
+    pub fn is_wanted(&self, job: &B256, attempt: usize) -> bool {
+        let s = self.lock();
+        s.jobs.get(job).is_some_and(|j| !j.is_decided() && j.attempts.get(attempt).is_some_and(|a| a.outcome == Outcome::Running))
+    }
+
+    /// A node's answer: `Ok(output JSON)` or `Err(what went wrong)`.
+    pub fn complete(&self, node: usize, job: B256, attempt: usize, result: Result<String, String>) {
+        let now = self.now_ms();
+        let mut s = self.lock();
+        s.complete(node, job, attempt, result, now);
+        drop(s);
+        self.work.notify_all();
+        self.wake_scheduler.notify_all();
+    }
+
+    /// Timeouts and hedges due at the clock's now. Returns when the next one may be due.
+    pub fn tick(&self) -> Option<u64> {
+        let now = self.now_ms();
+        let mut s = self.lock();
+        let next = s.tick(now);
+        drop(s);
+        self.work.notify_all();
+        next
+    }
+
+    /// Runs `tick` on its own thread until `stop` is set.
+    pub fn spawn_scheduler(self: &Arc<Self>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+        let pipe = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("og-devnet-pipe".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let next = pipe.tick();
+                    let now = pipe.now_ms();
+                    let wait = next.map(|n| n.saturating_sub(now)).unwrap_or(50).clamp(1, 50);
+                    let s = pipe.lock();
+                    let _ = pipe.wake_scheduler.wait_timeout(s, Duration::from_millis(wait));
+                }
+            })
+            .expect("spawn scheduler thread")
+    }
+
+    pub fn is_decided(&self, tx: &B256) -> bool {
+        self.lock().jobs.get(tx).is_none_or(|j| j.is_decided())
+    }
+
+    /// The decided result: (result logs, winner address) or the failure reason.
+    pub fn outcome(&self, tx: &B256) -> Result<(Vec<alloy_primitives::Log>, Address, CallKind), String> {
+        let s = self.lock();
+        let job = s.jobs.get(tx).ok_or_else(|| "no inference job for this transaction".to_string())?;
+        match &job.status {
+            JobStatus::Ready => {
+                let winner = job.winner.and_then(|a| job.attempts.get(a)).map(|a| s.nodes[a.node].address).unwrap_or_default();
+                Ok((job.logs.clone(), winner, job.kind.unwrap_or(CallKind::Model)))
+            }
+            JobStatus::Failed => Err(job.error.clone().unwrap_or_else(|| "inference failed".into())),
+            _ => Err("inference not decided yet".into()),
+        }
+    }
+
+    pub fn kind_of(&self, tx: &B256) -> Option<CallKind> {
+        self.lock().jobs.get(tx).and_then(|j| j.kind)
+    }
+
+    pub fn mark_included(&self, tx: &B256, block: u64, timestamp_ms: u64) {
+        if let Some(j) = self.lock().jobs.get_mut(tx) {
+            j.block = Some(block);
+            j.t_included = Some(timestamp_ms);
+        }
+    }
+
+    /// Drops a job whose transaction left the pool without being mined (replaced, reverted).
+    pub fn forget(&self, tx: &B256) {
+        let mut s = self.lock();
+        if let Some(job) = s.jobs.remove(tx) {
+            s.active.retain(|h| h != tx);
+            for (node, att) in job.attempts.iter().enumerate().map(|(_, a)| (a.node, a)) {
+                if att.outcome == Outcome::Queued {
+                    s.nodes[node].queue.retain(|(h, _)| h != tx);
+                }
+            }
+        }
+    }
+
+    pub fn job_json(&self, tx: &B256) -> Option<Value> {
+        let s = self.lock();
+        s.jobs.get(tx).map(|j| j.to_json(|n| s.nodes[n].address))
+    }
+
+    pub fn stats_json(&self) -> Value {
+        let now = self.now_ms();
+        let s = self.lock();
+        let healthy = s.nodes.iter().filter(|n| n.avoid_until_ms <= now && n.fault != "down").count();
+        let nodes: Vec<Value> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                json!({
+                    "id": i, "address": n.address, "fault": n.fault, "healthy": n.avoid_until_ms <= now,
+                    "wins": n.wins, "agreed": n.agreed, "late": n.late, "failures": n.failures, "timeouts": n.timeouts,
+                    "invalid": n.invalid, "disagreements": n.disagreements, "cancelled": n.cancelled,
+                    "queued": n.queue.len(), "running": n.running,
+                    "latency_ms": {"count": n.latency.len(), "p50": n.latency.quantile(0.5), "p95": n.latency.quantile(0.95), "p99": n.latency.quantile(0.99)},
+                })
+            })
+            .collect();
+        let models: serde_json::Map<String, Value> = s
+            .models
+            .iter()
+            .map(|(id, t)| {
+                (id.clone(), json!({
+                    "samples": t.result.len(),
+                    "hedge_delay_ms": s.hedge_delay(id),
+                    "result_ms": {"p50": t.result.quantile(0.5), "p95": t.result.quantile(0.95), "p99": t.result.quantile(0.99)},
+                }))
+            })
+            .collect();
+        let decided = s.jobs.values().filter(|j| j.is_decided()).count();
+        let failed = s.jobs.values().filter(|j| j.status == JobStatus::Failed).count();
+        let c = &s.config;
+        json!({
+            "jobs": s.jobs_total, "decided": decided, "failed": failed, "active": s.active.len(),
+            "executions": s.executions, "hedges": s.hedges, "retries": s.retries, "wasted_ms": s.wasted_ms,
+            "attempts_per_job": if s.jobs_total > 0 { s.executions as f64 / s.jobs_total as f64 } else { 0.0 },
+            "healthy_nodes": healthy, "degraded": healthy < c.redundancy.max(1),
+            "config": {"redundancy": c.redundancy, "hedge_quantile": c.hedge_quantile, "hedge_budget": c.hedge_budget,
+                       "hedge_floor_ms": c.hedge_floor_ms, "timeout_floor_ms": c.timeout_floor_ms},
+            "nodes": nodes, "models": models,
+        })
+    }
+}
+
+impl PipeState {
+    fn hedge_delay(&self, model: &str) -> u64 {
+        match self.models.get(model) {
+            Some(t) if t.result.len() >= 10 => {
+                t.result.quantile(self.config.hedge_quantile).unwrap_or(0).max(self.config.hedge_floor_ms)
+            }
+            _ => self.config.hedge_initial_ms,
+        }
+    }
+
+    fn timeout(&self, model: &str, kind: Option<CallKind>) -> u64 {
+        let floor = match kind {
+            Some(CallKind::Completion | CallKind::Chat) => self.config.timeout_floor_ms * 6,
+            _ => self.config.timeout_floor_ms,
+        };
+        let p99 = self.models.get(model).and_then(|t| t.exec.quantile(0.99)).unwrap_or(0);
+        floor.max(p99 * 5)
+    }
+
+    /// Starts one more attempt of `key` on the best node for it. False if none is left.
+    fn dispatch(&mut self, key: B256, hedge: bool, now: u64) -> bool {
+        let n = self.nodes.len();
+        let Some(job) = self.jobs.get(&key) else { return false };
+        if n == 0 || job.attempts.len() >= self.config.max_attempts {
+            return false;
+        }
+        // Never a node already on this job or one whose answer was wrong; prefer healthy,
+        // untried, lightly loaded nodes; rotate among equals.
+        let excluded = |i: usize| job.attempts.iter().any(|a| a.node == i && (a.is_pending() || a.was_wrong()));
+        let tried = |i: usize| job.attempts.iter().any(|a| a.node == i);
+        let rotation = self.rotation;
+        let best = (0..n).filter(|i| !excluded(*i)).min_by_key(|i| {
+            let node = &self.nodes[*i];
+            (node.avoid_until_ms > now, tried(*i), node.queue.len() + node.running, (i + n - rotation % n) % n)
+        });
+        let Some(node) = best else { return false };
+        self.rotation += 1;
+        let job = self.jobs.get_mut(&key).expect("checked above");
+        job.attempts.push(Attempt::queued(node, now, hedge));
+        job.last_dispatch_ms = now;
+        let idx = job.attempts.len() - 1;
+        self.nodes[node].queue.push_back((key, idx));
+        self.executions += 1;
+        if hedge {
+            self.hedges += 1;
+        }
+        true
+    }
+
+    fn pop_work(&mut self, node: usize, now: u64) -> Option<WorkItem> {
+        while let Some((key, idx)) = self.nodes.get_mut(node)?.queue.pop_front() {
+            let Some(job) = self.jobs.get_mut(&key) else { continue };
+            let att = &mut job.attempts[idx];
+            if att.outcome != Outcome::Queued {
+                continue;
+            }
+            att.outcome = Outcome::Running;
+            att.started_ms = Some(now);
+            self.nodes[node].running += 1;
+            return Some(WorkItem { job: key, attempt: idx, payload: job.payload.clone() });
+        }
+        None
+    }
+
+    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, now: u64) {
+        let Some(job) = self.jobs.get_mut(&key) else { return };
+        let decided = job.is_decided();
+        let Some(att) = job.attempts.get_mut(idx) else { return };
+        if att.node != node || att.outcome != Outcome::Running {
+            return; // unknown, timed out or already answered: nothing to do
+        }
+        att.ended_ms = Some(now);
+        let exec_ms = now - att.started_ms.unwrap_or(now);
+        let result_ms = now - att.dispatched_ms;
+        let n = &mut self.nodes[node];
+        n.running -= 1;
+        if decided {
+            att.outcome = Outcome::Late;
+            n.late += 1;
+            self.wasted_ms += exec_ms;
+            return;
+        }
+        match result {
+            Err(reason) => {
+                att.outcome = Outcome::Failed(reason);
+                n.failures += 1;
+                self.wasted_ms += exec_ms;
+            }
+            Ok(output) => match job.call.as_ref().ok_or_else(|| "job has no call".to_string()).and_then(|c| c.encode_result(&output, &key.to_string())) {
+                Ok(logs) => {
+                    att.outcome = Outcome::Valid;
+                    att.output = Some(output);
+                    att.logs = logs;
+                    n.latency.push(exec_ms);
+                    let timing = self.models.entry(job.model_id.clone()).or_insert_with(|| ModelTiming {
+                        result: Samples::new(200),
+                        exec: Samples::new(200),
+                    });
+                    timing.result.push(result_ms);
+                    timing.exec.push(exec_ms);
+                    if let Some(winner) = job.quorum_reached() {
+                        self.decide(key, winner, now);
+                        return;
+                    }
+                }
+                Err(reason) => {
+                    att.outcome = Outcome::Invalid(reason);
+                    n.invalid += 1;
+                    n.avoid_until_ms = now + self.config.cooldown_ms;
+                    self.wasted_ms += exec_ms;
+                }
+            },
+        }
+        self.ensure_progress(key, now);
+    }
+
+    /// The race is won by attempt `winner`: record it, and settle every other attempt.
+    fn decide(&mut self, key: B256, winner: usize, now: u64) {
+        let job = self.jobs.get_mut(&key).expect("deciding a known job");
+        let winning_logs = job.attempts[winner].logs.clone();
+        job.status = JobStatus::Ready;
+        job.t_result = Some(now);
+        job.winner = Some(winner);
+        job.logs = winning_logs.clone();
+        for (i, att) in job.attempts.iter_mut().enumerate() {
+            let node = &mut self.nodes[att.node];
+            match &att.outcome {
+                _ if i == winner => {
+                    att.outcome = Outcome::Won;
+                    node.wins += 1;
+                }
+                Outcome::Valid if att.logs == winning_logs => {
+                    att.outcome = Outcome::Agreed;
+                    node.agreed += 1;
+                }
+                Outcome::Valid => {
+                    // Outvoted: its answer differs from the quorum's.
+                    att.outcome = Outcome::Disagreed;
+                    node.disagreements += 1;
+                    node.avoid_until_ms = now + self.config.cooldown_ms;
+                }
+                Outcome::Queued => {
+                    att.outcome = Outcome::Cancelled;
+                    node.cancelled += 1;
+                    node.queue.retain(|(h, _)| *h != key);
+                }
+                _ => {}
+            }
+        }
+        self.active.retain(|h| *h != key);
+    }
+
+    /// Makes sure an undecided job has enough attempts in flight to reach its quorum, or
+    /// fails it when no node is left to ask.
+    fn ensure_progress(&mut self, key: B256, now: u64) {
+        let Some(job) = self.jobs.get(&key) else { return };
+        if job.is_decided() {
+            return;
+        }
+        let needed = job.results_still_needed();
+        let in_flight = job.attempts.iter().filter(|a| a.is_pending()).count();
+        for _ in in_flight..needed {
+            if self.dispatch(key, false, now) {
+                self.retries += 1;
+            }
+        }
+        let job = self.jobs.get_mut(&key).expect("still there");
+        if !job.attempts.iter().any(|a| a.is_pending()) {
+            let reasons: Vec<String> = job.attempts.iter().map(|a| a.outcome.describe()).collect();
+            job.status = JobStatus::Failed;
+            job.t_result = Some(now);
+            job.error = Some(format!(
+                "no valid result after {} attempt(s): {}",
+                job.attempts.len(),
+                reasons.join("; ")
+            ));
+            self.active.retain(|h| *h != key);
+        }
+    }
+
+    fn tick(&mut self, now: u64) -> Option<u64> {
+        let mut next: Option<u64> = None;
+        let mut soonest = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
+        for key in self.active.clone() {
+            let Some(job) = self.jobs.get(&key) else { continue };
+            let timeout = self.timeout(&job.model_id, job.kind);
+            let hedge_delay = self.hedge_delay(&job.model_id);
+            // Give up on attempts that run too long: the node is probably down.
+            let expired: Vec<usize> = job
+                .attempts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.outcome == Outcome::Running && a.started_ms.is_some_and(|t| now >= t + timeout))
+                .map(|(i, _)| i)
+                .collect();
+            for i in &expired {
+                let job = self.jobs.get_mut(&key).expect("active job");
+                let att = &mut job.attempts[*i];
+                att.outcome = Outcome::TimedOut;
+                att.ended_ms = Some(now);
+                let node = &mut self.nodes[att.node];
+                node.running -= 1;
+                node.timeouts += 1;
+                node.avoid_until_ms = now + self.config.cooldown_ms;
+                self.wasted_ms += timeout;
+            }
+            if !expired.is_empty() {
+                self.ensure_progress(key, now);
+            }
+            let Some(job) = self.jobs.get(&key) else { continue };
+            if job.is_decided() {
+                continue;
+            }
+            for a in job.attempts.iter().filter(|a| a.outcome == Outcome::Running) {
+                if let Some(t) = a.started_ms {
+                    soonest(t + timeout);
+                }
+            }
+            // Hedge: no valid result by the hedge delay since the last dispatch.
+            let due = job.last_dispatch_ms + hedge_delay;
+            let within_budget = (self.hedges + 1) as f64 <= self.config.hedge_budget * self.jobs_total as f64;
+            if now >= due {
+                if within_budget && self.dispatch(key, true, now) {
+                    soonest(now + hedge_delay);
+                }
+            } else {
+                soonest(due);
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,172 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use alloy_sol_types::SolCall;
+
+use super::*;
+use crate::chain::native::hub::parse;
+use crate::chain::native::models::{ModelKind, ModelRegistry, ModelSpec, TensorSpec};
+use crate::chain::native::INFERENCE_HUB;
+use crate::eth::abi;
+
+const GOOD: &str = r#"{"numbers":[{"name":"y","values":[["1","0"]],"shape":[1]}]}"#;
+const WRONG: &str = r#"{"numbers":[{"name":"y","values":[["666","0"]],"shape":[1]}]}"#;
+
+fn call() -> InferenceCall {
+    let mut r = ModelRegistry::default();
+    r.register(ModelSpec {
+        id: "m".into(),
+        name: "m".into(),
+        kind: ModelKind::Onnx,
+        inputs: vec![TensorSpec { name: "x".into(), dtype: "float".into(), shape: vec![1] }],
+        outputs: vec![TensorSpec { name: "y".into(), dtype: "float".into(), shape: vec![1] }],
+        modes: vec![0],
+        context_length: 0,
+    })
+    .unwrap();
+    let data = abi::runCall {
+        modelId: "m".into(),
+        inferenceMode: 0,
+        modelInput: abi::ModelInput {
+            numbers: vec![abi::MultiDimensionalNumberTensor { name: "x".into(), values: vec![abi::Number { value: 1, decimals: 0 }], shape: vec![1] }],
+            strings: vec![],
+        },
+    }
+    .abi_encode();
+    parse(INFERENCE_HUB, &data, &r).unwrap()
+}
+
+fn pipe(nodes: usize, config: PipeConfig) -> (Pipe, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let addrs = (0..nodes).map(|i| Address::with_last_byte(i as u8 + 1)).collect();
+    (Pipe::new(config, addrs, clock.clone()), clock)
+}
+
+fn tx(i: u8) -> B256 {
+    B256::with_last_byte(i)
+}
+
+fn take(p: &Pipe, node: usize) -> Option<WorkItem> {
+    p.take(node, Duration::ZERO)
+}
+
+fn outcomes(p: &Pipe, t: B256) -> Vec<String> {
+    p.job_json(&t).unwrap()["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn first_valid_result_wins() {
+    let (p, clock) = pipe(2, PipeConfig::default());
+    p.submit(tx(1), call());
+    assert!(!p.is_decided(&tx(1)));
+    let (w0, w1) = (take(&p, 0), take(&p, 1));
+    let (node, work) = match (w0, w1) {
+        (Some(w), None) => (0, w),
+        (None, Some(w)) => (1, w),
+        other => panic!("exactly one node gets the job with redundancy 1: {other:?}"),
+    };
+    assert!(work.payload.contains("\"model_id\":\"m\""));
+    clock.advance(12);
+    p.complete(node, work.job, work.attempt, Ok(GOOD.into()));
+    assert!(p.is_decided(&tx(1)));
+    let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(winner, Address::with_last_byte(node as u8 + 1));
+    let j = p.job_json(&tx(1)).unwrap();
+    assert_eq!(j["t_result"].as_u64().unwrap() - j["t_request"].as_u64().unwrap(), 12);
+    assert_eq!(j["status"], "result_ready");
+}
+
+#[test]
+fn a_lingering_job_is_hedged_on_another_node_and_the_loser_discarded() {
+    let config = PipeConfig { hedge_budget: 1.0, ..Default::default() };
+    let (p, clock) = pipe(2, config);
+    p.submit(tx(1), call());
+    let slow = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    clock.advance(999);
+    p.tick();
+    assert!(take(&p, 1 - slow.0).is_none(), "no hedge before the hedge delay");
+    clock.advance(1);
+    p.tick();
+    let hedge = take(&p, 1 - slow.0).expect("hedged on the other node");
+    p.complete(1 - slow.0, hedge.job, hedge.attempt, Ok(GOOD.into()));
+    p.complete(slow.0, slow.1.job, slow.1.attempt, Ok(GOOD.into()));
+    assert_eq!(outcomes(&p, tx(1)), vec!["late", "won"]);
+    let stats = p.stats_json();
+    assert_eq!(stats["hedges"], 1);
+    assert_eq!(stats["executions"], 2);
+}
+
+#[test]
+fn hedges_stay_within_budget() {
+    let (p, clock) = pipe(2, PipeConfig::default()); // 10 %
+    for i in 0..20 {
+        p.submit(tx(i), call());
+    }
+    clock.advance(5_000);
+    p.tick();
+    assert_eq!(p.stats_json()["hedges"], 2, "10 % of 20 jobs");
+}
+
+#[test]
+fn redundancy_two_outvotes_a_wrong_answer() {
+    let config = PipeConfig { redundancy: 2, ..Default::default() };
+    let (p, _clock) = pipe(3, config);
+    p.submit(tx(1), call());
+    let mut work: Vec<(usize, WorkItem)> = (0..3).filter_map(|n| take(&p, n).map(|w| (n, w))).collect();
+    assert_eq!(work.len(), 2);
+    let (byz, honest) = (work.remove(0), work.remove(0));
+    p.complete(byz.0, byz.1.job, byz.1.attempt, Ok(WRONG.into()));
+    p.complete(honest.0, honest.1.job, honest.1.attempt, Ok(GOOD.into()));
+    assert!(!p.is_decided(&tx(1)), "two different answers: no quorum yet");
+    let third = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).expect("a third node is asked");
+    assert!(third.0 != byz.0 && third.0 != honest.0);
+    p.complete(third.0, third.1.job, third.1.attempt, Ok(GOOD.into()));
+    let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
+    assert_eq!(winner, Address::with_last_byte(honest.0 as u8 + 1));
+    assert!(!logs.is_empty());
+    assert_eq!(outcomes(&p, tx(1)), vec!["disagreed", "won", "agreed"]);
+    assert_eq!(p.stats_json()["nodes"][byz.0]["disagreements"], 1);
+}
+
+#[test]
+fn a_silent_node_times_out_and_the_job_moves_on() {
+    let config = PipeConfig { hedge_budget: 0.0, ..Default::default() };
+    let (p, clock) = pipe(2, config);
+    p.submit(tx(1), call());
+    let (down, _lost) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    clock.advance(5_000);
+    p.tick();
+    let retry = take(&p, 1 - down).expect("retried elsewhere after the timeout");
+    p.complete(1 - down, retry.job, retry.attempt, Ok(GOOD.into()));
+    assert_eq!(outcomes(&p, tx(1)), vec!["timed_out", "won"]);
+    let stats = p.stats_json();
+    assert_eq!(stats["nodes"][down]["timeouts"], 1);
+    assert_eq!(stats["nodes"][down]["healthy"], false);
+    // The next job avoids the node that timed out.
+    p.submit(tx(2), call());
+    assert!(take(&p, down).is_none() && take(&p, 1 - down).is_some());
+}
+
+#[test]
+fn malformed_and_failed_answers_are_retried_then_the_job_fails() {
+    let (p, _clock) = pipe(2, PipeConfig::default());
+    p.submit(tx(1), call());
+    let (a, wa) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    p.complete(a, wa.job, wa.attempt, Ok(r#"{"numbers":[]}"#.into()));
+    let (b, wb) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    assert_ne!(a, b, "never back to the node that answered wrongly");
+    p.complete(b, wb.job, wb.attempt, Err("flaky".into()));
+    // Node b failed (not wrong): it may be asked again; node a may not.
+    let (c, wc) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    assert_eq!(c, b);
+    p.complete(c, wc.job, wc.attempt, Err("flaky again".into()));
+    // With max_attempts reached or no node left... keep failing until the job gives up.
+    while let Some((n, w)) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))) {
+        p.complete(n, w.job, w.attempt, Err("still flaky".into()));
+    }
+    assert!(p.is_decided(&tx(1)));
+    let err = p.outcome(&tx(1)).unwrap_err();
+    assert!(err.contains("no valid result after") && err.contains("invalid output") && err.contains("flaky"), "{err}");
+}
