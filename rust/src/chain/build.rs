@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use alloy_primitives::{Address, B256, U256};
 
+use super::native::hub;
 use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt};
 
 impl Chain {
@@ -21,7 +22,12 @@ impl Chain {
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
         let state = &self.state;
-        let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee);
+        let pipe = &self.pipe;
+        // An inference transaction goes in once its race is decided; block production never
+        // waits for one.
+        let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee, |tx| {
+            !hub::is_inference_contract(tx.to()) || pipe.is_decided(&tx.hash)
+        });
         let mut overlay: BTreeMap<Address, Account> = BTreeMap::new();
         let get = |overlay: &mut BTreeMap<Address, Account>, a: Address| -> Account {
             *overlay.entry(a).or_insert_with(|| state.account_at(&a, number))
@@ -38,10 +44,22 @@ impl Chain {
                 deferred.insert(tx.sender);
                 continue;
             }
-            let tx_gas = tx.intrinsic_gas();
+            let to = tx.to().expect("creation refused at submit");
+            // Inference: the decided result's events, or status 0 with the reason on the job.
+            let (tx_gas, status, logs, node_fee) = if hub::is_inference_contract(Some(to)) {
+                let outcome = pipe.outcome(&tx.hash);
+                let kind = outcome.as_ref().map(|o| o.2).ok().or_else(|| pipe.kind_of(&tx.hash)).unwrap_or(hub::CallKind::Model);
+                let needed = tx.intrinsic_gas() + hub::gas_for(kind);
+                match outcome {
+                    _ if tx.gas_limit() < needed => (tx.gas_limit(), false, vec![], None),
+                    Ok((logs, winner, _)) => (needed, true, logs, Some((winner, U256::from(hub::gas_for(kind)) * U256::from(base_fee)))),
+                    Err(_) => (needed, false, vec![], None),
+                }
+            } else {
+                (tx.intrinsic_gas(), true, vec![], None)
+            };
             let price = tx.effective_gas_price(base_fee);
             let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
-            let to = tx.to().expect("creation refused at submit");
             // Every amount is checked: an edit near 2^256 (anvil_setBalance) must not wrap.
             // The (at most three) accounts this tx touches, applied only if all checks pass.
             let mut touched: BTreeMap<Address, Account> = BTreeMap::new();
@@ -53,12 +71,22 @@ impl Chain {
                 if sender.nonce != tx.nonce() || sender.balance < max_cost(&tx)? {
                     return None;
                 }
-                sender.balance -= U256::from(tx_gas) * U256::from(price) + tx.value();
+                sender.balance -= U256::from(tx_gas) * U256::from(price) + if status { tx.value() } else { U256::ZERO };
                 sender.nonce += 1;
                 touched.insert(tx.sender, sender);
-                let mut recipient = account(&mut touched, to);
-                recipient.balance = recipient.balance.checked_add(tx.value())?;
-                touched.insert(to, recipient);
+                // A failed call moves no value, as a revert would.
+                if status {
+                    let mut recipient = account(&mut touched, to);
+                    recipient.balance = recipient.balance.checked_add(tx.value())?;
+                    touched.insert(to, recipient);
+                }
+                // The winning node earns the inference's share of the fee (the base fee part,
+                // which would otherwise be burnt).
+                if let Some((node, fee)) = node_fee {
+                    let mut earner = account(&mut touched, node);
+                    earner.balance = earner.balance.checked_add(fee)?;
+                    touched.insert(node, earner);
+                }
                 if !tip.is_zero() {
                     let mut coinbase = account(&mut touched, self.coinbase);
                     coinbase.balance = coinbase.balance.checked_add(tip)?;
@@ -74,7 +102,10 @@ impl Chain {
             }
             overlay.extend(touched);
             gas_used += tx_gas;
-            receipts.push(Receipt::new(tx.hash, true, tx_gas, gas_used, price, vec![]));
+            if hub::is_inference_contract(Some(to)) {
+                pipe.mark_included(&tx.hash, number, timestamp_ms);
+            }
+            receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));
             included.push(tx);
         }
 

@@ -38,6 +38,9 @@ pub enum ChainError {
     UnknownAccount(Address),
     #[error("{0}")]
     InvalidArgument(String),
+    /// A contract call that fails: the reason is returned as `Error(string)` revert data.
+    #[error("execution reverted: {0}")]
+    Revert(String),
 }
 
 impl ChainError {

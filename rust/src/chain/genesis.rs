@@ -24,6 +24,8 @@ pub struct Genesis {
     pub timestamp_ms: u64,
     pub base_fee: u64,
     pub gas_limit: u64,
+    /// Simulated inference nodes.
+    pub nodes: u32,
 }
 
 impl Genesis {
@@ -37,6 +39,7 @@ impl Genesis {
             timestamp_ms,
             base_fee: DEFAULT_BASE_FEE,
             gas_limit: DEFAULT_GAS_LIMIT,
+            nodes: 4,
         }
     }
 

@@ -69,9 +69,9 @@ impl GasMempool {
         })
     }
 
-    /// Validates ordering rules (nonce window, replacement) and adds the transaction. Nothing
-    /// changes when it returns an error.
-    pub fn insert(&mut self, tx: SignedTx, state_nonce: u64) -> Result<(), ChainError> {
+    /// Validates ordering rules (nonce window, replacement) and adds the transaction; returns
+    /// the hash of the transaction it replaced. Nothing changes when it returns an error.
+    pub fn insert(&mut self, tx: SignedTx, state_nonce: u64) -> Result<Option<B256>, ChainError> {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(ChainError::AlreadyKnown(tx.hash.to_string()));
         }
@@ -103,21 +103,24 @@ impl GasMempool {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         let hash = tx.hash;
-        if let Some(old) = self
-            .by_sender
-            .entry(sender)
-            .or_default()
-            .insert(nonce, PooledTx { tx, arrival })
-        {
-            self.by_hash.remove(&old.tx.hash);
+        let replaced = self.by_sender.entry(sender).or_default().insert(nonce, PooledTx { tx, arrival }).map(|old| old.tx.hash);
+        if let Some(old) = replaced {
+            self.by_hash.remove(&old);
         }
         self.by_hash.insert(hash, (sender, nonce));
-        Ok(())
+        Ok(replaced)
     }
 
     /// Every transaction that could go into the next block, best first: highest tip at
     /// `base_fee`, earliest arrival on ties, each sender's in nonce order from its state nonce.
-    pub fn ready_in_order(&self, state_nonce: impl Fn(&Address) -> u64, base_fee: u128) -> Vec<SignedTx> {
+    /// A transaction that is not `is_ready` (an inference still running) holds back its
+    /// sender's later ones, as a nonce gap would.
+    pub fn ready_in_order(
+        &self,
+        state_nonce: impl Fn(&Address) -> u64,
+        base_fee: u128,
+        is_ready: impl Fn(&SignedTx) -> bool,
+    ) -> Vec<SignedTx> {
         struct Head<'a> {
             tip: u128,
             arrival: u64,
@@ -140,7 +143,7 @@ impl GasMempool {
             }
         }
         let head_of = |p: &'_ PooledTx| -> Option<u128> {
-            (p.tx.max_fee_per_gas() >= base_fee).then(|| p.tx.effective_tip(base_fee))
+            (p.tx.max_fee_per_gas() >= base_fee && is_ready(&p.tx)).then(|| p.tx.effective_tip(base_fee))
         };
         let mut heap = BinaryHeap::new();
         for (sender, txs) in &self.by_sender {
@@ -237,7 +240,7 @@ mod tests {
         pool.insert(tx(&keys, 1, 0, 5), 0).unwrap();
         pool.insert(tx(&keys, 2, 0, 5), 0).unwrap(); // same tip, arrived later
         let order: Vec<(Address, u64)> =
-            pool.ready_in_order(|_| 0, 1_000_000_000).iter().map(|t| (t.sender, t.nonce())).collect();
+            pool.ready_in_order(|_| 0, 1_000_000_000, |_| true).iter().map(|t| (t.sender, t.nonce())).collect();
         let a = keys.addresses();
         assert_eq!(order, vec![(a[1], 0), (a[2], 0), (a[0], 0), (a[0], 1)]);
     }
@@ -247,11 +250,11 @@ mod tests {
         let keys = DevKeys::from_mnemonic(DEFAULT_MNEMONIC, 1).unwrap();
         let mut pool = GasMempool::new(100);
         pool.insert(tx(&keys, 0, 2, 1), 0).unwrap();
-        assert!(pool.ready_in_order(|_| 0, 1).is_empty());
+        assert!(pool.ready_in_order(|_| 0, 1, |_| true).is_empty());
         assert_eq!(pool.counts(|_| 0), (0, 1));
         pool.insert(tx(&keys, 0, 0, 1), 0).unwrap();
         pool.insert(tx(&keys, 0, 1, 1), 0).unwrap();
-        assert_eq!(pool.ready_in_order(|_| 0, 1).len(), 3);
+        assert_eq!(pool.ready_in_order(|_| 0, 1, |_| true).len(), 3);
         assert_eq!(pool.pending_nonce(&keys.addresses()[0], 0), 3);
         let err = pool.insert(tx(&keys, 0, 3 + MAX_NONCE_AHEAD + 1, 1), 0).unwrap_err();
         assert!(matches!(err, ChainError::NonceTooHigh { .. }));

@@ -13,6 +13,7 @@ pub mod state;
 mod build;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 
@@ -26,6 +27,9 @@ pub use state::{Account, MemoryState, StateDb};
 
 use crate::eth::keys::{DevKeys, UnsignedFields};
 use crate::eth::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};
+use crate::pipe::{Clock, Pipe, PipeConfig, SystemClock};
+use native::hub;
+use native::models::{ModelRegistry, ModelSpec};
 
 pub const POOL_CAPACITY: usize = 10_000;
 /// Tip eth_sendTransaction and eth_maxPriorityFeePerGas suggest.
@@ -63,12 +67,21 @@ pub struct Chain {
     schedule: Schedule,
     snapshots: Vec<Snapshot>,
     next_snapshot_id: u64,
+    models: ModelRegistry,
+    pipe: Arc<Pipe>,
 }
 
 impl Chain {
-    /// A new chain whose block 0 funds the dev accounts and the genesis allocations.
+    /// A new chain whose block 0 funds the dev accounts and the genesis allocations, with
+    /// default PIPE settings on the wall clock.
     pub fn new(genesis: &Genesis, mode: MiningMode) -> Result<Chain, ChainError> {
+        Chain::with_pipe(genesis, mode, PipeConfig::default(), Arc::new(SystemClock))
+    }
+
+    pub fn with_pipe(genesis: &Genesis, mode: MiningMode, pipe_config: PipeConfig, clock: Arc<dyn Clock>) -> Result<Chain, ChainError> {
         genesis.validate()?;
+        let node_keys = DevKeys::node_keys(&genesis.mnemonic, genesis.nodes)?;
+        let pipe = Arc::new(Pipe::new(pipe_config, node_keys.addresses(), clock));
         let keys = DevKeys::from_mnemonic(&genesis.mnemonic, genesis.accounts)?;
         let mut funded: Vec<(Address, U256)> =
             keys.addresses().into_iter().map(|a| (a, genesis.balance)).collect();
@@ -112,6 +125,8 @@ impl Chain {
             schedule: Schedule::new(mode),
             snapshots: Vec::new(),
             next_snapshot_id: 0,
+            models: ModelRegistry::default(),
+            pipe,
         })
     }
 
@@ -123,7 +138,18 @@ impl Chain {
         stored: Vec<StoredBlock>,
         accounts: Vec<(Address, Account)>,
     ) -> Result<Chain, ChainError> {
-        let mut chain = Chain::new(genesis, mode)?;
+        Chain::restore_with_pipe(genesis, mode, stored, accounts, PipeConfig::default(), Arc::new(SystemClock))
+    }
+
+    pub fn restore_with_pipe(
+        genesis: &Genesis,
+        mode: MiningMode,
+        stored: Vec<StoredBlock>,
+        accounts: Vec<(Address, Account)>,
+        pipe_config: PipeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Chain, ChainError> {
+        let mut chain = Chain::with_pipe(genesis, mode, pipe_config, clock)?;
         let mut stored = stored.into_iter();
         let block0 = stored.next().ok_or_else(|| ChainError::InvalidArgument("store has no genesis block".into()))?;
         let mut state = MemoryState::default();
@@ -181,6 +207,15 @@ impl Chain {
     }
     pub fn keys(&self) -> &DevKeys {
         &self.keys
+    }
+    pub fn pipe(&self) -> &Arc<Pipe> {
+        &self.pipe
+    }
+    pub fn register_model(&mut self, spec: ModelSpec) -> Result<(), ChainError> {
+        self.models.register(spec)
+    }
+    pub fn models(&self) -> &ModelRegistry {
+        &self.models
     }
     /// The latest published block number.
     pub fn head(&self) -> u64 {
@@ -325,7 +360,17 @@ impl Chain {
             }
         }
         let hash = tx.hash;
-        self.pool.insert(tx, account.nonce)?;
+        // An inference call is checked now; a bad one is still mined (status 0), as a
+        // reverting call would be, but no node ever sees it.
+        let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse(tx.to().expect("call"), tx.input(), &self.models));
+        if let Some(replaced) = self.pool.insert(tx, account.nonce)? {
+            self.pipe.forget(&replaced);
+        }
+        match inference {
+            Some(Ok(call)) => self.pipe.submit(hash, call),
+            Some(Err(reason)) => self.pipe.submit_failed(hash, None, String::new(), 0, reason),
+            None => {}
+        }
         Ok(hash)
     }
 
@@ -368,7 +413,11 @@ impl Chain {
             return Err(ChainError::no_bytecode());
         }
         let data = req.data.clone().unwrap_or_default();
-        let gas = intrinsic_gas(&data, false, 0, 0);
+        let mut gas = intrinsic_gas(&data, false, 0, 0);
+        if hub::is_inference_contract(req.to) {
+            let call = hub::parse(req.to.expect("checked"), &data, &self.models).map_err(ChainError::Revert)?;
+            gas += hub::gas_for(call.kind);
+        }
         if let (Some(from), Some(value)) = (req.from, req.value) {
             let have = self.state.account_at(&from, self.next_layer()).balance;
             if have < value {
@@ -383,6 +432,12 @@ impl Chain {
         self.resolve(tag)?;
         match req.to {
             None => Err(ChainError::no_bytecode()),
+            Some(to) if hub::is_inference_contract(Some(to)) => {
+                hub::parse(to, req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), &self.models).map_err(ChainError::Revert)?;
+                Err(ChainError::Unsupported(
+                    "eth_call cannot run inference: send a transaction; its result arrives in the receipt's event".into(),
+                ))
+            }
             Some(to) if native::is_native(&to) => Err(ChainError::Unsupported(format!(
                 "eth_call: the native contract at {to} does not answer calls in this version"
             ))),

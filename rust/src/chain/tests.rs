@@ -261,3 +261,103 @@ fn edits_between_blocks_do_not_rewrite_history() {
     let b2 = c.block(BlockTag::Number(2)).unwrap();
     assert!(b2.state_changes.iter().any(|(a, acc)| *a == a0 && acc.balance == U256::from(42)));
 }
+
+mod inference {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use alloy_sol_types::{SolCall, SolEvent};
+
+    use super::*;
+    use crate::chain::native::models::{ModelKind, ModelSpec, TensorSpec};
+    use crate::chain::native::INFERENCE_HUB;
+    use crate::eth::abi;
+    use crate::pipe::{ManualClock, PipeConfig};
+
+    fn chain_with_model() -> Chain {
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let mut c = Chain::with_pipe(&Genesis::new(0), MiningMode::Manual, PipeConfig::default(), clock).unwrap();
+        c.register_model(ModelSpec {
+            id: "m".into(),
+            name: "m".into(),
+            kind: ModelKind::Onnx,
+            inputs: vec![TensorSpec { name: "x".into(), dtype: "float".into(), shape: vec![1] }],
+            outputs: vec![TensorSpec { name: "y".into(), dtype: "float".into(), shape: vec![1] }],
+            modes: vec![0, 2, 3],
+            context_length: 0,
+        })
+        .unwrap();
+        c
+    }
+
+    fn run_data(model: &str, mode: u8) -> Bytes {
+        abi::runCall {
+            modelId: model.into(),
+            inferenceMode: mode,
+            modelInput: abi::ModelInput {
+                numbers: vec![abi::MultiDimensionalNumberTensor {
+                    name: "x".into(),
+                    values: vec![abi::Number { value: 2, decimals: 0 }],
+                    shape: vec![1],
+                }],
+                strings: vec![],
+            },
+        }
+        .abi_encode()
+        .into()
+    }
+
+    fn hub_tx(c: &Chain, nonce: u64, data: Bytes) -> SignedTx {
+        sign_with(c, 0, nonce, |f| {
+            f.to = Some(INFERENCE_HUB);
+            f.data = data;
+            f.gas = 500_000;
+        })
+    }
+
+    #[test]
+    fn an_inference_waits_for_its_result_without_holding_blocks() {
+        let mut c = chain_with_model();
+        let a0 = c.keys().addresses()[0];
+        let req = TxRequest { from: Some(a0), to: Some(INFERENCE_HUB), data: Some(run_data("m", 0)), ..Default::default() };
+        let estimate = c.estimate_gas(&req).unwrap();
+        assert_eq!(estimate, intrinsic_gas(&run_data("m", 0), false, 0, 0) + hub::MODEL_GAS);
+        let h = c.submit(hub_tx(&c, 0, run_data("m", 0))).unwrap();
+        let later = c.submit(transfer(&c, 0, 1, 5, false)).unwrap();
+        // Not decided yet: blocks go on without it, and the sender's next tx waits behind it.
+        mine(&mut c, 1_700_000_001_000);
+        assert!(c.block(BlockTag::Latest).unwrap().transactions.is_empty());
+        let pipe = c.pipe().clone();
+        let (node, work) = (0..4).find_map(|n| pipe.take(n, Duration::ZERO).map(|w| (n, w))).unwrap();
+        pipe.complete(node, work.job, work.attempt, Ok(r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#.into()));
+        mine(&mut c, 1_700_000_002_000);
+        let block = c.block(BlockTag::Latest).unwrap();
+        assert_eq!(block.transactions.iter().map(|t| t.hash).collect::<Vec<_>>(), vec![h, later]);
+        let r = &block.receipts[0];
+        assert!(r.status);
+        assert_eq!(r.gas_used, estimate);
+        assert_eq!(r.logs[0].topics()[0], abi::InferenceResult::SIGNATURE_HASH);
+        // The winning node earned the inference's base-fee share.
+        let winner = pipe.node_address(node).unwrap();
+        assert_eq!(
+            c.account(&winner, BlockTag::Latest).unwrap().balance,
+            U256::from(hub::MODEL_GAS) * U256::from(c.base_fee())
+        );
+        assert_eq!(pipe.job_json(&h).unwrap()["status"], "settled");
+    }
+
+    #[test]
+    fn bad_input_reverts_at_estimate_and_fails_when_mined() {
+        let mut c = chain_with_model();
+        let a0 = c.keys().addresses()[0];
+        let req = TxRequest { from: Some(a0), to: Some(INFERENCE_HUB), data: Some(run_data("nope", 0)), ..Default::default() };
+        assert!(matches!(c.estimate_gas(&req), Err(ChainError::Revert(r)) if r.contains("unknown model id")));
+        assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Revert(_))));
+        let h = c.submit(hub_tx(&c, 0, run_data("m", 1))).unwrap();
+        mine(&mut c, 1_700_000_001_000);
+        let (block, i) = c.receipt(&h).unwrap();
+        assert!(!block.receipts[i].status && block.receipts[i].logs.is_empty());
+        assert!(c.pipe().job_json(&h).unwrap()["error"].as_str().unwrap().contains("does not support ZKML"));
+        assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 1, "the nonce is used, as on Ethereum");
+    }
+}

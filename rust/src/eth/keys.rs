@@ -34,6 +34,21 @@ impl DevKeys {
         Ok(DevKeys { signers })
     }
 
+    /// Identity keys of the simulated inference nodes: the same mnemonic on another account
+    /// path (m/44'/60'/1'/0/i), so they never collide with the dev accounts.
+    pub fn node_keys(phrase: &str, count: u32) -> Result<Self, ChainError> {
+        let signers = (0..count)
+            .map(|i| {
+                MnemonicBuilder::<English>::default()
+                    .phrase(phrase)
+                    .derivation_path(format!("m/44'/60'/1'/0/{i}"))
+                    .and_then(|b| b.build())
+                    .map_err(|e| ChainError::InvalidArgument(format!("mnemonic: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DevKeys { signers })
+    }
+
     pub fn addresses(&self) -> Vec<Address> {
         self.signers.iter().map(|s| s.address()).collect()
     }
