@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
@@ -50,6 +50,24 @@ class Settings(BaseSettings):
     #: Print each JSON-RPC request (the CLI's --verbose).
     log_requests: bool = False
 
+    # ---- PIPE: simulated inference nodes and the scheduler ----
+    nodes: int = Field(4, ge=1, le=64)
+    #: First copies of each job; 2 or more means results must agree (quorum of 2).
+    redundancy: int = Field(1, ge=1, le=16)
+    #: Hedge when no valid result has come by this quantile of recent latencies.
+    hedge_quantile: float = Field(0.95, ge=0, le=1)
+    #: Speculative duplicates, as a share of jobs.
+    hedge_budget: float = Field(0.10, ge=0, le=10)
+    #: Node index → fault (ok, slow:FACTOR, down, flaky:P, byzantine).
+    node_faults: dict[int, str] = Field(default_factory=dict)
+    #: Network/queue delay every node adds to each answer, and random jitter on top.
+    node_delay_ms: float = Field(0.0, ge=0, le=600_000)
+    node_jitter_ms: float = Field(0.0, ge=0, le=600_000)
+    #: An attempt running longer than max(this, 5 × p99) is given up.
+    attempt_timeout_ms: int = Field(5_000, ge=10, le=3_600_000)
+    #: Register the fixture models (tiny ONNX MLP, tiny llama GGUF) at start.
+    fixtures: bool = True
+
     @field_validator("mnemonic")
     @classmethod
     def _words(cls, v: str) -> str:
@@ -57,6 +75,24 @@ class Settings(BaseSettings):
         if len(words) not in (12, 15, 18, 21, 24):
             raise ValueError("a BIP-39 mnemonic has 12, 15, 18, 21 or 24 words")
         return " ".join(words)
+
+    @field_validator("node_faults")
+    @classmethod
+    def _faults(cls, v: dict[int, str]) -> dict[int, str]:
+        from og_devnet.inference.nodes import Fault
+
+        for index, fault in v.items():
+            if index < 0:
+                raise ValueError(f"node index {index} is negative")
+            Fault.parse(fault)
+        return v
+
+    @model_validator(mode="after")
+    def _fault_indices(self) -> Settings:
+        bad = [i for i in self.node_faults if i >= self.nodes]
+        if bad:
+            raise ValueError(f"node fault for node {bad[0]}, but there are only {self.nodes} nodes (0..{self.nodes - 1})")
+        return self
 
     @field_validator("db")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from og_devnet._core import (
     AlreadyKnown,
     CoreError,
+    ExecutionReverted,
     FeeTooLow,
     GasError,
     InsufficientFunds,
@@ -33,7 +34,7 @@ __all__ = [
     "InvalidSignature", "InvalidTransaction", "MalformedTransaction", "NonceTooHigh", "NonceTooLow",
     "PoolFull", "TransactionRejected", "UnknownAccount", "UnsupportedError", "UnsupportedTxType",
     "WrongChainId", "RpcError", "InvalidParams", "MethodNotFound", "InvalidRequest", "ParseError",
-    "rpc_error",
+    "rpc_error", "ExecutionReverted", "reverted",
 ]
 
 # JSON-RPC 2.0 and EIP-1474 codes.
@@ -42,6 +43,8 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+#: geth's code for a reverted call; `data` carries the Error(string) revert data.
+EXECUTION_REVERTED = 3
 INVALID_INPUT = -32000
 RESOURCE_NOT_FOUND = -32001
 TRANSACTION_REJECTED = -32003
@@ -76,6 +79,13 @@ class InvalidParams(RpcError):
     code = INVALID_PARAMS
 
 
+def reverted(reason: str) -> ExecutionReverted:
+    """A revert raised on the Python side (a check the chain cannot make itself)."""
+    from og_devnet._core import revert_data_hex
+
+    return ExecutionReverted(f"execution reverted: {reason}", revert_data_hex(reason))
+
+
 # Most specific first: the first matching class wins.
 _CORE_CODES: list[tuple[type[BaseException], int]] = [
     (PoolFull, LIMIT_EXCEEDED),
@@ -90,6 +100,9 @@ _CORE_CODES: list[tuple[type[BaseException], int]] = [
 def rpc_error(exc: BaseException) -> dict[str, Any]:
     """The JSON-RPC `error` object for an exception. Unknown exceptions become -32603 with
     their type named, so a bug is visible without taking the node down."""
+    if isinstance(exc, ExecutionReverted):
+        message, data = exc.args
+        return {"code": EXECUTION_REVERTED, "message": message, "data": data}
     if isinstance(exc, RpcError):
         err: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.data is not None:

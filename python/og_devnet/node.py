@@ -21,6 +21,8 @@ import uvicorn
 from og_devnet import __version__
 from og_devnet._core import Chain
 from og_devnet.config import WEI_PER_OPG, Settings
+from og_devnet.inference.catalog import ModelCatalog
+from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.store import ChainStore, make_engine
 
 log = logging.getLogger("og_devnet.node")
@@ -40,7 +42,7 @@ class NodeError(RuntimeError):
 class Node:
     suggested_tip = SUGGESTED_TIP
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: Settings | None = None, *, on_model_loading: Any = None, **overrides: Any) -> None:
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
@@ -59,6 +61,10 @@ class Node:
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._started = False
+        self.catalog: ModelCatalog
+        self.nodes: list[InferenceNode] = []
+        #: Called with (index, total, file name) before each model loads (the CLI's progress bar).
+        self._on_model_loading = on_model_loading
 
     # ---- lifecycle ----
     def start(self) -> Node:
@@ -70,12 +76,15 @@ class Node:
         try:
             self._open_state()
             self._open_chain()
+            self._open_models()
+            self._start_nodes()
             self._serve(sock)
         except BaseException:
             if self._server is not None:
                 self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
+            self._stop_nodes()
             sock.close()
             if hasattr(self, "store"):
                 self.store.engine.dispose()
@@ -97,6 +106,7 @@ class Node:
             self._server_thread.join(timeout=10)
         if self._miner is not None:
             self._miner.join(timeout=10)
+        self._stop_nodes()
         self.store.engine.dispose()
         self._cleanup_state()
         self._started = False
@@ -143,7 +153,12 @@ class Node:
 
     def _open_chain(self) -> None:
         s = self.settings
-        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms)
+        pipe = {
+            "redundancy": s.redundancy, "hedge_quantile": s.hedge_quantile, "hedge_budget": s.hedge_budget,
+            "hedge_floor_ms": 20, "hedge_initial_ms": 1000, "timeout_floor_ms": s.attempt_timeout_ms,
+            "cooldown_ms": 5000,
+        }  # fmt: skip
+        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe)
         meta = self.store.meta()
         if meta:
             # Resume: genesis parameters come from the store, not from the command line.
@@ -167,6 +182,60 @@ class Node:
             "gas_limit": self.chain.gas_limit, "version": __version__,
         }  # fmt: skip
         self.store.initialise(meta, self.chain.genesis_record(), self.chain.accounts())
+
+    def _open_models(self) -> None:
+        self.catalog = ModelCatalog(self.state_dir / "models", self.store, self.chain)
+        stored = self.store.models()
+        fixtures = ModelCatalog.fixture_files() if self.settings.fixtures else []
+        total = len(stored) + len(fixtures)
+        for done, row in enumerate(stored):
+            self._report_loading(done, total, row["name"])
+            self.catalog.load_one(row)
+        for done, (path, name) in enumerate(fixtures, start=len(stored)):
+            self._report_loading(done, total, name)
+            self.catalog.add_file(path, name)
+
+    def _report_loading(self, index: int, total: int, name: str) -> None:
+        if self._on_model_loading is not None:
+            self._on_model_loading(index, total, name)
+
+    def _start_nodes(self) -> None:
+        pipe = self.chain.pipe()
+        s = self.settings
+        self.nodes = [
+            InferenceNode(i, address, pipe, self.catalog, Fault.parse(s.node_faults.get(i, "ok")),
+                          delay_ms=s.node_delay_ms, jitter_ms=s.node_jitter_ms)  # fmt: skip
+            for i, address in enumerate(pipe.node_addresses())
+        ]
+        for node in self.nodes:
+            node.start()
+        pipe.start_scheduler()
+
+    def _stop_nodes(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        for node in self.nodes:
+            node.join(timeout=10)
+        if hasattr(self, "chain"):
+            self.chain.pipe().stop_scheduler()
+
+    def set_node_fault(self, index: int, fault: str) -> dict[str, Any]:
+        if not 0 <= index < len(self.nodes):
+            raise ValueError(f"no node {index}: nodes are 0..{len(self.nodes) - 1}")
+        self.nodes[index].set_fault(Fault.parse(fault))
+        return self.node_info()[index]
+
+    def node_info(self) -> list[dict[str, Any]]:
+        import orjson
+
+        stats = orjson.loads(self.chain.pipe().stats_json())["nodes"]
+        return [{**st, "fault": str(n.fault)} for n, st in zip(self.nodes, stats, strict=True)]
+
+    def inference(self, tx_hash: str) -> dict[str, Any] | None:
+        import orjson
+
+        live = self.chain.pipe().job_json(tx_hash)
+        return orjson.loads(live) if live is not None else self.store.inference(tx_hash)
 
     def _serve(self, sock: socket.socket) -> None:
         from og_devnet.api import create_app
@@ -290,4 +359,6 @@ class Node:
             "rpc_url": self.rpc_url,
             "state_dir": None if self._temp_state else str(self.state_dir),
             "contracts": dict(Chain.native_contracts()),
+            "nodes": len(self.nodes),
+            "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"]} for m in self.catalog.list()],
         }

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 
 from og_devnet import __version__
-from og_devnet.errors import InvalidParams, WrongChainId
+from og_devnet.errors import InvalidParams, WrongChainId, reverted
+from og_devnet.inference.runtimes import InferenceError
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
 
@@ -133,17 +134,37 @@ def fee_history(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
     return out
 
 
+def _check_prompt_fits(ctx: RpcContext, req: dict[str, Any]) -> None:
+    """Language-model calls: the prompt must fit the context window. Only the node with the
+    tokenizer can tell, so this check lives here rather than in the chain."""
+    if "to" not in req or "data" not in req:
+        return
+    payload = ctx.node.chain.inference_payload(req["to"], req["data"])
+    if payload is None:
+        return
+    job = orjson.loads(payload)
+    llm = ctx.node.catalog.language_model(job["model_id"]) if job["kind"] != "model" else None
+    if llm is not None:
+        try:
+            llm.check_fits(job)
+        except InferenceError as e:
+            raise reverted(str(e)) from None
+
+
 @method("eth_estimateGas")
 def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
     req = p.tx_request(p.arg(params, 0, "transaction"))
     p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
-    return hex(ctx.node.chain.estimate_gas(req))
+    gas = ctx.node.chain.estimate_gas(req)
+    _check_prompt_fits(ctx, req)
+    return hex(gas)
 
 
 @method("eth_call")
 def call(ctx: RpcContext, params: list[Any]) -> str:
     req = p.tx_request(p.arg(params, 0, "transaction"))
     tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
+    _check_prompt_fits(ctx, req)
     return ctx.node.chain.call(req, tag)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from og_devnet.store.tables import AccountRow, BlockRow, LogRow, MetaRow, TxRow
+from og_devnet.store.tables import AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, TxRow
 
 
 def _int(hex_or_int: Any) -> int:
@@ -92,6 +92,39 @@ class ChainStore:
                         data=log["data"],
                     )
                 )
+        for inf in rec.get("inferences", []):
+            s.add(
+                InferenceRow(
+                    tx_hash=inf["tx_hash"].lower(),
+                    block_number=number,
+                    model_id=inf["model_id"],
+                    mode=inf["mode"],
+                    status=inf["status"],
+                    winner=(inf.get("winner_address") or "").lower() or None,
+                    t_request=inf["t_request"],
+                    t_result=inf.get("t_result"),
+                    t_included=inf.get("t_included"),
+                    record=json.dumps(inf),
+                )
+            )
+
+    # ---- models and inferences ----
+    def save_model(self, info: dict[str, Any], filename: str) -> None:
+        spec = {k: info[k] for k in ("inputs", "outputs", "context_length", "kind")}
+        with Session(self.engine) as s:
+            s.merge(ModelRow(id=info["id"], name=info["name"], kind=info["kind"], filename=filename,
+                             spec=json.dumps(spec), size=info["size"], registered_at=info["registered_at"]))  # fmt: skip
+            s.commit()
+
+    def models(self) -> list[dict[str, Any]]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(ModelRow).order_by(ModelRow.registered_at)).all()  # type: ignore[arg-type]
+            return [{"id": r.id, "name": r.name, "filename": r.filename, "registered_at": r.registered_at} for r in rows]
+
+    def inference(self, tx_hash: str) -> dict[str, Any] | None:
+        with Session(self.engine) as s:
+            row = s.get(InferenceRow, tx_hash.lower())
+            return None if row is None else json.loads(row.record)
 
     def stored_blocks(self) -> list[str]:
         with Session(self.engine) as s:
@@ -116,6 +149,7 @@ class ChainStore:
         """Drops every block after `head` and replaces the account table (evm_revert)."""
         with Session(self.engine) as s:
             s.exec(delete(LogRow).where(LogRow.block_number > head))  # type: ignore[call-overload]
+            s.exec(delete(InferenceRow).where(InferenceRow.block_number > head))  # type: ignore[call-overload]
             s.exec(delete(TxRow).where(TxRow.block_number > head))  # type: ignore[call-overload]
             s.exec(delete(BlockRow).where(BlockRow.number > head))  # type: ignore[call-overload]
             s.exec(delete(AccountRow))  # type: ignore[call-overload]

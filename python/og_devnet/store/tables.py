@@ -69,3 +69,32 @@ class MetaRow(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class ModelRow(SQLModel, table=True):
+    __tablename__ = "models"
+
+    id: str = Field(primary_key=True)  # blake3 of the file
+    name: str = Field(index=True)
+    kind: str
+    filename: str  # under the state directory's models/
+    spec: str  # JSON: inputs, outputs, modes, context length
+    size: int = Field(sa_type=BigInteger)
+    registered_at: float
+
+
+class InferenceRow(SQLModel, table=True):
+    """An inference as it was when its block sealed (attempts, winner, timeline)."""
+
+    __tablename__ = "inferences"
+
+    tx_hash: str = Field(primary_key=True)
+    block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE", sa_type=BigInteger)
+    model_id: str = Field(index=True)
+    mode: int = Field(index=True)
+    status: str = Field(index=True)
+    winner: str | None = Field(default=None, index=True)
+    t_request: int = Field(sa_type=BigInteger)
+    t_result: int | None = Field(default=None, sa_type=BigInteger)
+    t_included: int | None = Field(default=None, sa_type=BigInteger)
+    record: str  # JSON, as og_getInference returns it

@@ -1,6 +1,6 @@
 //! `og_devnet._core.Chain`: the chain behind a mutex. Methods that do real work release
 //! the GIL while they hold the chain lock.
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use alloy_primitives::B256;
 use pyo3::prelude::*;
@@ -9,6 +9,9 @@ use serde_json::json;
 
 use super::convert::{self, TagArg};
 use super::errors::to_py;
+use super::pipe::PyPipe;
+use crate::chain::native::hub;
+use crate::pipe::{PipeConfig, SystemClock};
 use crate::chain::native::NATIVE_CONTRACTS;
 use crate::chain::{Account, Chain, Genesis, LogFilter, MiningMode, StoredBlock};
 use crate::eth::{rpc_json, TxRequest};
@@ -16,6 +19,50 @@ use crate::eth::{rpc_json, TxRequest};
 #[pyclass(name = "Chain", module = "og_devnet._core", frozen)]
 pub struct PyChain {
     inner: Mutex<Chain>,
+    pipe: Py<PyPipe>,
+}
+
+/// PIPE settings as Python passes them.
+#[derive(FromPyObject, Default)]
+pub struct PipeArgs {
+    #[pyo3(item)]
+    redundancy: usize,
+    #[pyo3(item)]
+    hedge_quantile: f64,
+    #[pyo3(item)]
+    hedge_budget: f64,
+    #[pyo3(item)]
+    hedge_floor_ms: u64,
+    #[pyo3(item)]
+    hedge_initial_ms: u64,
+    #[pyo3(item)]
+    timeout_floor_ms: u64,
+    #[pyo3(item)]
+    cooldown_ms: u64,
+}
+
+fn pipe_config(args: Option<PipeArgs>) -> PyResult<PipeConfig> {
+    let Some(a) = args else { return Ok(PipeConfig::default()) };
+    if a.redundancy == 0 || !(0.0..=1.0).contains(&a.hedge_quantile) || !(0.0..=10.0).contains(&a.hedge_budget) {
+        return Err(to_py(crate::chain::ChainError::InvalidArgument(
+            "PIPE settings: redundancy ≥ 1, hedge quantile in [0, 1], hedge budget in [0, 10]".into(),
+        )));
+    }
+    Ok(PipeConfig {
+        redundancy: a.redundancy,
+        hedge_quantile: a.hedge_quantile,
+        hedge_budget: a.hedge_budget,
+        hedge_floor_ms: a.hedge_floor_ms,
+        hedge_initial_ms: a.hedge_initial_ms,
+        timeout_floor_ms: a.timeout_floor_ms,
+        cooldown_ms: a.cooldown_ms,
+        ..PipeConfig::default()
+    })
+}
+
+fn wrap(py: Python<'_>, chain: Chain) -> PyResult<PyChain> {
+    let pipe = Py::new(py, PyPipe::new(chain.pipe().clone()))?;
+    Ok(PyChain { inner: Mutex::new(chain), pipe })
 }
 
 /// A block that was sealed and awaits its commit to the store.
@@ -99,9 +146,10 @@ impl PyChain {
 #[pymethods]
 impl PyChain {
     #[new]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         chain_id: u64,
         mnemonic: String,
         accounts: u32,
@@ -112,16 +160,19 @@ impl PyChain {
         genesis_json: Option<&str>,
         mining: &str,
         block_time_ms: u64,
+        nodes: u32,
+        pipe: Option<PipeArgs>,
     ) -> PyResult<Self> {
-        let g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
-        let chain = Chain::new(&g, mode(mining, block_time_ms)?).map_err(to_py)?;
-        Ok(PyChain { inner: Mutex::new(chain) })
+        let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
+        g.nodes = nodes;
+        let chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock)).map_err(to_py)?;
+        wrap(py, chain)
     }
 
     /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
     /// first) and the latest (address, balance, nonce) of every account.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None))]
     #[allow(clippy::too_many_arguments)]
     fn restore(
         py: Python<'_>,
@@ -135,8 +186,12 @@ impl PyChain {
         state: Vec<(String, Bound<'_, PyInt>, u64)>,
         mining: &str,
         block_time_ms: u64,
+        nodes: u32,
+        pipe: Option<PipeArgs>,
     ) -> PyResult<Self> {
-        let g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
+        let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
+        g.nodes = nodes;
+        let pipe_config = pipe_config(pipe)?;
         let state = state
             .iter()
             .map(|(a, b, n)| Ok((convert::address(a)?, Account { balance: convert::u256(b)?, nonce: *n })))
@@ -149,10 +204,10 @@ impl PyChain {
                     .map(|b| serde_json::from_str::<StoredBlock>(b))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| crate::chain::ChainError::InvalidArgument(format!("stored block: {e}")))?;
-                Chain::restore(&g, mode, stored, state)
+                Chain::restore_with_pipe(&g, mode, stored, state, pipe_config, Arc::new(SystemClock))
             })
             .map_err(to_py)?;
-        Ok(PyChain { inner: Mutex::new(chain) })
+        wrap(py, chain)
     }
 
     #[getter]
@@ -169,6 +224,33 @@ impl PyChain {
     }
     fn head(&self) -> u64 {
         self.lock().head()
+    }
+
+    /// The PIPE scheduler shared with this chain.
+    fn pipe(&self, py: Python<'_>) -> Py<PyPipe> {
+        self.pipe.clone_ref(py)
+    }
+
+    /// Registers (or replaces) a model from its spec JSON: id, name, kind (onnx|gguf),
+    /// inputs/outputs [{name, dtype, shape}], modes [0..3], context_length.
+    fn register_model(&self, spec_json: &str) -> PyResult<()> {
+        let spec: crate::chain::native::models::ModelSpec = serde_json::from_str(spec_json)
+            .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("model spec: {e}"))))?;
+        self.lock().register_model(spec).map_err(to_py)
+    }
+
+    /// The job a hub/precompile call would give the nodes (JSON), or None when `data` is not
+    /// a valid inference call (estimate/call explain why).
+    fn inference_payload(&self, to: &str, data: &str) -> PyResult<Option<String>> {
+        let (to, data) = (convert::address(to)?, convert::data(data)?);
+        if !hub::is_inference_contract(Some(to)) {
+            return Ok(None);
+        }
+        Ok(hub::parse(to, &data, self.lock().models()).ok().map(|c| c.job_payload().to_string()))
+    }
+
+    fn models_json(&self) -> String {
+        serde_json::to_string(&self.lock().models().all()).unwrap_or_else(|_| "[]".into())
     }
 
     /// [(checksummed address, private key hex)] of the unlocked dev accounts.
@@ -287,11 +369,19 @@ impl PyChain {
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
         py.detach(|| {
             let mut c = self.lock();
+            let pipe = c.pipe().clone();
             let b = c.seal_block(now_ms)?;
+            let inferences: Vec<serde_json::Value> = b
+                .transactions
+                .iter()
+                .filter(|t| hub::is_inference_contract(t.to()))
+                .filter_map(|t| pipe.job_json(&t.hash))
+                .collect();
             let record = json!({
                 "stored": b.to_stored(),
                 "block": rpc_json::block(b, true),
                 "receipts": (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect::<Vec<_>>(),
+                "inferences": inferences,
             });
             Ok(SealedBlock {
                 number: b.header.number,

@@ -22,6 +22,7 @@ create_exception!(og_devnet._core, PoolFull, TransactionRejected, "The gas mempo
 create_exception!(og_devnet._core, UnsupportedError, CoreError, "Something the devnet does not do (yet), e.g. deploying bytecode.");
 create_exception!(og_devnet._core, UnknownAccount, CoreError, "eth_sendTransaction from an account that is not unlocked.");
 create_exception!(og_devnet._core, InvalidArgument, CoreError, "An argument the core cannot use.");
+create_exception!(og_devnet._core, ExecutionReverted, CoreError, "A contract call reverted; args are (message, revert data hex).");
 
 pub fn to_py(err: ChainError) -> PyErr {
     use ChainError::*;
@@ -41,6 +42,10 @@ pub fn to_py(err: ChainError) -> PyErr {
         Unsupported(_) => self::UnsupportedError::new_err(msg),
         UnknownAccount(_) => self::UnknownAccount::new_err(msg),
         InvalidArgument(_) => self::InvalidArgument::new_err(msg),
+        Revert(reason) => {
+            let data = alloy_primitives::hex::encode_prefixed(crate::chain::native::hub::revert_data(&reason));
+            self::ExecutionReverted::new_err((msg, data))
+        }
     }
 }
 
@@ -63,5 +68,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add("UnknownAccount", py.get_type::<UnknownAccount>())?;
     m.add("InvalidArgument", py.get_type::<InvalidArgument>())?;
+    m.add("ExecutionReverted", py.get_type::<ExecutionReverted>())?;
     Ok(())
 }

@@ -5,12 +5,20 @@ use pyo3::prelude::*;
 mod chain;
 mod convert;
 mod errors;
+mod functions;
+mod pipe;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<chain::PyChain>()?;
     m.add_class::<chain::SealedBlock>()?;
+    m.add_class::<pipe::PyPipe>()?;
+    m.add_function(wrap_pyfunction!(functions::content_id, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::encode_run_call, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::decode_result_log, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::revert_data_hex, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::encode_completion_call, m)?)?;
     errors::register(m)?;
     Ok(())
 }

@@ -1,0 +1,46 @@
+"""Numbers as the OpenGradient contracts carry them: (int128 value, int128 decimals).
+
+The conversions are the SDK's own (opengradient 1.1.4 `_conversions.py`), so a float32 that
+goes out through the devnet comes back to the SDK bit for bit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+
+class FixedPointError(ValueError):
+    pass
+
+
+def to_fixed(number: object) -> tuple[int, int]:
+    """(value, decimals) with decimals ≥ 0, from the number's shortest decimal repr."""
+    d = Decimal(str(number)).normalize()
+    if not d.is_finite():
+        raise FixedPointError(f"{number} has no fixed-point form")
+    sign, digits, exponent = d.as_tuple()
+    value = int("".join(map(str, digits)))
+    if sign:
+        value = -value
+    if exponent >= 0:  # type: ignore[operator]
+        return value * 10**exponent, 0  # type: ignore[operator]
+    return value, -exponent  # type: ignore[operator]
+
+
+def from_fixed(value: int | str, decimals: int | str) -> Decimal:
+    return Decimal(int(value)) / (Decimal(10) ** int(decimals))
+
+
+def array_from_fixed(pairs: list[list[str]], shape: list[int], dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
+        flat = [int(from_fixed(v, d)) for v, d in pairs]
+    else:
+        flat = [float(from_fixed(v, d)) for v, d in pairs]
+    return np.array(flat, dtype=dtype).reshape(shape)
+
+
+def array_to_fixed(arr: np.ndarray) -> list[list[str]]:
+    if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+        return [[str(int(x)), "0"] for x in arr.flatten()]
+    return [[str(v), str(d)] for v, d in (to_fixed(x) for x in arr.flatten())]

@@ -1,0 +1,162 @@
+"""Model runtimes: loaded once per model, shared by every simulated node.
+
+onnxruntime sessions are thread-safe and release the GIL while they run; a llama.cpp context
+is not thread-safe, so calls to one model are serialised (they release the GIL too)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from og_devnet.inference.fixedpoint import array_from_fixed, array_to_fixed
+
+#: Context window given to language models (capped by what the model was trained with).
+DEFAULT_N_CTX = 2048
+
+_ONNX_DTYPES = {
+    "float": np.float32, "double": np.float64, "float16": np.float16, "int64": np.int64, "int32": np.int32,
+    "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_, "string": np.object_,
+}  # fmt: skip
+
+
+class InferenceError(Exception):
+    """The node could not run this request; the message becomes the attempt's reason."""
+
+
+class Runtime(Protocol):
+    kind: str
+
+    def spec(self) -> dict[str, Any]: ...
+    def run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def _dims(shape: list[Any]) -> list[int]:
+    return [d if isinstance(d, int) and d >= 0 else -1 for d in shape]
+
+
+class OnnxRuntime:
+    kind = "onnx"
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # nodes run side by side; one thread each
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as e:
+            raise InferenceError(f"onnxruntime cannot load {path.name}: {e}") from e
+        self.inputs = [{"name": i.name, "dtype": i.type.removeprefix("tensor(").rstrip(")"), "shape": _dims(i.shape)}
+                       for i in self.session.get_inputs()]  # fmt: skip
+        self.outputs = [{"name": o.name, "dtype": o.type.removeprefix("tensor(").rstrip(")"), "shape": _dims(o.shape)}
+                        for o in self.session.get_outputs()]  # fmt: skip
+
+    def spec(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "outputs": self.outputs, "context_length": 0}
+
+    def feeds(self, payload: dict[str, Any]) -> dict[str, np.ndarray]:
+        given = {t["name"]: t for t in payload.get("numbers", [])}
+        strings = {t["name"]: t for t in payload.get("strings", [])}
+        feeds = {}
+        for spec in self.inputs:
+            dtype = _ONNX_DTYPES.get(spec["dtype"])
+            if dtype is None:
+                raise InferenceError(f"input {spec['name']}: element type {spec['dtype']} is not supported")
+            if spec["name"] in given:
+                t = given[spec["name"]]
+                feeds[spec["name"]] = array_from_fixed(t["values"], t["shape"], np.dtype(dtype))
+            elif spec["name"] in strings:
+                feeds[spec["name"]] = np.array(strings[spec["name"]]["values"], dtype=object)
+            else:
+                raise InferenceError(f"missing input {spec['name']}")
+        return feeds
+
+    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            results = self.session.run(None, self.feeds(payload))
+        except InferenceError:
+            raise
+        except Exception as e:
+            raise InferenceError(f"onnxruntime: {e}") from e
+        out: dict[str, Any] = {"numbers": [], "strings": [], "jsons": []}
+        for spec, arr in zip(self.outputs, results, strict=True):
+            arr = np.asarray(arr)
+            if arr.dtype == object or arr.dtype.kind in "US":
+                out["strings"].append({"name": spec["name"], "values": [str(x) for x in arr.flatten()]})
+            else:
+                try:
+                    values = array_to_fixed(arr)
+                except ValueError as e:
+                    raise InferenceError(f"output {spec['name']}: {e}") from e
+                out["numbers"].append({"name": spec["name"], "values": values, "shape": list(arr.shape)})
+        return out
+
+
+class LlamaRuntime:
+    kind = "gguf"
+
+    def __init__(self, path: Path, n_ctx: int = DEFAULT_N_CTX) -> None:
+        import llama_cpp
+
+        gpu = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        try:
+            # The context window: what the model was trained with, at most n_ctx.
+            meta = llama_cpp.Llama(str(path), vocab_only=True, verbose=False).metadata
+            trained = int(next((v for k, v in meta.items() if k.endswith(".context_length")), n_ctx))
+            self.llm = llama_cpp.Llama(str(path), n_ctx=min(n_ctx, trained), n_gpu_layers=gpu, n_threads=1, seed=0,
+                                       verbose=False)  # fmt: skip
+        except Exception as e:
+            raise InferenceError(f"llama.cpp cannot load {path.name}: {e}") from e
+        self.n_ctx = min(n_ctx, self.llm.n_ctx())
+        self._lock = threading.Lock()
+
+    def spec(self) -> dict[str, Any]:
+        return {"inputs": [], "outputs": [], "context_length": self.n_ctx}
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self.llm.tokenize(text.encode(), add_bos=True))
+
+    def prompt_of(self, payload: dict[str, Any]) -> str:
+        if payload["kind"] == "completion":
+            return payload["prompt"]
+        return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in payload["messages"]) + "<|assistant|>\n"
+
+    def check_fits(self, payload: dict[str, Any]) -> None:
+        """Refuses a prompt that, with max_tokens, does not fit in the context window."""
+        tokens = self.count_tokens(self.prompt_of(payload))
+        if tokens + int(payload["max_tokens"]) > self.n_ctx:
+            raise InferenceError(
+                f"prompt over the context length: {tokens} prompt tokens + {payload['max_tokens']} max_tokens "
+                f"> {self.n_ctx}"
+            )
+
+    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.check_fits(payload)
+        # The contracts carry temperature as a uint32 in hundredths (70 = 0.7).
+        args = dict(max_tokens=int(payload["max_tokens"]), temperature=int(payload["temperature"]) / 100,
+                    stop=list(payload.get("stop") or []) or None, seed=0)  # fmt: skip
+        with self._lock:
+            self.llm.reset()
+            if payload["kind"] == "completion":
+                r = self.llm.create_completion(payload["prompt"], **args)
+                return {"answer": r["choices"][0]["text"]}
+            messages = [{"role": m["role"], "content": m["content"]} for m in payload["messages"]]
+            r = self.llm.create_chat_completion(messages=messages, **args)
+        choice = r["choices"][0]
+        return {"finish_reason": choice.get("finish_reason") or "stop",
+                "message": {"role": "assistant", "content": choice["message"].get("content") or ""}}  # fmt: skip
+
+
+def load_runtime(path: Path) -> Runtime:
+    """A runtime for the model file at `path`, chosen by its content (GGUF magic or ONNX)."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"GGUF":
+        return LlamaRuntime(path)
+    return OnnxRuntime(path)

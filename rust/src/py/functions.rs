@@ -1,0 +1,98 @@
+//! Free functions: content ids and the hub's ABI, for the CLI and the node.
+use alloy_primitives::hex;
+use alloy_sol_types::{SolCall, SolEvent};
+use pyo3::prelude::*;
+use serde_json::{json, Value};
+
+use super::errors::to_py;
+use crate::chain::ChainError;
+use crate::eth::abi;
+
+fn bad(msg: String) -> PyErr {
+    to_py(ChainError::InvalidArgument(msg))
+}
+
+/// blake3 of a file, hex: a model's content id. Reads without the GIL.
+#[pyfunction]
+pub fn content_id(py: Python<'_>, path: std::path::PathBuf) -> PyResult<String> {
+    py.detach(|| {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_mmap(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok::<_, String>(hasher.finalize().to_hex().to_string())
+    })
+    .map_err(bad)
+}
+
+/// Calldata for `run(modelId, mode, ModelInput)`. `numbers`: [{name, values: [[value,
+/// decimals], ...], shape}], `strings`: [{name, values}] (JSON).
+#[pyfunction]
+pub fn encode_run_call(model_id: String, mode: u8, numbers_json: &str, strings_json: &str) -> PyResult<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct Num {
+        name: String,
+        values: Vec<(String, String)>,
+        shape: Vec<u32>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Str {
+        name: String,
+        values: Vec<String>,
+    }
+    let numbers: Vec<Num> = serde_json::from_str(numbers_json).map_err(|e| bad(format!("numbers: {e}")))?;
+    let strings: Vec<Str> = serde_json::from_str(strings_json).map_err(|e| bad(format!("strings: {e}")))?;
+    let parse = |s: &str| s.parse::<i128>().map_err(|e| bad(format!("{s:?} is not an int128: {e}")));
+    let numbers = numbers
+        .into_iter()
+        .map(|t| {
+            Ok(abi::MultiDimensionalNumberTensor {
+                name: t.name,
+                values: t.values.iter().map(|(v, d)| Ok(abi::Number { value: parse(v)?, decimals: parse(d)? })).collect::<PyResult<_>>()?,
+                shape: t.shape,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let strings = strings.into_iter().map(|t| abi::StringTensor { name: t.name, values: t.values }).collect();
+    Ok(abi::runCall { modelId: model_id, inferenceMode: mode, modelInput: abi::ModelInput { numbers, strings } }.abi_encode())
+}
+
+/// Decodes the data of an `InferenceResult`, `LLMCompletionResult` or `LLMChatResult` log
+/// (by its first topic) into JSON; None for any other log.
+#[pyfunction]
+pub fn decode_result_log(topic0: &str, data: &str) -> PyResult<Option<String>> {
+    let topic = topic0.parse::<alloy_primitives::B256>().map_err(|e| bad(format!("topic: {e}")))?;
+    let bytes = hex::decode(data).map_err(|e| bad(format!("data: {e}")))?;
+    let v: Value = if topic == abi::InferenceResult::SIGNATURE_HASH {
+        let o = abi::InferenceResult::abi_decode_data(&bytes).map_err(|e| bad(e.to_string()))?.0;
+        json!({
+            "numbers": o.numbers.iter().map(|t| json!({"name": t.name, "shape": t.shape,
+                "values": t.values.iter().map(|n| json!([n.value.to_string(), n.decimals.to_string()])).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            "strings": o.strings.iter().map(|t| json!({"name": t.name, "values": t.values})).collect::<Vec<_>>(),
+            "jsons": o.jsons.iter().map(|t| json!({"name": t.name, "value": t.value})).collect::<Vec<_>>(),
+        })
+    } else if topic == abi::LLMCompletionResult::SIGNATURE_HASH {
+        let r = abi::LLMCompletionResult::abi_decode_data(&bytes).map_err(|e| bad(e.to_string()))?.0;
+        json!({"answer": r.answer})
+    } else if topic == abi::LLMChatResult::SIGNATURE_HASH {
+        let r = abi::LLMChatResult::abi_decode_data(&bytes).map_err(|e| bad(e.to_string()))?.0;
+        json!({"finish_reason": r.finish_reason, "message": {"role": r.message.role, "content": r.message.content}})
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(v.to_string()))
+}
+
+/// `Error(string)` revert data for `reason`, hex.
+#[pyfunction]
+pub fn revert_data_hex(reason: &str) -> String {
+    hex::encode_prefixed(crate::chain::native::hub::revert_data(reason))
+}
+
+/// Calldata for `runLLMCompletion` (temperature in hundredths: 70 = 0.7).
+#[pyfunction]
+#[pyo3(signature = (model_id, mode, prompt, max_tokens, stop=vec![], temperature=0))]
+pub fn encode_completion_call(model_id: String, mode: u8, prompt: String, max_tokens: u32, stop: Vec<String>, temperature: u32) -> Vec<u8> {
+    abi::runLLMCompletionCall {
+        request: abi::LLMCompletionRequest { mode, modelCID: model_id, prompt, max_tokens, stop_sequence: stop, temperature },
+    }
+    .abi_encode()
+}
