@@ -48,25 +48,50 @@ def up(
     state: Annotated[Path | None, typer.Option(help="Keep state in DIR and resume from it on restart.")] = None,
     db: Annotated[str | None, typer.Option(help="Database URL, e.g. postgresql://user@localhost/ogdevnet.")] = None,
     config_out: Annotated[Path | None, typer.Option("--config-out", help="Write chain id, accounts, keys and URLs as JSON to FILE.")] = None,
+    nodes: Annotated[int, typer.Option(help="Simulated inference nodes.")] = 4,
+    redundancy: Annotated[int, typer.Option(help="First copies of each inference job (2+: results must agree).")] = 1,
+    hedge_quantile: Annotated[float, typer.Option(help="Hedge at this quantile of recent latencies.")] = 0.95,
+    hedge_budget: Annotated[float, typer.Option(help="Speculative duplicates, as a share of jobs.")] = 0.10,
+    node_fault: Annotated[list[str] | None, typer.Option("--node-fault", help="INDEX=FAULT, e.g. 2=slow:20 (ok, slow:F, down, flaky:P, byzantine); repeatable.")] = None,
+    node_delay_ms: Annotated[float, typer.Option(help="Network/queue delay each node adds (ms).")] = 0.0,
+    node_jitter_ms: Annotated[float, typer.Option(help="Random extra delay per answer, up to (ms).")] = 0.0,
+    no_fixtures: Annotated[bool, typer.Option("--no-fixtures", help="Do not register the fixture models.")] = False,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
+    from rich.progress import Progress
+
     from og_devnet.node import Node, NodeError
 
     if automine and no_mining:
         fail("--automine and --no-mining exclude each other", 2)
     mining = MiningMode.auto if automine else MiningMode.manual if no_mining else MiningMode.interval
+    faults: dict[int, str] = {}
+    for spec in node_fault or []:
+        index, sep, fault = spec.partition("=")
+        if not sep or not index.strip().isdigit():
+            fail(f"--node-fault {spec!r}: expected INDEX=FAULT, e.g. 2=slow:20", 2)
+        faults[int(index)] = fault
     try:
         settings = Settings(
             host=host, port=port, mining=mining, block_time=block_time, chain_id=chain_id, accounts=accounts,
-            balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db,
+            balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db, nodes=nodes,
+            redundancy=redundancy, hedge_quantile=hedge_quantile, hedge_budget=hedge_budget, node_faults=faults,
+            node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
-    node = Node(settings)
-    try:
-        node.start()
-    except (NodeError, Exception) as e:
-        fail(str(e))
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Loading models", total=None)
+
+        def loading(index: int, total: int, name: str) -> None:
+            progress.update(task, total=total, completed=index, description=f"Loading model {name}")
+
+        node = Node(settings, on_model_loading=loading)
+        try:
+            node.start()
+        except (NodeError, Exception) as e:
+            progress.stop()
+            fail(str(e))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -99,6 +124,8 @@ def _banner_info(node: Any) -> dict[str, Any]:
         "mining": node.info()["mining"],
         "state_dir": node.info()["state_dir"],
         "resumed_at_block": node.chain.head() if node.resumed else None,
+        "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"], "modes": m["modes"]} for m in node.catalog.list()],
+        "inference_nodes": [{"index": n["id"], "address": n["address"], "fault": n["fault"]} for n in node.node_info()],
     }
 
 
@@ -115,6 +142,12 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
     console.print("Native contracts\n==================")
     for name, addr in info["contracts"].items():
         console.print(f"{name:<22} {addr}", highlight=False)
+    console.print("\nModels\n==================")
+    for m in info["models"]:
+        console.print(f"{m['name']:<12} {m['kind']:<5} {m['id']}", highlight=False)
+    console.print("\nInference nodes\n==================")
+    for n in info["inference_nodes"]:
+        console.print(f"node-{n['index']}  {n['address']}  {n['fault']}", highlight=False)
     mining = info["mining"]
     mode = f"every {mining['block_time']:g} s" if mining["mode"] == "interval" else mining["mode"]
     console.print(f"\nChain ID:          {info['chain_id']}")
@@ -166,6 +199,149 @@ def status(rpc_url: RpcUrl = "http://127.0.0.1:8545/") -> None:
     for k, v in rows.items():
         table.add_row(k, str(v))
     console.print(table)
+
+
+models_app = typer.Typer(help="Register and list models.", no_args_is_help=True)
+nodes_app = typer.Typer(help="Inference nodes: list them, set their faults.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+app.add_typer(nodes_app, name="nodes")
+
+
+def _api_base(rpc_url: str) -> str:
+    return rpc_url.rstrip("/")
+
+
+@models_app.command("add")
+def models_add(
+    file: Annotated[Path, typer.Argument(help="An ONNX or GGUF model file.", exists=True, dir_okay=False, readable=True)],
+    name: Annotated[str | None, typer.Option(help="A name to show (default: the file name).")] = None,
+    rpc_url: RpcUrl = "http://127.0.0.1:8545/",
+) -> None:
+    """Upload a model to a running node and print its id."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    size = file.stat().st_size
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=err, transient=True) as progress:  # fmt: skip
+        task = progress.add_task(f"Uploading {file.name}", total=size)
+
+        class Reader:
+            def __init__(self) -> None:
+                self.f = file.open("rb")
+
+            def read(self, n: int = -1) -> bytes:
+                chunk = self.f.read(n)
+                progress.advance(task, len(chunk))
+                return chunk
+
+        try:
+            r = httpx.post(f"{_api_base(rpc_url)}/api/models", files={"file": (file.name, Reader())},
+                           data={"name": name} if name else {}, timeout=600)  # fmt: skip
+        except httpx.HTTPError as e:
+            fail(f"cannot reach {rpc_url}: {e} (is `og-devnet up` running?)")
+    if r.status_code != 201:
+        fail(f"{file.name}: {r.json().get('detail', r.text)}")
+    m = r.json()
+    console.print(f"registered {m['name']} ({m['kind']}): {m['id']}", highlight=False)
+
+
+@models_app.command("list")
+def models_list(rpc_url: RpcUrl = "http://127.0.0.1:8545/") -> None:
+    """List the models a running node serves."""
+    table = Table("name", "kind", "modes", "id")
+    for m in _rpc(rpc_url, "og_models", []):
+        table.add_row(m["name"], m["kind"], ", ".join(m["modes"]), m["id"])
+    console.print(table)
+
+
+@nodes_app.callback()
+def nodes_list(ctx: typer.Context, rpc_url: RpcUrl = "http://127.0.0.1:8545/") -> None:
+    """List the inference nodes with their fault, wins and latency."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table("node", "address", "fault", "healthy", "wins", "timeouts", "wrong", "p50 ms", "p95 ms")
+    for n in _rpc(rpc_url, "og_nodes", []):
+        lat = n["latency_ms"]
+        table.add_row(f"node-{n['id']}", n["address"], n["fault"], "yes" if n["healthy"] else "no", str(n["wins"]),
+                      str(n["timeouts"]), str(n["invalid"] + n["disagreements"]), str(lat["p50"]), str(lat["p95"]))  # fmt: skip
+    console.print(table)
+
+
+@nodes_app.command("fault")
+def nodes_fault(
+    index: Annotated[int, typer.Argument(help="Node index (0-based).")],
+    fault: Annotated[str, typer.Argument(help="ok, slow:FACTOR, down, flaky:P or byzantine.")],
+    rpc_url: RpcUrl = "http://127.0.0.1:8545/",
+) -> None:
+    """Change a node's fault mode while the devnet runs."""
+    n = _rpc(rpc_url, "og_setNodeFault", [index, fault])
+    console.print(f"node-{n['id']} is now {n['fault']}")
+
+
+MODES = {"VANILLA": 0, "ZKML": 1, "TEE": 2, "OPTIMISTIC": 3}
+
+
+@app.command()
+def infer(
+    model: Annotated[str, typer.Argument(help="Model id (or name, looked up on the node).")],
+    input: Annotated[str | None, typer.Option("--input", help='ONNX models: JSON like {"input": [[1, 2, 3, 4]]}.')] = None,
+    prompt: Annotated[str | None, typer.Option(help="Language models: the prompt (runLLMCompletion).")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Language models: tokens to generate.")] = 32,
+    mode: Annotated[str, typer.Option(help="VANILLA, ZKML, TEE or OPTIMISTIC.")] = "VANILLA",
+    account: Annotated[int, typer.Option(help="Dev account index that sends the transaction.")] = 0,
+    rpc_url: RpcUrl = "http://127.0.0.1:8545/",
+) -> None:
+    """Run an inference through the hub contract and print the result and its timeline."""
+    import time
+
+    from og_devnet._core import decode_result_log, encode_completion_call, encode_run_call
+    from og_devnet.inference.fixedpoint import model_input
+
+    if mode.upper() not in MODES:
+        fail(f"--mode {mode}: expected one of {', '.join(MODES)}", 2)
+    if (input is None) == (prompt is None):
+        fail("give --input (ONNX models) or --prompt (language models)", 2)
+    models = _rpc(rpc_url, "og_models", [])
+    found = [m for m in models if model in (m["id"], m["name"])]
+    model_id = found[0]["id"] if found else model
+    if prompt is not None:
+        data = encode_completion_call(model_id, MODES[mode.upper()], prompt, max_tokens)
+    else:
+        try:
+            numbers, strings = model_input(json.loads(input or ""))
+        except (ValueError, AttributeError) as e:
+            fail(f"--input: {e}", 2)
+        data = encode_run_call(model_id, MODES[mode.upper()], json.dumps(numbers), json.dumps(strings))
+    accounts = _rpc(rpc_url, "eth_accounts", [])
+    if not 0 <= account < len(accounts):
+        fail(f"--account {account}: the node has {len(accounts)} dev accounts", 2)
+    tx = {"from": accounts[account], "to": "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE", "data": "0x" + data.hex()}
+    tx["gas"] = _rpc(rpc_url, "eth_estimateGas", [tx])  # a bad request stops here, with its reason
+    tx_hash = _rpc(rpc_url, "eth_sendTransaction", [tx])
+    deadline = time.monotonic() + 120
+    receipt = None
+    while receipt is None and time.monotonic() < deadline:
+        receipt = _rpc(rpc_url, "eth_getTransactionReceipt", [tx_hash])
+        if receipt is None:
+            time.sleep(0.05)
+    if receipt is None:
+        fail(f"{tx_hash} was not mined within 120 s (is mining on?)")
+    record = _rpc(rpc_url, "og_getInference", [tx_hash])
+    if receipt["status"] != "0x1":
+        fail(f"inference failed: {record.get('error') if record else 'reverted'}")
+    outputs = [decode_result_log(log["topics"][0], log["data"]) for log in receipt["logs"]]
+    result = json.loads(next(o for o in outputs if o is not None))
+    if "numbers" in result:
+        from og_devnet.inference.fixedpoint import from_fixed
+
+        result = {t["name"]: {"shape": t["shape"], "values": [float(from_fixed(v, d)) for v, d in t["values"]]}
+                  for t in result["numbers"]} | {t["name"]: t["values"] for t in result["strings"]}  # fmt: skip
+    console.print_json(json.dumps(result))
+    t = record
+    winner = f"node-{t['winner_node']}" if t.get("winner_node") is not None else "?"
+    console.print(f"tx {tx_hash} in block {int(receipt['blockNumber'], 16)}; {t['mode_name']}, status {t['status']}; "
+                  f"result {t['t_result'] - t['t_request']} ms after the request from {winner} "
+                  f"({len(t['attempts'])} attempt(s))", highlight=False)  # fmt: skip
 
 
 def main() -> None:

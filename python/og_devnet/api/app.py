@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from og_devnet import __version__
-from og_devnet.api import rpc_route, status
+from og_devnet.api import inferences, models, rpc_route, status
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
@@ -25,5 +25,7 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     app.include_router(rpc_route.router)
     app.include_router(status.router)
+    app.include_router(models.router)
+    app.include_router(inferences.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="explorer")
     return app

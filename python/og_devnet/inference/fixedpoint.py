@@ -44,3 +44,20 @@ def array_to_fixed(arr: np.ndarray) -> list[list[str]]:
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         return [[str(int(x)), "0"] for x in arr.flatten()]
     return [[str(v), str(d)] for v, d in (to_fixed(x) for x in arr.flatten())]
+
+
+def model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """{"name": number | list | nested list | string(s)} → (number tensors, string tensors),
+    the way the SDK builds a ModelInput."""
+    numbers: list[dict[str, object]] = []
+    strings: list[dict[str, object]] = []
+    for name, data in inputs.items():
+        arr = np.array(data if isinstance(data, list) else [data])
+        if arr.dtype.kind in "US":
+            strings.append({"name": name, "values": [str(s) for s in arr.flatten()]})
+        elif arr.dtype.kind in "fiub":
+            pairs = [[str(v), str(d)] for v, d in (to_fixed(int(x) if arr.dtype.kind in "iub" else x) for x in arr.flatten())]
+            numbers.append({"name": name, "values": pairs, "shape": list(arr.shape)})
+        else:
+            raise FixedPointError(f"input {name}: {arr.dtype} is neither numbers nor strings")
+    return numbers, strings
