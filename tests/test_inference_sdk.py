@@ -1,0 +1,114 @@
+"""The unmodified opengradient SDK (1.1.4) and plain web3.py run inference against the devnet,
+and get exactly what onnxruntime / llama.cpp give for the same input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from web3 import Web3
+
+from conftest import DEV_KEYS, DEV0
+from og_devnet import Devnet
+from og_devnet.inference.catalog import FIXTURES
+
+HUB = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
+
+
+def hub_abi() -> list[dict]:
+    """The ABI file the SDK ships (the same as shared/reference/.../inference.abi)."""
+    import opengradient
+
+    return json.loads((Path(opengradient.__file__).parent / "abi" / "inference.abi").read_text())
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Devnet]:
+    with Devnet(block_time=0.1) as n:
+        yield n
+
+
+def model_id(node: Devnet, name: str) -> str:
+    return next(m["id"] for m in node.catalog.list() if m["name"] == name)
+
+
+def onnx_direct(x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(FIXTURES / "mlp.onnx"), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": x})[0]
+
+
+def test_unmodified_sdk_infer_returns_what_onnxruntime_returns(node: Devnet) -> None:
+    import opengradient as og
+
+    alpha = og.Alpha(private_key=DEV_KEYS[0], rpc_url=node.rpc_url)
+    x = np.array([[0.25, -1.5, 3.0, 0.125]], dtype=np.float32)
+    result = alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.VANILLA, model_input={"input": x})
+    got = np.asarray(result.model_output["output"], dtype=np.float32)
+    np.testing.assert_array_equal(got, onnx_direct(x))
+    record = node.inference("0x" + result.transaction_hash.removeprefix("0x"))
+    assert record["status"] == "settled" and record["mode_name"] == "VANILLA"
+    assert record["t_request"] <= record["t_result"] <= record["t_included"]
+
+
+def test_sdk_surfaces_a_bad_input_as_an_error(node: Devnet) -> None:
+    import opengradient as og
+
+    alpha = og.Alpha(private_key=DEV_KEYS[1], rpc_url=node.rpc_url)
+    with pytest.raises(Exception, match="has shape \\[1, 3\\], the model expects \\[1, 4\\]"):
+        alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.VANILLA,
+                    model_input={"input": np.zeros((1, 3), dtype=np.float32)}, max_retries=1)  # fmt: skip
+    with pytest.raises(Exception, match="does not support ZKML"):
+        alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.ZKML,
+                    model_input={"input": np.zeros((1, 4), dtype=np.float32)}, max_retries=1)  # fmt: skip
+
+
+def test_plain_web3_with_the_abi_file(node: Devnet) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    hub = w3.eth.contract(address=HUB, abi=hub_abi())
+    x = [[1.0, 2.0, -0.5, 0.0]]
+    numbers = [("input", [(10, 1), (2, 0), (-5, 1), (0, 0)], [1, 4])]
+    tx = hub.functions.run(model_id(node, "mlp"), 0, (numbers, [])).transact({"from": DEV0.address})
+    receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+    assert receipt["status"] == 1
+    (event,) = hub.events.InferenceResult().process_receipt(receipt)
+    out = event["args"]["output"]
+    values = [np.float32(v["value"] / 10 ** v["decimals"]) for v in out["numbers"][0]["values"]]
+    np.testing.assert_array_equal(np.array(values, dtype=np.float32).reshape(1, 2), onnx_direct(np.array(x, dtype=np.float32)))
+    assert out["is_simulation_result"] is False
+
+
+def test_llm_completion_and_chat_are_deterministic_and_match_llama_cpp(node: Devnet) -> None:
+    from llama_cpp import Llama
+
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    hub = w3.eth.contract(address=HUB, abi=hub_abi())
+    llm_id = model_id(node, "tiny-llama")
+
+    def complete(prompt: str) -> str:
+        tx = hub.functions.runLLMCompletion((0, llm_id, prompt, 24, [], 0)).transact({"from": DEV0.address})
+        receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+        assert receipt["status"] == 1
+        return hub.events.LLMCompletionResult().process_receipt(receipt)[0]["args"]["response"]["answer"]
+
+    def chat(text: str) -> str:
+        messages = [("user", text, "", "", [])]
+        tx = hub.functions.runLLMChat((0, llm_id, messages, [], "", 16, [], 0)).transact({"from": DEV0.address})
+        receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+        assert receipt["status"] == 1
+        return hub.events.LLMChatResult().process_receipt(receipt)[0]["args"]["response"]["message"]["content"]
+
+    first, second = complete("the proof of the model"), complete("the proof of the model")
+    assert first == second and first
+    direct = Llama(str(FIXTURES / "tiny-llama.gguf"), n_ctx=512, seed=0, verbose=False)
+    expected = direct.create_completion("the proof of the model", max_tokens=24, temperature=0)["choices"][0]["text"]
+    assert first == expected
+    c1, c2 = chat("verify the result"), chat("verify the result")
+    assert c1 == c2
+    direct.reset()
+    expected_chat = direct.create_chat_completion(messages=[{"role": "user", "content": "verify the result"}],
+                                                  max_tokens=16, temperature=0)["choices"][0]["message"]["content"]  # fmt: skip
+    assert c1 == expected_chat
