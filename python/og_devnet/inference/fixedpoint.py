@@ -52,7 +52,7 @@ def model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], lis
     numbers: list[dict[str, object]] = []
     strings: list[dict[str, object]] = []
     for name, data in inputs.items():
-        arr = np.array(data if isinstance(data, list) else [data])
+        arr = data if isinstance(data, np.ndarray) else np.array(data if isinstance(data, list) else [data])
         if arr.dtype.kind in "US":
             strings.append({"name": name, "values": [str(s) for s in arr.flatten()]})
         elif arr.dtype.kind in "fiub":

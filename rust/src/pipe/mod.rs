@@ -506,6 +506,15 @@ impl PipeState {
                     node.cancelled += 1;
                     node.queue.retain(|(h, _)| *h != key);
                 }
+                Outcome::Running => {
+                    // Cancelled: the worker sees it is no longer wanted and stops; an answer
+                    // that still comes is ignored.
+                    att.outcome = Outcome::Cancelled;
+                    att.ended_ms = Some(now);
+                    node.cancelled += 1;
+                    node.running -= 1;
+                    self.wasted_ms += now - att.started_ms.unwrap_or(now);
+                }
                 _ => {}
             }
         }

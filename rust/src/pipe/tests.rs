@@ -91,8 +91,10 @@ fn a_lingering_job_is_hedged_on_another_node_and_the_loser_discarded() {
     p.tick();
     let hedge = take(&p, 1 - slow.0).expect("hedged on the other node");
     p.complete(1 - slow.0, hedge.job, hedge.attempt, Ok(GOOD.into()));
+    assert!(!p.is_wanted(&slow.1.job, slow.1.attempt), "the slow copy is cancelled");
     p.complete(slow.0, slow.1.job, slow.1.attempt, Ok(GOOD.into()));
-    assert_eq!(outcomes(&p, tx(1)), vec!["late", "won"]);
+    assert_eq!(outcomes(&p, tx(1)), vec!["cancelled", "won"]);
+    assert_eq!(p.stats_json()["nodes"][slow.0]["running"], 0);
     let stats = p.stats_json();
     assert_eq!(stats["hedges"], 1);
     assert_eq!(stats["executions"], 2);
