@@ -84,6 +84,31 @@ def test_bad_options_fail_clearly(tmp_path: Path) -> None:
         assert h.returncode == 0 and "Usage" in h.stdout
 
 
+def test_node_faults_and_pipe_options() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = start_cli("--no-mining", "--nodes", "3", "--redundancy", "2", "--node-fault", "1=down",
+                     "--node-fault", "2=slow:20", port=port)  # fmt: skip
+    try:
+        nodes = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "og_nodes", "params": []}).json()["result"]
+        assert [n["fault"] for n in nodes] == ["ok", "down", "slow:20"]
+        stats = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "og_pipeStats", "params": []}).json()["result"]
+        assert stats["config"]["redundancy"] == 2
+        listing = subprocess.run([og_devnet_command(), "nodes", "--rpc-url", url], capture_output=True, text=True)
+        assert listing.returncode == 0 and "down" in listing.stdout
+        changed = subprocess.run([og_devnet_command(), "nodes", "fault", "1", "byzantine", "--rpc-url", url], capture_output=True, text=True)
+        assert changed.returncode == 0 and "node-1 is now byzantine" in changed.stdout
+        bad = subprocess.run([og_devnet_command(), "nodes", "fault", "1", "lazy", "--rpc-url", url], capture_output=True, text=True)
+        assert bad.returncode == 1 and "unknown fault" in bad.stderr
+    finally:
+        out = stop(proc)
+    assert "node-1" in out and "down" in out
+    for bad_args, message in ((["--node-fault", "9=down"], "only 3 nodes"), (["--node-fault", "x"], "INDEX=FAULT"),
+                              (["--node-fault", "0=sleepy"], "unknown fault"), (["--redundancy", "0"], "--redundancy")):  # fmt: skip
+        r = subprocess.run([og_devnet_command(), "up", "--nodes", "3", *bad_args], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and message in r.stderr, (bad_args, r.stderr)
+
+
 def test_port_in_use_is_a_clear_error() -> None:
     port = free_port()
     proc = start_cli("--no-mining", port=port)

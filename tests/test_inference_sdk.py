@@ -112,3 +112,19 @@ def test_llm_completion_and_chat_are_deterministic_and_match_llama_cpp(node: Dev
     expected_chat = direct.create_chat_completion(messages=[{"role": "user", "content": "verify the result"}],
                                                   max_tokens=16, temperature=0)["choices"][0]["message"]["content"]  # fmt: skip
     assert c1 == expected_chat
+
+
+def test_the_precompile_answers_its_abi(node: Devnet) -> None:
+    import opengradient
+
+    abi = json.loads((Path(opengradient.__file__).parent / "abi" / "InferencePrecompile.abi").read_text())
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    pre = w3.eth.contract(address="0x00000000000000000000000000000000000000F4", abi=abi)
+    request = (2, model_id(node, "mlp"), ([("input", [(1, 0), (2, 0), (3, 0), (4, 0)], [1, 4])], []))
+    receipt = w3.eth.wait_for_transaction_receipt(pre.functions.runModelInference(request).transact({"from": DEV0.address}), timeout=30)
+    (event,) = pre.events.ModelInferenceEvent().process_receipt(receipt)
+    assert event["args"]["inferenceID"] == receipt["transactionHash"].to_0x_hex()
+    expected = onnx_direct(np.array([[1, 2, 3, 4]], dtype=np.float32))
+    got = [np.float32(v["value"] / 10 ** v["decimals"]) for v in event["args"]["response"]["numbers"][0]["values"]]
+    np.testing.assert_array_equal(np.array(got, dtype=np.float32).reshape(1, 2), expected)
+    assert node.inference(receipt["transactionHash"].to_0x_hex())["status"] == "delivered", "TEE: no proof yet"

@@ -70,6 +70,16 @@ def test_cli_rest_and_restart(tmp_path: Path) -> None:
         assert infer(url, id_b, x) == pytest.approx(direct(b, x), rel=0, abs=0)
         listing = subprocess.run([og_devnet_command(), "models", "list", "--rpc-url", url], capture_output=True, text=True)
         assert "risk" in listing.stdout and "score" in listing.stdout
+        # `og-devnet infer` by model name prints what onnxruntime computes.
+        out = subprocess.run([og_devnet_command(), "infer", "risk", "--input", json.dumps({"features": [x]}), "--rpc-url", url],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        printed = json.loads(out.stdout[: out.stdout.rindex("}") + 1])
+        assert np.float32(printed["score"]["values"][0]) == np.float32(direct(a, x))
+        assert "VANILLA, status settled" in out.stdout
+        bad = subprocess.run([og_devnet_command(), "infer", "risk", "--input", '{"features": [[1, 2]]}', "--rpc-url", url],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert bad.returncode == 1 and "has shape [1, 2], the model expects [1, 3]" in bad.stderr
     finally:
         stop(proc)
     # The files live content-addressed in the state directory.
