@@ -117,3 +117,14 @@ def test_all_nodes_down_fails_the_job_but_not_the_chain() -> None:
         record = result(node, "og_getInference", [h])
         assert record["status"] == "failed" and "timed out" in record["error"]
         assert result(node, "og_pipeStats")["degraded"] is True
+
+
+def test_automine_seals_an_inference_once_its_race_is_decided(og_devnet: Devnet) -> None:
+    # The pytest plugin's devnet automines: the request is answered before any node has run
+    # the job, and the block comes when the race ends.
+    (h,) = send_many(og_devnet, [[1.0, 2.0, 3.0, 4.0]])
+    (receipt,) = wait_receipts(og_devnet, [h], timeout=10)
+    assert receipt["status"] == "0x1"
+    # Committed jobs leave PIPE's memory; the record is served from the store.
+    assert og_devnet.chain.pipe().job_json(h) is None
+    assert result(og_devnet, "og_getInference", [h])["status"] == "settled"

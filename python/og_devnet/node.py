@@ -271,10 +271,20 @@ class Node:
 
     # ---- mining ----
     def _miner_loop(self) -> None:
+        decided = self.chain.pipe().decided_count()
         while not self._stopping.is_set():
             due = self.chain.next_block_due(now_ms())
             if due is None:
-                self._wake.wait(0.5)
+                # Automine: an inference decided after its request was answered still gets
+                # its block, as soon as its race ends.
+                if self.chain.mining_mode()[0] == "auto" and (now := self.chain.pipe().decided_count()) != decided:
+                    decided = now
+                    try:
+                        self.mine(1)
+                    except Exception:
+                        log.exception("automine failed to seal a block")
+                    continue
+                self._wake.wait(0.01)
                 self._wake.clear()
                 continue
             delay = (due - now_ms()) / 1000

@@ -40,10 +40,17 @@ def array_from_fixed(pairs: list[list[str]], shape: list[int], dtype: np.dtype) 
     return np.array(flat, dtype=dtype).reshape(shape)
 
 
+INT128 = 2**127
+
+
 def array_to_fixed(arr: np.ndarray) -> list[list[str]]:
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         return [[str(int(x)), "0"] for x in arr.flatten()]
-    return [[str(v), str(d)] for v, d in (to_fixed(x) for x in arr.flatten())]
+    pairs = [to_fixed(x) for x in arr.flatten()]
+    for value, _ in pairs:
+        if not -INT128 <= value < INT128:
+            raise FixedPointError(f"{value} does not fit the contracts' int128")
+    return [[str(v), str(d)] for v, d in pairs]
 
 
 def model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:

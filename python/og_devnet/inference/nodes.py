@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from og_devnet.inference.runtimes import InferenceError
+from og_devnet.inference.runtimes import BadInputError, InferenceError
 
 if TYPE_CHECKING:
     from og_devnet._core import Pipe
@@ -101,7 +101,7 @@ class InferenceNode:
                 continue
             try:
                 self._attempt(*work)
-            except Exception:  # a worker never dies: the attempt fails, the node goes on
+            except BaseException:  # a worker never dies (a Rust panic included): the attempt fails
                 log.exception("node %d crashed on an attempt", self.index)
                 self.pipe.complete(self.index, work[0], work[1], error="node crashed")
 
@@ -115,11 +115,11 @@ class InferenceNode:
         payload = json.loads(payload_json)
         started = time.monotonic()
         output: dict[str, Any] | None = None
-        error = None
+        error, bad_input = None, False
         try:
             output = self.catalog.runtime(payload["model_id"]).run(payload)
         except InferenceError as e:
-            error = str(e)
+            error, bad_input = str(e), isinstance(e, BadInputError)
         elapsed = time.monotonic() - started
         # Latency profile: network/queue delay plus jitter; a slow node takes FACTOR× as long.
         extra = (self.delay_ms + self._rng.uniform(0, self.jitter_ms)) / 1000
@@ -130,7 +130,8 @@ class InferenceNode:
             output, error = None, "flaky node: lost the answer"
         if fault.kind == "byzantine" and output is not None:
             output = corrupt(output)
-        self.pipe.complete(self.index, job, attempt, output=None if output is None else json.dumps(output), error=error)
+        self.pipe.complete(self.index, job, attempt, output=None if output is None else json.dumps(output), error=error,
+                           bad_input=bad_input and fault.kind == "ok")  # fmt: skip
 
     def _sleep(self, seconds: float, job: str, attempt: int) -> None:
         """Waits, but gives up early once the race is decided (losers are cancelled)."""

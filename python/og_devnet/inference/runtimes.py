@@ -26,6 +26,10 @@ class InferenceError(Exception):
     """The node could not run this request; the message becomes the attempt's reason."""
 
 
+class BadInputError(InferenceError):
+    """The request itself cannot run, on any node (e.g. a prompt over the context length)."""
+
+
 class Runtime(Protocol):
     kind: str
 
@@ -130,8 +134,10 @@ class LlamaRuntime:
     def check_fits(self, payload: dict[str, Any]) -> None:
         """Refuses a prompt that, with max_tokens, does not fit in the context window."""
         tokens = self.count_tokens(self.prompt_of(payload))
+        if payload["kind"] == "chat":
+            tokens += 8 * len(payload["messages"])  # room for the model's own chat template
         if tokens + int(payload["max_tokens"]) > self.n_ctx:
-            raise InferenceError(
+            raise BadInputError(
                 f"prompt over the context length: {tokens} prompt tokens + {payload['max_tokens']} max_tokens "
                 f"> {self.n_ctx}"
             )
@@ -143,11 +149,14 @@ class LlamaRuntime:
                     stop=list(payload.get("stop") or []) or None, seed=0)  # fmt: skip
         with self._lock:
             self.llm.reset()
-            if payload["kind"] == "completion":
-                r = self.llm.create_completion(payload["prompt"], **args)
-                return {"answer": r["choices"][0]["text"]}
-            messages = [{"role": m["role"], "content": m["content"]} for m in payload["messages"]]
-            r = self.llm.create_chat_completion(messages=messages, **args)
+            try:
+                if payload["kind"] == "completion":
+                    r = self.llm.create_completion(payload["prompt"], **args)
+                    return {"answer": r["choices"][0]["text"]}
+                messages = [{"role": m["role"], "content": m["content"]} for m in payload["messages"]]
+                r = self.llm.create_chat_completion(messages=messages, **args)
+            except ValueError as e:  # llama-cpp-python: "Requested tokens ... exceed context window"
+                raise BadInputError(f"prompt over the context length: {e}") from e
         choice = r["choices"][0]
         return {"finish_reason": choice.get("finish_reason") or "stop",
                 "message": {"role": "assistant", "content": choice["message"].get("content") or ""}}  # fmt: skip

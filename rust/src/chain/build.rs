@@ -142,11 +142,14 @@ impl Chain {
             receipts,
             state_changes,
         };
+        let mut gone = Vec::new();
         for (sender, nonce) in dropped {
-            self.pool.evict_from(&sender, nonce);
+            gone.extend(self.pool.evict_from(&sender, nonce));
         }
         let state = &self.state;
-        self.pool.prune(|a| state.account_at(a, number).nonce);
+        let mined: std::collections::HashSet<B256> = block.transactions.iter().map(|t| t.hash).collect();
+        gone.extend(self.pool.prune(|a| state.account_at(a, number).nonce).into_iter().filter(|h| !mined.contains(h)));
+        self.pipe.forget(&gone);
         self.schedule.sealed(now_ms);
         self.blocks.push(block);
         Ok(self.blocks.last().expect("just pushed"))

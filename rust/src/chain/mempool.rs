@@ -167,28 +167,34 @@ impl GasMempool {
 
     /// Drops transactions whose nonce the state has passed (included in a block, or made
     /// stale by a revert or a balance change).
-    pub fn prune(&mut self, state_nonce: impl Fn(&Address) -> u64) {
+    pub fn prune(&mut self, state_nonce: impl Fn(&Address) -> u64) -> Vec<B256> {
         let by_hash = &mut self.by_hash;
+        let mut removed = Vec::new();
         self.by_sender.retain(|sender, txs| {
             let keep = txs.split_off(&state_nonce(sender));
             for p in txs.values() {
                 by_hash.remove(&p.tx.hash);
+                removed.push(p.tx.hash);
             }
             *txs = keep;
             !txs.is_empty()
         });
+        removed
     }
 
     /// Removes one transaction and every later one of its sender (they can no longer run).
-    pub fn evict_from(&mut self, sender: &Address, nonce: u64) {
+    pub fn evict_from(&mut self, sender: &Address, nonce: u64) -> Vec<B256> {
+        let mut removed = Vec::new();
         if let Some(txs) = self.by_sender.get_mut(sender) {
             for p in txs.split_off(&nonce).into_values() {
                 self.by_hash.remove(&p.tx.hash);
+                removed.push(p.tx.hash);
             }
             if txs.is_empty() {
                 self.by_sender.remove(sender);
             }
         }
+        removed
     }
 
     /// (ready, queued): transactions that can go in the next block vs held behind a gap.

@@ -75,7 +75,7 @@ impl Chain {
     /// A new chain whose block 0 funds the dev accounts and the genesis allocations, with
     /// default PIPE settings on the wall clock.
     pub fn new(genesis: &Genesis, mode: MiningMode) -> Result<Chain, ChainError> {
-        Chain::with_pipe(genesis, mode, PipeConfig::default(), Arc::new(SystemClock))
+        Chain::with_pipe(genesis, mode, PipeConfig::default(), Arc::new(SystemClock::new()))
     }
 
     pub fn with_pipe(genesis: &Genesis, mode: MiningMode, pipe_config: PipeConfig, clock: Arc<dyn Clock>) -> Result<Chain, ChainError> {
@@ -138,7 +138,7 @@ impl Chain {
         stored: Vec<StoredBlock>,
         accounts: Vec<(Address, Account)>,
     ) -> Result<Chain, ChainError> {
-        Chain::restore_with_pipe(genesis, mode, stored, accounts, PipeConfig::default(), Arc::new(SystemClock))
+        Chain::restore_with_pipe(genesis, mode, stored, accounts, PipeConfig::default(), Arc::new(SystemClock::new()))
     }
 
     pub fn restore_with_pipe(
@@ -364,7 +364,7 @@ impl Chain {
         // reverting call would be, but no node ever sees it.
         let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse(tx.to().expect("call"), tx.input(), &self.models));
         if let Some(replaced) = self.pool.insert(tx, account.nonce)? {
-            self.pipe.forget(&replaced);
+            self.pipe.forget(&[replaced]);
         }
         match inference {
             Some(Ok(call)) => self.pipe.submit(hash, call),
@@ -461,7 +461,8 @@ impl Chain {
         f(&mut account);
         self.state.set_account(address, at, account);
         let state = &self.state;
-        self.pool.prune(|a| state.account_at(a, at).nonce);
+        let dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
+        self.pipe.forget(&dropped);
         account
     }
 
@@ -509,7 +510,8 @@ impl Chain {
         self.state = snap.state;
         self.published = snap.head;
         let (state, at) = (&self.state, snap.head + 1);
-        self.pool.prune(|a| state.account_at(a, at).nonce);
+        let dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
+        self.pipe.forget(&dropped);
         Ok(true)
     }
 
@@ -526,6 +528,10 @@ impl Chain {
             return Err(ChainError::InvalidArgument(format!("block {number} is not the staged block")));
         }
         self.published = number;
+        // Its inference jobs are done with: their records went to the store with the block.
+        let done: Vec<B256> =
+            self.blocks[number as usize].transactions.iter().filter(|t| hub::is_inference_contract(t.to())).map(|t| t.hash).collect();
+        self.pipe.forget(&done);
         Ok(())
     }
 

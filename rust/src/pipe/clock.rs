@@ -5,12 +5,29 @@ pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> u64;
 }
 
-/// Wall-clock milliseconds since the Unix epoch (the same clock block timestamps use).
-pub struct SystemClock;
+/// Milliseconds since the Unix epoch, read as wall time once and then advanced by a
+/// monotonic clock: durations never go negative, even if the wall clock steps back.
+pub struct SystemClock {
+    start_wall_ms: u64,
+    start: std::time::Instant,
+}
+
+impl SystemClock {
+    pub fn new() -> Self {
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        SystemClock { start_wall_ms: wall, start: std::time::Instant::now() }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+        self.start_wall_ms + self.start.elapsed().as_millis() as u64
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Outcome {
     Invalid(String),
     /// The node reported an error.
     Failed(String),
+    /// The node says the request itself cannot run (e.g. a prompt over the context length).
+    BadInput(String),
     TimedOut,
     /// Dropped from the node's queue: the race was decided first.
     Cancelled,
@@ -48,6 +50,7 @@ impl Outcome {
             Outcome::Disagreed => "disagreed",
             Outcome::Invalid(_) => "invalid",
             Outcome::Failed(_) => "failed",
+            Outcome::BadInput(_) => "bad_input",
             Outcome::TimedOut => "timed_out",
             Outcome::Cancelled => "cancelled",
             Outcome::Late => "late",
@@ -58,6 +61,7 @@ impl Outcome {
         match self {
             Outcome::Invalid(r) => format!("invalid output ({r})"),
             Outcome::Failed(r) => format!("node error ({r})"),
+            Outcome::BadInput(r) => format!("bad input ({r})"),
             other => other.name().replace('_', " "),
         }
     }
@@ -86,6 +90,10 @@ impl Attempt {
     /// The node answered wrongly for this job: never ask it again.
     pub fn was_wrong(&self) -> bool {
         matches!(self.outcome, Outcome::Invalid(_) | Outcome::Disagreed)
+    }
+    /// The node gave a well-formed answer: asking it again adds no independent vote.
+    pub fn answered(&self) -> bool {
+        matches!(self.outcome, Outcome::Valid | Outcome::Won | Outcome::Agreed | Outcome::BadInput(_))
     }
 }
 
@@ -159,20 +167,28 @@ impl InferenceJob {
         self.status != JobStatus::Running
     }
 
-    /// The earliest valid attempt whose output `quorum` valid attempts share, if any.
-    pub fn quorum_reached(&self) -> Option<usize> {
-        let valid: Vec<(usize, &Attempt)> = self.attempts.iter().enumerate().filter(|(_, a)| a.outcome == Outcome::Valid).collect();
-        valid
-            .iter()
-            .filter(|(_, a)| valid.iter().filter(|(_, b)| b.logs == a.logs).count() >= self.quorum)
-            .min_by_key(|(_, a)| a.ended_ms)
-            .map(|(i, _)| *i)
+    /// Distinct nodes among the valid attempts that share `a`'s output.
+    fn votes_for(&self, a: &Attempt) -> usize {
+        let mut nodes: Vec<usize> =
+            self.attempts.iter().filter(|b| b.outcome == Outcome::Valid && b.logs == a.logs).map(|b| b.node).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        nodes.len()
     }
 
-    /// How many more matching results the quorum needs.
+    /// The earliest valid attempt whose output `quorum` distinct nodes share, if any.
+    pub fn quorum_reached(&self) -> Option<usize> {
+        self.attempts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.outcome == Outcome::Valid && self.votes_for(a) >= self.quorum)
+            .min_by_key(|(_, a)| a.ended_ms)
+            .map(|(i, _)| i)
+    }
+
+    /// How many more matching results (from other nodes) the quorum needs.
     pub fn results_still_needed(&self) -> usize {
-        let valid: Vec<&Attempt> = self.attempts.iter().filter(|a| a.outcome == Outcome::Valid).collect();
-        let best = valid.iter().map(|a| valid.iter().filter(|b| b.logs == a.logs).count()).max().unwrap_or(0);
+        let best = self.attempts.iter().filter(|a| a.outcome == Outcome::Valid).map(|a| self.votes_for(a)).max().unwrap_or(0);
         self.quorum.saturating_sub(best)
     }
 
@@ -197,7 +213,7 @@ impl InferenceJob {
                     "node": a.node, "node_address": address_of(a.node), "hedge": a.hedge,
                     "dispatched_ms": a.dispatched_ms, "started_ms": a.started_ms, "ended_ms": a.ended_ms,
                     "outcome": a.outcome.name(),
-                    "detail": match &a.outcome { Outcome::Invalid(r) | Outcome::Failed(r) => Some(r.clone()), _ => None },
+                    "detail": match &a.outcome { Outcome::Invalid(r) | Outcome::Failed(r) | Outcome::BadInput(r) => Some(r.clone()), _ => None },
                 })
             })
             .collect();

@@ -77,6 +77,8 @@ struct NodeState {
     disagreements: u64,
     cancelled: u64,
     latency: Samples,
+    /// When the node's worker last asked for work: a worker that stops asking is dead.
+    last_take_ms: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +97,8 @@ struct PipeState {
     active: Vec<B256>,
     models: HashMap<String, ModelTiming>,
     jobs_total: u64,
+    decided: u64,
+    failed: u64,
     executions: u64,
     hedges: u64,
     retries: u64,
@@ -111,6 +115,7 @@ pub struct Pipe {
 
 impl Pipe {
     pub fn new(config: PipeConfig, node_addresses: Vec<Address>, clock: Arc<dyn Clock>) -> Pipe {
+        let start = clock.now_ms();
         let nodes = node_addresses
             .into_iter()
             .map(|address| NodeState {
@@ -128,6 +133,7 @@ impl Pipe {
                 disagreements: 0,
                 cancelled: 0,
                 latency: Samples::new(1000),
+                last_take_ms: start,
             })
             .collect();
         Pipe {
@@ -138,6 +144,8 @@ impl Pipe {
                 active: Vec::new(),
                 models: HashMap::new(),
                 jobs_total: 0,
+                decided: 0,
+                failed: 0,
                 executions: 0,
                 hedges: 0,
                 retries: 0,
@@ -184,8 +192,8 @@ impl Pipe {
 
     /// A new job for a valid inference call: dispatched at once to `redundancy` nodes.
     pub fn submit(&self, tx_hash: B256, call: InferenceCall) {
-        let now = self.now_ms();
         let mut s = self.lock();
+        let now = self.now_ms();
         if s.jobs.contains_key(&tx_hash) {
             return;
         }
@@ -205,9 +213,13 @@ impl Pipe {
 
     /// A job that failed before any node saw it (invalid input mined anyway).
     pub fn submit_failed(&self, tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String) {
-        let now = self.now_ms();
         let mut s = self.lock();
-        s.jobs.entry(tx_hash).or_insert_with(|| InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
+        let now = self.now_ms();
+        if !s.jobs.contains_key(&tx_hash) {
+            s.jobs.insert(tx_hash, InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
+            s.jobs_total += 1;
+            s.failed += 1;
+        }
     }
 
     /// Waits up to `timeout` for the next attempt assigned to `node`.
@@ -215,7 +227,11 @@ impl Pipe {
         let deadline = std::time::Instant::now() + timeout;
         let mut s = self.lock();
         loop {
-            if let Some(item) = s.pop_work(node, self.clock.now_ms()) {
+            let now = self.clock.now_ms();
+            if let Some(n) = s.nodes.get_mut(node) {
+                n.last_take_ms = now;
+            }
+            if let Some(item) = s.pop_work(node, now) {
                 return Some(item);
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -232,20 +248,27 @@ impl Pipe {
         s.jobs.get(job).is_some_and(|j| !j.is_decided() && j.attempts.get(attempt).is_some_and(|a| a.outcome == Outcome::Running))
     }
 
-    /// A node's answer: `Ok(output JSON)` or `Err(what went wrong)`.
-    pub fn complete(&self, node: usize, job: B256, attempt: usize, result: Result<String, String>) {
-        let now = self.now_ms();
+    /// A node's answer: `Ok(output JSON)` or `Err(what went wrong)`. `bad_input` says the
+    /// request itself cannot run (a prompt too long, say): once two nodes agree on that, the
+    /// job fails at once instead of being retried.
+    pub fn complete(&self, node: usize, job: B256, attempt: usize, result: Result<String, String>, bad_input: bool) {
         let mut s = self.lock();
-        s.complete(node, job, attempt, result, now);
+        let now = self.now_ms();
+        s.complete(node, job, attempt, result, bad_input, now);
         drop(s);
         self.work.notify_all();
-        self.wake_scheduler.notify_all();
+    }
+
+    /// How many jobs have been decided so far (automine seals when this moves).
+    pub fn decided_count(&self) -> u64 {
+        let s = self.lock();
+        s.decided + s.failed
     }
 
     /// Timeouts and hedges due at the clock's now. Returns when the next one may be due.
     pub fn tick(&self) -> Option<u64> {
-        let now = self.now_ms();
         let mut s = self.lock();
+        let now = self.now_ms();
         let next = s.tick(now);
         drop(s);
         self.work.notify_all();
@@ -298,14 +321,20 @@ impl Pipe {
         }
     }
 
-    /// Drops a job whose transaction left the pool without being mined (replaced, reverted).
-    pub fn forget(&self, tx: &B256) {
+    /// Drops jobs that are done with: their block is committed (the store keeps the record),
+    /// or their transaction left the pool unmined (replaced, pruned, reverted).
+    pub fn forget(&self, txs: &[B256]) {
         let mut s = self.lock();
-        if let Some(job) = s.jobs.remove(tx) {
-            s.active.retain(|h| h != tx);
-            for (node, att) in job.attempts.iter().enumerate().map(|(_, a)| (a.node, a)) {
-                if att.outcome == Outcome::Queued {
-                    s.nodes[node].queue.retain(|(h, _)| h != tx);
+        for tx in txs {
+            if let Some(job) = s.jobs.remove(tx) {
+                s.active.retain(|h| h != tx);
+                for att in &job.attempts {
+                    let node = &mut s.nodes[att.node];
+                    match att.outcome {
+                        Outcome::Queued => node.queue.retain(|(h, _)| h != tx),
+                        Outcome::Running => node.running = node.running.saturating_sub(1),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -345,8 +374,7 @@ impl Pipe {
                 }))
             })
             .collect();
-        let decided = s.jobs.values().filter(|j| j.is_decided()).count();
-        let failed = s.jobs.values().filter(|j| j.status == JobStatus::Failed).count();
+        let (decided, failed) = (s.decided, s.failed);
         let c = &s.config;
         json!({
             "jobs": s.jobs_total, "decided": decided, "failed": failed, "active": s.active.len(),
@@ -388,7 +416,7 @@ impl PipeState {
         }
         // Never a node already on this job or one whose answer was wrong; prefer healthy,
         // untried, lightly loaded nodes; rotate among equals.
-        let excluded = |i: usize| job.attempts.iter().any(|a| a.node == i && (a.is_pending() || a.was_wrong()));
+        let excluded = |i: usize| job.attempts.iter().any(|a| a.node == i && (a.is_pending() || a.was_wrong() || a.answered()));
         let tried = |i: usize| job.attempts.iter().any(|a| a.node == i);
         let rotation = self.rotation;
         let best = (0..n).filter(|i| !excluded(*i)).min_by_key(|i| {
@@ -424,7 +452,7 @@ impl PipeState {
         None
     }
 
-    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, now: u64) {
+    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, now: u64) {
         let Some(job) = self.jobs.get_mut(&key) else { return };
         let decided = job.is_decided();
         let Some(att) = job.attempts.get_mut(idx) else { return };
@@ -432,10 +460,10 @@ impl PipeState {
             return; // unknown, timed out or already answered: nothing to do
         }
         att.ended_ms = Some(now);
-        let exec_ms = now - att.started_ms.unwrap_or(now);
-        let result_ms = now - att.dispatched_ms;
+        let exec_ms = now.saturating_sub(att.started_ms.unwrap_or(now));
+        let result_ms = now.saturating_sub(att.dispatched_ms);
         let n = &mut self.nodes[node];
-        n.running -= 1;
+        n.running = n.running.saturating_sub(1);
         if decided {
             att.outcome = Outcome::Late;
             n.late += 1;
@@ -444,9 +472,16 @@ impl PipeState {
         }
         match result {
             Err(reason) => {
-                att.outcome = Outcome::Failed(reason);
+                att.outcome = if bad_input { Outcome::BadInput(reason) } else { Outcome::Failed(reason) };
                 n.failures += 1;
                 self.wasted_ms += exec_ms;
+                // Two nodes saying the request cannot run settle it (one could be lying).
+                let agreeing = job.attempts.iter().filter(|a| matches!(a.outcome, Outcome::BadInput(_))).count();
+                if bad_input && (agreeing >= 2 || self.nodes.len() == 1) {
+                    let reason = match &job.attempts[idx].outcome { Outcome::BadInput(r) => r.clone(), _ => unreachable!() };
+                    self.fail(key, reason, now);
+                    return;
+                }
             }
             Ok(output) => match job.call.as_ref().ok_or_else(|| "job has no call".to_string()).and_then(|c| c.encode_result(&output, &key.to_string())) {
                 Ok(logs) => {
@@ -512,13 +547,34 @@ impl PipeState {
                     att.outcome = Outcome::Cancelled;
                     att.ended_ms = Some(now);
                     node.cancelled += 1;
-                    node.running -= 1;
-                    self.wasted_ms += now - att.started_ms.unwrap_or(now);
+                    node.running = node.running.saturating_sub(1);
+                    self.wasted_ms += now.saturating_sub(att.started_ms.unwrap_or(now));
                 }
                 _ => {}
             }
         }
         self.active.retain(|h| *h != key);
+        self.decided += 1;
+    }
+
+    /// Fails an undecided job: its transaction is included with status 0.
+    fn fail(&mut self, key: B256, reason: String, now: u64) {
+        let Some(job) = self.jobs.get_mut(&key) else { return };
+        job.status = JobStatus::Failed;
+        job.t_result = Some(now);
+        job.error = Some(reason);
+        for att in job.attempts.iter_mut().filter(|a| a.is_pending()) {
+            let node = &mut self.nodes[att.node];
+            if att.outcome == Outcome::Running {
+                node.running = node.running.saturating_sub(1);
+            } else {
+                node.queue.retain(|(h, _)| *h != key);
+            }
+            att.outcome = Outcome::Cancelled;
+            att.ended_ms = Some(now);
+        }
+        self.active.retain(|h| *h != key);
+        self.failed += 1;
     }
 
     /// Makes sure an undecided job has enough attempts in flight to reach its quorum, or
@@ -535,27 +591,43 @@ impl PipeState {
                 self.retries += 1;
             }
         }
-        let job = self.jobs.get_mut(&key).expect("still there");
+        let job = self.jobs.get(&key).expect("still there");
         if !job.attempts.iter().any(|a| a.is_pending()) {
             let reasons: Vec<String> = job.attempts.iter().map(|a| a.outcome.describe()).collect();
-            job.status = JobStatus::Failed;
-            job.t_result = Some(now);
-            job.error = Some(format!(
-                "no valid result after {} attempt(s): {}",
-                job.attempts.len(),
-                reasons.join("; ")
-            ));
-            self.active.retain(|h| *h != key);
+            let reason = format!("no valid result after {} attempt(s): {}", job.attempts.len(), reasons.join("; "));
+            self.fail(key, reason, now);
         }
     }
 
     fn tick(&mut self, now: u64) -> Option<u64> {
         let mut next: Option<u64> = None;
         let mut soonest = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
+        // A worker that has not asked for work for a while is gone: its queue times out.
+        let floor = self.config.timeout_floor_ms;
+        let dead: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| !self.nodes[*i].queue.is_empty() && now.saturating_sub(self.nodes[*i].last_take_ms) > floor)
+            .collect();
+        for i in dead {
+            let queued: Vec<(B256, usize)> = self.nodes[i].queue.drain(..).collect();
+            self.nodes[i].avoid_until_ms = now + self.config.cooldown_ms;
+            for (key, idx) in queued {
+                if let Some(att) = self.jobs.get_mut(&key).and_then(|j| j.attempts.get_mut(idx)) {
+                    if att.outcome == Outcome::Queued {
+                        att.outcome = Outcome::TimedOut;
+                        att.ended_ms = Some(now);
+                        self.nodes[i].timeouts += 1;
+                    }
+                }
+                self.ensure_progress(key, now);
+            }
+        }
+        // Delays per model, computed once per tick (each sorts the model's samples).
+        let mut delays: HashMap<(String, Option<CallKind>), (u64, u64)> = HashMap::new();
         for key in self.active.clone() {
             let Some(job) = self.jobs.get(&key) else { continue };
-            let timeout = self.timeout(&job.model_id, job.kind);
-            let hedge_delay = self.hedge_delay(&job.model_id);
+            let (timeout, hedge_delay) = *delays
+                .entry((job.model_id.clone(), job.kind))
+                .or_insert_with(|| (self.timeout(&job.model_id, job.kind), self.hedge_delay(&job.model_id)));
             // Give up on attempts that run too long: the node is probably down.
             let expired: Vec<usize> = job
                 .attempts
@@ -570,7 +642,7 @@ impl PipeState {
                 att.outcome = Outcome::TimedOut;
                 att.ended_ms = Some(now);
                 let node = &mut self.nodes[att.node];
-                node.running -= 1;
+                node.running = node.running.saturating_sub(1);
                 node.timeouts += 1;
                 node.avoid_until_ms = now + self.config.cooldown_ms;
                 self.wasted_ms += timeout;

@@ -68,7 +68,7 @@ fn first_valid_result_wins() {
     };
     assert!(work.payload.contains("\"model_id\":\"m\""));
     clock.advance(12);
-    p.complete(node, work.job, work.attempt, Ok(GOOD.into()));
+    p.complete(node, work.job, work.attempt, Ok(GOOD.into()), false);
     assert!(p.is_decided(&tx(1)));
     let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
     assert_eq!(logs.len(), 1);
@@ -90,9 +90,9 @@ fn a_lingering_job_is_hedged_on_another_node_and_the_loser_discarded() {
     clock.advance(1);
     p.tick();
     let hedge = take(&p, 1 - slow.0).expect("hedged on the other node");
-    p.complete(1 - slow.0, hedge.job, hedge.attempt, Ok(GOOD.into()));
+    p.complete(1 - slow.0, hedge.job, hedge.attempt, Ok(GOOD.into()), false);
     assert!(!p.is_wanted(&slow.1.job, slow.1.attempt), "the slow copy is cancelled");
-    p.complete(slow.0, slow.1.job, slow.1.attempt, Ok(GOOD.into()));
+    p.complete(slow.0, slow.1.job, slow.1.attempt, Ok(GOOD.into()), false);
     assert_eq!(outcomes(&p, tx(1)), vec!["cancelled", "won"]);
     assert_eq!(p.stats_json()["nodes"][slow.0]["running"], 0);
     let stats = p.stats_json();
@@ -106,7 +106,7 @@ fn hedges_stay_within_budget() {
     for i in 0..20 {
         p.submit(tx(i), call());
     }
-    clock.advance(5_000);
+    clock.advance(1_000);
     p.tick();
     assert_eq!(p.stats_json()["hedges"], 2, "10 % of 20 jobs");
 }
@@ -119,12 +119,12 @@ fn redundancy_two_outvotes_a_wrong_answer() {
     let mut work: Vec<(usize, WorkItem)> = (0..3).filter_map(|n| take(&p, n).map(|w| (n, w))).collect();
     assert_eq!(work.len(), 2);
     let (byz, honest) = (work.remove(0), work.remove(0));
-    p.complete(byz.0, byz.1.job, byz.1.attempt, Ok(WRONG.into()));
-    p.complete(honest.0, honest.1.job, honest.1.attempt, Ok(GOOD.into()));
+    p.complete(byz.0, byz.1.job, byz.1.attempt, Ok(WRONG.into()), false);
+    p.complete(honest.0, honest.1.job, honest.1.attempt, Ok(GOOD.into()), false);
     assert!(!p.is_decided(&tx(1)), "two different answers: no quorum yet");
     let third = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).expect("a third node is asked");
     assert!(third.0 != byz.0 && third.0 != honest.0);
-    p.complete(third.0, third.1.job, third.1.attempt, Ok(GOOD.into()));
+    p.complete(third.0, third.1.job, third.1.attempt, Ok(GOOD.into()), false);
     let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
     assert_eq!(winner, Address::with_last_byte(honest.0 as u8 + 1));
     assert!(!logs.is_empty());
@@ -141,7 +141,7 @@ fn a_silent_node_times_out_and_the_job_moves_on() {
     clock.advance(5_000);
     p.tick();
     let retry = take(&p, 1 - down).expect("retried elsewhere after the timeout");
-    p.complete(1 - down, retry.job, retry.attempt, Ok(GOOD.into()));
+    p.complete(1 - down, retry.job, retry.attempt, Ok(GOOD.into()), false);
     assert_eq!(outcomes(&p, tx(1)), vec!["timed_out", "won"]);
     let stats = p.stats_json();
     assert_eq!(stats["nodes"][down]["timeouts"], 1);
@@ -156,19 +156,73 @@ fn malformed_and_failed_answers_are_retried_then_the_job_fails() {
     let (p, _clock) = pipe(2, PipeConfig::default());
     p.submit(tx(1), call());
     let (a, wa) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
-    p.complete(a, wa.job, wa.attempt, Ok(r#"{"numbers":[]}"#.into()));
+    p.complete(a, wa.job, wa.attempt, Ok(r#"{"numbers":[]}"#.into()), false);
     let (b, wb) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     assert_ne!(a, b, "never back to the node that answered wrongly");
-    p.complete(b, wb.job, wb.attempt, Err("flaky".into()));
+    p.complete(b, wb.job, wb.attempt, Err("flaky".into()), false);
     // Node b failed (not wrong): it may be asked again; node a may not.
     let (c, wc) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     assert_eq!(c, b);
-    p.complete(c, wc.job, wc.attempt, Err("flaky again".into()));
+    p.complete(c, wc.job, wc.attempt, Err("flaky again".into()), false);
     // With max_attempts reached or no node left... keep failing until the job gives up.
     while let Some((n, w)) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))) {
-        p.complete(n, w.job, w.attempt, Err("still flaky".into()));
+        p.complete(n, w.job, w.attempt, Err("still flaky".into()), false);
     }
     assert!(p.is_decided(&tx(1)));
     let err = p.outcome(&tx(1)).unwrap_err();
     assert!(err.contains("no valid result after") && err.contains("invalid output") && err.contains("flaky"), "{err}");
+}
+
+#[test]
+fn a_node_never_votes_twice() {
+    // Redundancy 2: node 0 lies, node 1 is honest; node 0 must not be asked again to break
+    // the tie, or it could agree with itself.
+    let config = PipeConfig { redundancy: 2, hedge_budget: 1.0, ..Default::default() };
+    let (p, clock) = pipe(3, config);
+    p.submit(tx(1), call());
+    let w0 = take(&p, 0).unwrap();
+    let w1 = take(&p, 1).unwrap();
+    p.complete(0, w0.job, w0.attempt, Ok(WRONG.into()), false);
+    p.complete(1, w1.job, w1.attempt, Ok(GOOD.into()), false);
+    clock.advance(2_000);
+    p.tick();
+    assert!(take(&p, 0).is_none(), "node 0 already answered");
+    let w2 = take(&p, 2).unwrap();
+    p.complete(2, w2.job, w2.attempt, Ok(GOOD.into()), false);
+    assert_eq!(p.outcome(&tx(1)).unwrap().1, Address::with_last_byte(2));
+}
+
+#[test]
+fn two_nodes_agreeing_the_input_is_bad_fail_the_job_at_once() {
+    let (p, _clock) = pipe(3, PipeConfig::default());
+    p.submit(tx(1), call());
+    let (a, wa) = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    p.complete(a, wa.job, wa.attempt, Err("prompt over the context length".into()), true);
+    assert!(!p.is_decided(&tx(1)), "one node's word is not enough");
+    let (b, wb) = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    p.complete(b, wb.job, wb.attempt, Err("prompt over the context length".into()), true);
+    assert_eq!(p.outcome(&tx(1)).unwrap_err(), "prompt over the context length");
+}
+
+#[test]
+fn forgetting_a_job_frees_its_nodes_and_a_dead_worker_times_out() {
+    let (p, clock) = pipe(2, PipeConfig { hedge_budget: 0.0, ..Default::default() });
+    p.submit(tx(1), call());
+    let (n, _w) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
+    assert_eq!(p.stats_json()["nodes"][n]["running"], 1);
+    p.forget(&[tx(1)]);
+    assert_eq!(p.stats_json()["nodes"][n]["running"], 0);
+    assert!(p.job_json(&tx(1)).is_none());
+    // A job queued on a node whose worker never asks again times out and moves on.
+    p.submit(tx(2), call());
+    let stats = p.stats_json();
+    let dead = (0..2).find(|i| stats["nodes"][*i]["queued"] == 1).expect("queued somewhere");
+    let alive = 1 - dead;
+    clock.advance(6_000);
+    assert!(take(&p, alive).is_none(), "nothing for the live worker yet");
+    p.tick();
+    assert_eq!(p.stats_json()["nodes"][dead]["timeouts"], 1);
+    let w = take(&p, alive).expect("re-dispatched to the live worker");
+    p.complete(alive, w.job, w.attempt, Ok(GOOD.into()), false);
+    assert!(p.is_decided(&tx(2)));
 }

@@ -165,7 +165,7 @@ impl PyChain {
     ) -> PyResult<Self> {
         let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
         g.nodes = nodes;
-        let chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock)).map_err(to_py)?;
+        let chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
         wrap(py, chain)
     }
 
@@ -204,7 +204,7 @@ impl PyChain {
                     .map(|b| serde_json::from_str::<StoredBlock>(b))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| crate::chain::ChainError::InvalidArgument(format!("stored block: {e}")))?;
-                Chain::restore_with_pipe(&g, mode, stored, state, pipe_config, Arc::new(SystemClock))
+                Chain::restore_with_pipe(&g, mode, stored, state, pipe_config, Arc::new(SystemClock::new()))
             })
             .map_err(to_py)?;
         wrap(py, chain)

@@ -36,32 +36,53 @@ impl PyPipe {
     }
 
     /// Reports an attempt: the output JSON, or an error message.
-    #[pyo3(signature = (node, job, attempt, output=None, error=None))]
-    fn complete(&self, py: Python<'_>, node: usize, job: &str, attempt: usize, output: Option<String>, error: Option<String>) -> PyResult<()> {
+    #[pyo3(signature = (node, job, attempt, output=None, error=None, bad_input=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &self,
+        py: Python<'_>,
+        node: usize,
+        job: &str,
+        attempt: usize,
+        output: Option<String>,
+        error: Option<String>,
+        bad_input: bool,
+    ) -> PyResult<()> {
         let job = convert::hash(job)?;
         let result = match (output, error) {
             (Some(o), _) => Ok(o),
             (None, e) => Err(e.unwrap_or_else(|| "no output".into())),
         };
         let pipe = &self.inner;
-        py.detach(|| pipe.complete(node, job, attempt, result));
+        py.detach(|| pipe.complete(node, job, attempt, result, bad_input));
         Ok(())
     }
 
-    fn is_wanted(&self, job: &str, attempt: usize) -> PyResult<bool> {
-        Ok(self.inner.is_wanted(&convert::hash(job)?, attempt))
+    // These wait for the pipe lock without the GIL, so they never stall the miner thread.
+    fn is_wanted(&self, py: Python<'_>, job: &str, attempt: usize) -> PyResult<bool> {
+        let (job, pipe) = (convert::hash(job)?, &self.inner);
+        Ok(py.detach(|| pipe.is_wanted(&job, attempt)))
     }
 
-    fn set_fault(&self, node: usize, fault: &str) -> bool {
-        self.inner.set_fault(node, fault)
+    fn set_fault(&self, py: Python<'_>, node: usize, fault: &str) -> bool {
+        let pipe = &self.inner;
+        py.detach(|| pipe.set_fault(node, fault))
     }
 
-    fn job_json(&self, tx_hash: &str) -> PyResult<Option<String>> {
-        Ok(self.inner.job_json(&convert::hash(tx_hash)?).map(|v| v.to_string()))
+    fn job_json(&self, py: Python<'_>, tx_hash: &str) -> PyResult<Option<String>> {
+        let (tx, pipe) = (convert::hash(tx_hash)?, &self.inner);
+        Ok(py.detach(|| pipe.job_json(&tx).map(|v| v.to_string())))
     }
 
-    fn stats_json(&self) -> String {
-        self.inner.stats_json().to_string()
+    fn stats_json(&self, py: Python<'_>) -> String {
+        let pipe = &self.inner;
+        py.detach(|| pipe.stats_json().to_string())
+    }
+
+    /// Jobs decided so far: automine seals a block when this moves.
+    fn decided_count(&self, py: Python<'_>) -> u64 {
+        let pipe = &self.inner;
+        py.detach(|| pipe.decided_count())
     }
 
     /// Starts the scheduler thread (hedges and timeouts); idempotent.
