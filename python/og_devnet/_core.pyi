@@ -38,6 +38,22 @@ def encode_completion_call(
 ) -> bytes: ...
 def decode_result_log(topic0: str, data: str) -> str | None: ...
 def revert_data_hex(reason: str) -> str: ...
+def verify_tee(
+    *,
+    attestation: bytes,
+    response_signature: bytes,
+    timestamp_ms: int,
+    request_hash: str,
+    output_hash: str,
+    expected_pcrs: list[bytes],
+    root_der: bytes,
+    now_ms: int,
+    delivered_request_hash: str,
+    delivered_output_hash: str,
+    max_attestation_age_ms: int = 600_000,
+    max_clock_skew_ms: int = 5_000,
+) -> str:
+    """JSON: {"ok": true, "module_id", "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}."""
 
 class PipeArgs(TypedDict):
     redundancy: int

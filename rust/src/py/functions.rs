@@ -96,3 +96,43 @@ pub fn encode_completion_call(model_id: String, mode: u8, prompt: String, max_to
     }
     .abi_encode()
 }
+
+/// Verifies a TEE result with public material only. Returns JSON: {"ok": true, "module_id",
+/// "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}.
+#[pyfunction]
+#[pyo3(signature = (*, attestation, response_signature, timestamp_ms, request_hash, output_hash, expected_pcrs,
+                    root_der, now_ms, delivered_request_hash, delivered_output_hash, max_attestation_age_ms=600_000,
+                    max_clock_skew_ms=5_000))]
+#[allow(clippy::too_many_arguments)]
+pub fn verify_tee(
+    py: Python<'_>,
+    attestation: Vec<u8>,
+    response_signature: Vec<u8>,
+    timestamp_ms: u64,
+    request_hash: &str,
+    output_hash: &str,
+    expected_pcrs: Vec<Vec<u8>>,
+    root_der: Vec<u8>,
+    now_ms: u64,
+    delivered_request_hash: &str,
+    delivered_output_hash: &str,
+    max_attestation_age_ms: u64,
+    max_clock_skew_ms: u64,
+) -> PyResult<String> {
+    use super::convert::hash;
+    let evidence = crate::verify::TeeEvidence {
+        attestation,
+        response_signature,
+        timestamp_ms,
+        request_hash: hash(request_hash)?,
+        output_hash: hash(output_hash)?,
+    };
+    let policy = crate::verify::TeePolicy { root_der, max_attestation_age_ms, max_clock_skew_ms };
+    let (dr, do_) = (hash(delivered_request_hash)?, hash(delivered_output_hash)?);
+    let result = py.detach(|| crate::verify::verify_tee(&evidence, &expected_pcrs, &policy, now_ms, dr, do_));
+    Ok(match result {
+        Ok(v) => json!({"ok": true, "module_id": v.module_id, "attestation_timestamp_ms": v.attestation_timestamp_ms}),
+        Err(r) => json!({"ok": false, "reason": r.reason, "detail": r.detail}),
+    }
+    .to_string())
+}

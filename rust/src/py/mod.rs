@@ -19,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::decode_result_log, m)?)?;
     m.add_function(wrap_pyfunction!(functions::revert_data_hex, m)?)?;
     m.add_function(wrap_pyfunction!(functions::encode_completion_call, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::verify_tee, m)?)?;
     errors::register(m)?;
     Ok(())
 }

@@ -1,0 +1,224 @@
+//! TEE attestations in the AWS Nitro format: a COSE_Sign1 (ES384) whose CBOR payload carries
+//! `module_id`, `digest`, `timestamp`, `pcrs`, `certificate`, `cabundle`, `public_key`,
+//! `user_data`, `nonce`; the leaf certificate chains to the devnet's root (P-384). The
+//! enclave's `public_key` signs each response: ES384 over
+//! request_hash ‖ output_hash ‖ uint256(timestamp_ms).
+use alloy_primitives::B256;
+use ciborium::Value;
+use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
+use der::{Decode, Encode};
+use p384::ecdsa::signature::Verifier;
+use p384::ecdsa::{Signature, VerifyingKey};
+use x509_cert::Certificate;
+
+/// Why an attestation or a signed response is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeeRejection {
+    /// A stable name: malformed_attestation, unknown_root, bad_certificate_chain,
+    /// expired_certificate, bad_signature, pcr_mismatch, stale_attestation,
+    /// bad_response_signature, request_mismatch, output_mismatch.
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+fn reject(reason: &'static str, detail: impl Into<String>) -> TeeRejection {
+    TeeRejection { reason, detail: detail.into() }
+}
+
+/// What the verifier is given: all of it public.
+#[derive(Debug, Clone)]
+pub struct TeeEvidence {
+    /// The COSE_Sign1 attestation document (tagged or not).
+    pub attestation: Vec<u8>,
+    /// ES384 signature, r ‖ s (96 bytes), by the attested `public_key`.
+    pub response_signature: Vec<u8>,
+    pub timestamp_ms: u64,
+    /// What the enclave says it answered: keccak256 of the request and of the output.
+    pub request_hash: B256,
+    pub output_hash: B256,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeePolicy {
+    /// DER of the devnet root certificate, fixed at genesis.
+    pub root_der: Vec<u8>,
+    /// An attestation older than this (relative to the response it vouches for) is stale.
+    pub max_attestation_age_ms: u64,
+    /// Clocks may disagree by this much.
+    pub max_clock_skew_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeeVerified {
+    pub module_id: String,
+    pub attestation_timestamp_ms: u64,
+    pub pcrs: Vec<Vec<u8>>,
+}
+
+struct Document {
+    module_id: String,
+    timestamp_ms: u64,
+    pcrs: Vec<(i128, Vec<u8>)>,
+    certificate: Vec<u8>,
+    cabundle: Vec<Vec<u8>>,
+    public_key: Vec<u8>,
+}
+
+fn parse_document(payload: &[u8]) -> Result<Document, String> {
+    let value: Value = ciborium::from_reader(payload).map_err(|e| format!("payload is not CBOR: {e}"))?;
+    let map = value.as_map().ok_or("payload is not a CBOR map")?;
+    let field = |name: &str| map.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| v);
+    let bytes = |name: &str| -> Result<Vec<u8>, String> {
+        field(name).and_then(Value::as_bytes).cloned().ok_or_else(|| format!("field {name} missing or not bytes"))
+    };
+    let digest = field("digest").and_then(Value::as_text).ok_or("field digest missing")?;
+    if digest != "SHA384" {
+        return Err(format!("digest is {digest}, not SHA384"));
+    }
+    let timestamp_ms = field("timestamp")
+        .and_then(Value::as_integer)
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or("field timestamp missing or not an unsigned integer")?;
+    let pcrs = field("pcrs")
+        .and_then(Value::as_map)
+        .ok_or("field pcrs missing or not a map")?
+        .iter()
+        .map(|(k, v)| {
+            let index = k.as_integer().map(i128::from).ok_or("a PCR index is not an integer")?;
+            let value = v.as_bytes().cloned().ok_or("a PCR value is not bytes")?;
+            if value.len() != 48 {
+                return Err(format!("PCR{index} has {} bytes, not 48 (SHA-384)", value.len()));
+            }
+            Ok((index, value))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let cabundle = field("cabundle")
+        .and_then(Value::as_array)
+        .ok_or("field cabundle missing or not an array")?
+        .iter()
+        .map(|c| c.as_bytes().cloned().ok_or("a cabundle entry is not bytes"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if cabundle.is_empty() {
+        return Err("cabundle is empty".into());
+    }
+    Ok(Document {
+        module_id: field("module_id").and_then(Value::as_text).ok_or("field module_id missing")?.to_string(),
+        timestamp_ms,
+        pcrs,
+        certificate: bytes("certificate")?,
+        cabundle,
+        public_key: bytes("public_key")?,
+    })
+}
+
+fn spki_key(cert: &Certificate) -> Result<VerifyingKey, String> {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("not a P-384 key: {e}"))
+}
+
+/// Checks `cert` was signed by `issuer` (ecdsa-with-SHA384).
+fn signed_by(cert: &Certificate, issuer: &Certificate) -> Result<(), String> {
+    let key = spki_key(issuer)?;
+    let tbs = cert.tbs_certificate.to_der().map_err(|e| e.to_string())?;
+    let sig = Signature::from_der(cert.signature.raw_bytes()).map_err(|e| format!("certificate signature: {e}"))?;
+    key.verify(&tbs, &sig).map_err(|_| "certificate signature does not verify".to_string())
+}
+
+fn subject(cert: &Certificate) -> String {
+    cert.tbs_certificate.subject.to_string()
+}
+
+/// Verifies a TEE result. `expected_pcrs` are the registered measurements (PCR0, PCR1, PCR2:
+/// runtime image, node software, model); `delivered_*` are what the chain knows independently.
+pub fn verify_tee(
+    evidence: &TeeEvidence,
+    expected_pcrs: &[Vec<u8>],
+    policy: &TeePolicy,
+    now_ms: u64,
+    delivered_request_hash: B256,
+    delivered_output_hash: B256,
+) -> Result<TeeVerified, TeeRejection> {
+    let malformed = |d: String| reject("malformed_attestation", d);
+    let sign1 = CoseSign1::from_tagged_slice(&evidence.attestation)
+        .or_else(|_| CoseSign1::from_slice(&evidence.attestation))
+        .map_err(|e| malformed(format!("not a COSE_Sign1: {e:?}")))?;
+    let alg = sign1.protected.header.alg.clone();
+    if alg != Some(coset::Algorithm::Assigned(coset::iana::Algorithm::ES384)) {
+        return Err(malformed(format!("algorithm is {alg:?}, not ES384")));
+    }
+    let payload = sign1.payload.as_deref().ok_or_else(|| malformed("no payload".into()))?;
+    let doc = parse_document(payload).map_err(malformed)?;
+
+    // The chain: cabundle[0] must be the devnet root; each certificate signed by the next up.
+    if doc.cabundle[0] != policy.root_der {
+        return Err(reject("unknown_root", "the cabundle's root is not the devnet root"));
+    }
+    let parse = |der: &[u8], what: &str| Certificate::from_der(der).map_err(|e| malformed(format!("{what}: {e}")));
+    let leaf = parse(&doc.certificate, "certificate")?;
+    let bundle: Vec<Certificate> = doc.cabundle.iter().map(|c| parse(c, "cabundle entry")).collect::<Result<_, _>>()?;
+    let mut chain: Vec<&Certificate> = vec![&leaf];
+    chain.extend(bundle.iter().rev());
+    for pair in chain.windows(2) {
+        signed_by(pair[0], pair[1])
+            .map_err(|e| reject("bad_certificate_chain", format!("{} is not signed by {}: {e}", subject(pair[0]), subject(pair[1]))))?;
+    }
+    let root = chain.last().expect("root");
+    signed_by(root, root).map_err(|e| reject("bad_certificate_chain", format!("root is not self-signed: {e}")))?;
+    for cert in &chain {
+        let validity = &cert.tbs_certificate.validity;
+        let (from, until) = (validity.not_before.to_unix_duration().as_millis() as u64, validity.not_after.to_unix_duration().as_millis() as u64);
+        if now_ms < from || now_ms > until {
+            return Err(reject("expired_certificate", format!("{} is valid {from}..{until} ms, now is {now_ms}", subject(cert))));
+        }
+    }
+    let leaf_key = spki_key(&leaf).map_err(malformed)?;
+    sign1
+        .verify_signature(b"", |sig, data| {
+            let sig = Signature::from_slice(sig).map_err(|e| e.to_string())?;
+            leaf_key.verify(data, &sig).map_err(|e| e.to_string())
+        })
+        .map_err(|e| reject("bad_signature", format!("the attestation's COSE signature does not verify: {e}")))?;
+
+    for (i, expected) in expected_pcrs.iter().enumerate() {
+        let got = doc.pcrs.iter().find(|(k, _)| *k == i as i128).map(|(_, v)| v);
+        if got != Some(expected) {
+            return Err(reject("pcr_mismatch", format!("PCR{i} does not match the registered measurement")));
+        }
+    }
+    if doc.timestamp_ms > evidence.timestamp_ms + policy.max_clock_skew_ms
+        || evidence.timestamp_ms.saturating_sub(doc.timestamp_ms) > policy.max_attestation_age_ms
+        || evidence.timestamp_ms > now_ms + policy.max_clock_skew_ms
+    {
+        return Err(reject(
+            "stale_attestation",
+            format!("attested at {} ms, response at {} ms, now {now_ms} ms", doc.timestamp_ms, evidence.timestamp_ms),
+        ));
+    }
+    let response_key = spki_from_der(&doc.public_key).map_err(malformed)?;
+    let mut message = Vec::with_capacity(96);
+    message.extend_from_slice(evidence.request_hash.as_slice());
+    message.extend_from_slice(evidence.output_hash.as_slice());
+    message.extend_from_slice(&alloy_primitives::U256::from(evidence.timestamp_ms).to_be_bytes::<32>());
+    let sig = Signature::from_slice(&evidence.response_signature)
+        .map_err(|e| reject("bad_response_signature", format!("not an ES384 signature: {e}")))?;
+    response_key
+        .verify(&message, &sig)
+        .map_err(|_| reject("bad_response_signature", "the response signature does not verify with the attested key"))?;
+    if evidence.request_hash != delivered_request_hash {
+        return Err(reject("request_mismatch", "the signed request is not this inference's request"));
+    }
+    if evidence.output_hash != delivered_output_hash {
+        return Err(reject("output_mismatch", "the signed output is not the delivered output"));
+    }
+    Ok(TeeVerified {
+        module_id: doc.module_id,
+        attestation_timestamp_ms: doc.timestamp_ms,
+        pcrs: doc.pcrs.into_iter().map(|(_, v)| v).collect(),
+    })
+}
+
+/// A P-384 public key from SubjectPublicKeyInfo DER.
+fn spki_from_der(der_bytes: &[u8]) -> Result<VerifyingKey, String> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| format!("public_key is not SPKI: {e}"))?;
+    VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not P-384: {e}"))
+}
