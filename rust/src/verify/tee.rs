@@ -222,3 +222,64 @@ fn spki_from_der(der_bytes: &[u8]) -> Result<VerifyingKey, String> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| format!("public_key is not SPKI: {e}"))?;
     VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not P-384: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::hex;
+
+    struct Vector {
+        evidence: TeeEvidence,
+        policy: TeePolicy,
+        pcrs: Vec<Vec<u8>>,
+    }
+
+    fn vector() -> Vector {
+        let v: serde_json::Value = serde_json::from_str(include_str!("testdata/attestation.json")).unwrap();
+        let h = |k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
+        Vector {
+            evidence: TeeEvidence {
+                attestation: h("attestation"),
+                response_signature: h("response_signature"),
+                timestamp_ms: v["timestamp_ms"].as_u64().unwrap(),
+                request_hash: B256::from_slice(&h("request_hash")),
+                output_hash: B256::from_slice(&h("output_hash")),
+            },
+            policy: TeePolicy { root_der: h("root_der"), max_attestation_age_ms: 600_000, max_clock_skew_ms: 5_000 },
+            pcrs: v["pcrs"].as_array().unwrap().iter().map(|p| hex::decode(p.as_str().unwrap()).unwrap()).collect(),
+        }
+    }
+
+    fn check(v: &Vector, now: u64) -> Result<TeeVerified, TeeRejection> {
+        verify_tee(&v.evidence, &v.pcrs, &v.policy, now, v.evidence.request_hash, v.evidence.output_hash)
+    }
+
+    #[test]
+    fn the_vector_verifies_at_its_time_and_not_long_after() {
+        let v = vector();
+        let t = v.evidence.timestamp_ms;
+        assert_eq!(check(&v, t).unwrap().module_id, "node-0");
+        // The enclave certificate is valid for a day.
+        assert_eq!(check(&v, t + 2 * 86_400_000).unwrap_err().reason, "expired_certificate");
+    }
+
+    #[test]
+    fn tampering_is_named() {
+        let mut v = vector();
+        let t = v.evidence.timestamp_ms;
+        v.pcrs[2][0] ^= 1;
+        assert_eq!(check(&v, t).unwrap_err().reason, "pcr_mismatch");
+        let mut v = vector();
+        v.evidence.response_signature[0] ^= 1;
+        assert_eq!(check(&v, t).unwrap_err().reason, "bad_response_signature");
+        let mut v = vector();
+        v.policy.root_der[40] ^= 1;
+        assert_eq!(check(&v, t).unwrap_err().reason, "unknown_root");
+        let v = vector();
+        let err = verify_tee(&v.evidence, &v.pcrs, &v.policy, t, v.evidence.request_hash, B256::ZERO).unwrap_err();
+        assert_eq!(err.reason, "output_mismatch");
+        let mut v = vector();
+        v.evidence.attestation.truncate(20);
+        assert_eq!(check(&v, t).unwrap_err().reason, "malformed_attestation");
+    }
+}
