@@ -128,3 +128,17 @@ def test_the_precompile_answers_its_abi(node: Devnet) -> None:
     got = [np.float32(v["value"] / 10 ** v["decimals"]) for v in event["args"]["response"]["numbers"][0]["values"]]
     np.testing.assert_array_equal(np.array(got, dtype=np.float32).reshape(1, 2), expected)
     assert node.inference(receipt["transactionHash"].to_0x_hex())["status"] == "delivered", "TEE: no proof yet"
+
+
+def test_sdk_tee_inference_carries_a_verified_attestation(node: Devnet) -> None:
+    import opengradient as og
+
+    alpha = og.Alpha(private_key=DEV_KEYS[2], rpc_url=node.rpc_url)
+    x = np.array([[1.0, -1.0, 0.5, 2.0]], dtype=np.float32)
+    result = alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.TEE, model_input={"input": x})
+    np.testing.assert_array_equal(np.asarray(result.model_output["output"], dtype=np.float32), onnx_direct(x))
+    record = node.inference("0x" + result.transaction_hash.removeprefix("0x"))
+    assert record["mode_name"] == "TEE" and record["status"] == "delivered"
+    proof = record["proof"]
+    assert proof["kind"] == "tee" and proof["verified_at_result"] is True
+    assert proof["module_id"] == f"og-devnet-node-{record['winner_node']}"

@@ -128,3 +128,24 @@ def test_automine_seals_an_inference_once_its_race_is_decided(og_devnet: Devnet)
     # Committed jobs leave PIPE's memory; the record is served from the store.
     assert og_devnet.chain.pipe().job_json(h) is None
     assert result(og_devnet, "og_getInference", [h])["status"] == "settled"
+
+
+def test_a_byzantine_tee_node_is_caught_by_its_attestation() -> None:
+    # Redundancy 1: only the attestation stands between a wrong answer and the user.
+    with Devnet(block_time=0.1, nodes=2, node_faults={0: "byzantine"}) as node:
+        batch = []
+        for i in range(6):
+            numbers, _ = model_input({"input": np.array([[float(i), 1.0, 2.0, 3.0]], dtype=np.float32)})
+            data = "0x" + encode_run_call(mlp_id(node), 2, json.dumps(numbers), "[]").hex()
+            batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction",
+                          "params": [{"from": DEV0.address, "to": HUB, "data": data, "gas": hex(300_000)}]})  # fmt: skip
+        hashes = [a["result"] for a in sorted(httpx.post(node.rpc_url, json=batch).json(), key=lambda a: a["id"])]
+        assert all(r["status"] == "0x1" for r in wait_receipts(node, hashes, timeout=30))
+        for h in hashes:
+            record = result(node, "og_getInference", [h])
+            assert record["winner_node"] == 1
+            rejected = [a for a in record["attempts"] if a["node"] == 0]
+            for a in rejected:
+                assert a["outcome"] == "invalid" and a["detail"].startswith("pcr_mismatch"), a
+        stats = result(node, "og_pipeStats")
+        assert stats["nodes"][0]["wins"] == 0 and stats["nodes"][0]["invalid"] >= 1

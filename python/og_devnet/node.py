@@ -23,6 +23,7 @@ from og_devnet._core import Chain
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.inference.catalog import ModelCatalog
 from og_devnet.inference.nodes import Fault, InferenceNode
+from og_devnet.inference.tee import DevnetCA, Enclave, measurements
 from og_devnet.store import ChainStore, make_engine
 
 log = logging.getLogger("og_devnet.node")
@@ -202,9 +203,15 @@ class Node:
     def _start_nodes(self) -> None:
         pipe = self.chain.pipe()
         s = self.settings
+        # The devnet CA lives in the state directory: enclaves of a restarted node chain to
+        # the same root.
+        self.tee_ca = DevnetCA.load_or_create(self.state_dir / "tee")
+        pcr0, pcr1, _ = measurements(b"")
+        pipe.set_tee(self.tee_ca.root_der, pcr0, pcr1)
         self.nodes = [
             InferenceNode(i, address, pipe, self.catalog, Fault.parse(s.node_faults.get(i, "ok")),
-                          delay_ms=s.node_delay_ms, jitter_ms=s.node_jitter_ms)  # fmt: skip
+                          delay_ms=s.node_delay_ms, jitter_ms=s.node_jitter_ms,
+                          enclave=Enclave(self.tee_ca, f"og-devnet-node-{i}"))  # fmt: skip
             for i, address in enumerate(pipe.node_addresses())
         ]
         for node in self.nodes:

@@ -15,9 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from og_devnet.inference.runtimes import BadInputError, InferenceError
 
+from og_devnet._core import keccak256
+from og_devnet.inference.tee import Enclave, measurements
+
 if TYPE_CHECKING:
     from og_devnet._core import Pipe
     from og_devnet.inference.catalog import ModelCatalog
+
+TEE = 2
+#: What a byzantine node's enclave really runs: not the registered image, so its PCR0 differs.
+TAMPERED_IMAGE = b"og-devnet enclave image v1 (modified)"
 
 log = logging.getLogger("og_devnet.nodes")
 
@@ -65,8 +72,9 @@ class InferenceNode:
     """One simulated node: an index into the PIPE's nodes, a fault, a latency profile."""
 
     def __init__(self, index: int, address: str, pipe: Pipe, catalog: ModelCatalog, fault: Fault,
-                 delay_ms: float = 0.0, jitter_ms: float = 0.0) -> None:  # fmt: skip
+                 delay_ms: float = 0.0, jitter_ms: float = 0.0, enclave: Enclave | None = None) -> None:  # fmt: skip
         self.index = index
+        self.enclave = enclave
         self.address = address
         self.pipe = pipe
         self.catalog = catalog
@@ -130,8 +138,26 @@ class InferenceNode:
             output, error = None, "flaky node: lost the answer"
         if fault.kind == "byzantine" and output is not None:
             output = corrupt(output)
-        self.pipe.complete(self.index, job, attempt, output=None if output is None else json.dumps(output), error=error,
-                           bad_input=bad_input and fault.kind == "ok")  # fmt: skip
+        out_json = None if output is None else json.dumps(output)
+        proof = None
+        if out_json is not None and payload.get("mode") == TEE and self.enclave is not None:
+            proof = self._attest(payload_json, out_json, payload["model_id"], byzantine=fault.kind == "byzantine")
+        self.pipe.complete(self.index, job, attempt, output=out_json, error=error,
+                           bad_input=bad_input and fault.kind == "ok", proof=proof)  # fmt: skip
+
+    def _attest(self, payload_json: str, out_json: str, model_id: str, byzantine: bool) -> str:
+        """The enclave's evidence: a fresh attestation and a signature binding the request,
+        the output and the time."""
+        assert self.enclave is not None
+        now = int(time.time() * 1000)
+        request_hash, output_hash = keccak256(payload_json.encode()), keccak256(out_json.encode())
+        image = TAMPERED_IMAGE if byzantine else None
+        pcrs = measurements(model_id.encode(), image) if image else measurements(model_id.encode())
+        return json.dumps({
+            "attestation": self.enclave.attest(pcrs, now, nonce=request_hash).hex(),
+            "response_signature": self.enclave.sign_response(request_hash, output_hash, now).hex(),
+            "timestamp_ms": now, "request_hash": request_hash.hex(), "output_hash": output_hash.hex(),
+        })  # fmt: skip
 
     def _sleep(self, seconds: float, job: str, attempt: int) -> None:
         """Waits, but gives up early once the race is decided (losers are cancelled)."""

@@ -29,9 +29,9 @@ def sha384(data: bytes) -> bytes:
     return hashlib.sha384(data).digest()
 
 
-def measurements(model_measurement: bytes) -> list[bytes]:
-    """PCR0..2 for an enclave serving a model whose file hashes to `model_measurement`."""
-    return [sha384(RUNTIME_IMAGE), sha384(NODE_SOFTWARE), sha384(model_measurement)]
+def measurements(model_measurement: bytes, runtime_image: bytes = RUNTIME_IMAGE) -> list[bytes]:
+    """PCR0..2 for an enclave serving a model: PCR2 measures the model (its content id)."""
+    return [sha384(runtime_image), sha384(NODE_SOFTWARE), sha384(model_measurement)]
 
 
 def _name(cn: str) -> x509.Name:

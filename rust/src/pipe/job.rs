@@ -77,11 +77,23 @@ pub struct Attempt {
     pub outcome: Outcome,
     pub output: Option<String>,
     pub logs: Vec<Log>,
+    /// What the verifier found in the attempt's proof material (TEE: the attestation).
+    pub proof: Option<Value>,
 }
 
 impl Attempt {
     pub fn queued(node: usize, now: u64, hedge: bool) -> Self {
-        Attempt { node, hedge, dispatched_ms: now, started_ms: None, ended_ms: None, outcome: Outcome::Queued, output: None, logs: vec![] }
+        Attempt {
+            node,
+            hedge,
+            dispatched_ms: now,
+            started_ms: None,
+            ended_ms: None,
+            outcome: Outcome::Queued,
+            output: None,
+            logs: vec![],
+            proof: None,
+        }
     }
     /// Queued or running: an answer may still come.
     pub fn is_pending(&self) -> bool {
@@ -225,7 +237,12 @@ impl InferenceJob {
             "mode": self.mode,
             "mode_name": mode_name(self.mode),
             "status": self.settlement_status(),
-            "verification": if self.mode == 0 { "none: VANILLA results carry no proof" } else { "proof pending (not produced in this version)" },
+            "verification": match self.mode {
+                0 => "none: VANILLA results carry no proof",
+                2 => "TEE attestation and response signature verified when the result arrived; on-chain settlement comes next",
+                _ => "proof pending (not produced in this version)",
+            },
+            "proof": winner.and_then(|a| a.proof.clone()),
             "t_request": self.t_request,
             "t_result": self.t_result,
             "t_included": self.t_included,

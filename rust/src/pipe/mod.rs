@@ -89,7 +89,52 @@ struct ModelTiming {
     exec: Samples,
 }
 
+/// What TEE results are checked against: the devnet root and the enclaves' PCR0/PCR1 (PCR2
+/// is the model's measurement: SHA-384 of its content id).
+#[derive(Debug, Clone)]
+pub struct TeeSetup {
+    pub root_der: Vec<u8>,
+    pub pcr0: Vec<u8>,
+    pub pcr1: Vec<u8>,
+}
+
+/// A TEE result is valid only with an attestation and a response signature that verify
+/// against the request the node was given and the output it returned.
+fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<Value, String> {
+    use sha2::Digest;
+    let setup = setup.ok_or("no TEE root is configured")?;
+    let proof: Value = serde_json::from_str(proof.ok_or("missing TEE proof (attestation and response signature)")?)
+        .map_err(|e| format!("malformed_attestation: proof is not JSON: {e}"))?;
+    let hex_field = |k: &str| -> Result<Vec<u8>, String> {
+        alloy_primitives::hex::decode(proof.get(k).and_then(Value::as_str).unwrap_or_default())
+            .map_err(|e| format!("malformed_attestation: {k}: {e}"))
+    };
+    let b256 = |k: &str| -> Result<B256, String> {
+        let v = hex_field(k)?;
+        (v.len() == 32).then(|| B256::from_slice(&v)).ok_or_else(|| format!("malformed_attestation: {k} is not 32 bytes"))
+    };
+    let evidence = crate::verify::TeeEvidence {
+        attestation: hex_field("attestation")?,
+        response_signature: hex_field("response_signature")?,
+        timestamp_ms: proof.get("timestamp_ms").and_then(Value::as_u64).ok_or("malformed_attestation: timestamp_ms")?,
+        request_hash: b256("request_hash")?,
+        output_hash: b256("output_hash")?,
+    };
+    let policy = crate::verify::TeePolicy { root_der: setup.root_der.clone(), max_attestation_age_ms: 600_000, max_clock_skew_ms: 5_000 };
+    let pcrs = vec![setup.pcr0.clone(), setup.pcr1.clone(), sha2::Sha384::digest(model_id.as_bytes()).to_vec()];
+    let request_hash = alloy_primitives::keccak256(payload.as_bytes());
+    let output_hash = alloy_primitives::keccak256(output.as_bytes());
+    let v = crate::verify::verify_tee(&evidence, &pcrs, &policy, now, request_hash, output_hash)
+        .map_err(|r| format!("{}: {}", r.reason, r.detail))?;
+    Ok(json!({
+        "kind": "tee", "verified_at_result": true, "module_id": v.module_id,
+        "attestation_timestamp_ms": v.attestation_timestamp_ms, "response_timestamp_ms": evidence.timestamp_ms,
+        "attestation_bytes": evidence.attestation.len(), "request_hash": request_hash, "output_hash": output_hash,
+    }))
+}
+
 struct PipeState {
+    tee: Option<TeeSetup>,
     config: PipeConfig,
     nodes: Vec<NodeState>,
     jobs: HashMap<B256, InferenceJob>,
@@ -138,6 +183,7 @@ impl Pipe {
             .collect();
         Pipe {
             state: Mutex::new(PipeState {
+                tee: None,
                 config,
                 nodes,
                 jobs: HashMap::new(),
@@ -172,6 +218,11 @@ impl Pipe {
 
     pub fn node_address(&self, node: usize) -> Option<Address> {
         self.lock().nodes.get(node).map(|n| n.address)
+    }
+
+    /// Sets what TEE results are verified against.
+    pub fn set_tee(&self, setup: TeeSetup) {
+        self.lock().tee = Some(setup);
     }
 
     /// Records a node's fault mode for display (the worker acts it out).
@@ -252,9 +303,23 @@ impl Pipe {
     /// request itself cannot run (a prompt too long, say): once two nodes agree on that, the
     /// job fails at once instead of being retried.
     pub fn complete(&self, node: usize, job: B256, attempt: usize, result: Result<String, String>, bad_input: bool) {
+        self.complete_with_proof(node, job, attempt, result, bad_input, None)
+    }
+
+    /// As `complete`, with the proof material a verifiable mode needs (TEE: attestation and
+    /// response signature, JSON with hex fields).
+    pub fn complete_with_proof(
+        &self,
+        node: usize,
+        job: B256,
+        attempt: usize,
+        result: Result<String, String>,
+        bad_input: bool,
+        proof: Option<String>,
+    ) {
         let mut s = self.lock();
         let now = self.now_ms();
-        s.complete(node, job, attempt, result, bad_input, now);
+        s.complete(node, job, attempt, result, bad_input, proof, now);
         drop(s);
         self.work.notify_all();
     }
@@ -452,7 +517,8 @@ impl PipeState {
         None
     }
 
-    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, now: u64) {
+    #[allow(clippy::too_many_arguments)]
+    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, proof: Option<String>, now: u64) {
         let Some(job) = self.jobs.get_mut(&key) else { return };
         let decided = job.is_decided();
         let Some(att) = job.attempts.get_mut(idx) else { return };
@@ -483,11 +549,25 @@ impl PipeState {
                     return;
                 }
             }
-            Ok(output) => match job.call.as_ref().ok_or_else(|| "job has no call".to_string()).and_then(|c| c.encode_result(&output, &key.to_string())) {
-                Ok(logs) => {
+            Ok(output) => match job
+                .call
+                .as_ref()
+                .ok_or_else(|| "job has no call".to_string())
+                .and_then(|c| c.encode_result(&output, &key.to_string()))
+                .and_then(|logs| {
+                    // TEE: the result counts only with an attestation that verifies.
+                    let proof = if job.mode == 2 {
+                        Some(check_tee(self.tee.as_ref(), &job.model_id, &job.payload, &output, proof.as_deref(), now)?)
+                    } else {
+                        None
+                    };
+                    Ok((logs, proof))
+                }) {
+                Ok((logs, proof)) => {
                     att.outcome = Outcome::Valid;
                     att.output = Some(output);
                     att.logs = logs;
+                    att.proof = proof;
                     n.latency.push(exec_ms);
                     let timing = self.models.entry(job.model_id.clone()).or_insert_with(|| ModelTiming {
                         result: Samples::new(200),

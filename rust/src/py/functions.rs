@@ -81,6 +81,12 @@ pub fn decode_result_log(topic0: &str, data: &str) -> PyResult<Option<String>> {
     Ok(Some(v.to_string()))
 }
 
+/// keccak256 of `data`.
+#[pyfunction]
+pub fn keccak256(data: &[u8]) -> Vec<u8> {
+    alloy_primitives::keccak256(data).to_vec()
+}
+
 /// `Error(string)` revert data for `reason`, hex.
 #[pyfunction]
 pub fn revert_data_hex(reason: &str) -> String {

@@ -36,7 +36,7 @@ impl PyPipe {
     }
 
     /// Reports an attempt: the output JSON, or an error message.
-    #[pyo3(signature = (node, job, attempt, output=None, error=None, bad_input=false))]
+    #[pyo3(signature = (node, job, attempt, output=None, error=None, bad_input=false, proof=None))]
     #[allow(clippy::too_many_arguments)]
     fn complete(
         &self,
@@ -47,6 +47,7 @@ impl PyPipe {
         output: Option<String>,
         error: Option<String>,
         bad_input: bool,
+        proof: Option<String>,
     ) -> PyResult<()> {
         let job = convert::hash(job)?;
         let result = match (output, error) {
@@ -54,7 +55,7 @@ impl PyPipe {
             (None, e) => Err(e.unwrap_or_else(|| "no output".into())),
         };
         let pipe = &self.inner;
-        py.detach(|| pipe.complete(node, job, attempt, result, bad_input));
+        py.detach(|| pipe.complete_with_proof(node, job, attempt, result, bad_input, proof));
         Ok(())
     }
 
@@ -62,6 +63,11 @@ impl PyPipe {
     fn is_wanted(&self, py: Python<'_>, job: &str, attempt: usize) -> PyResult<bool> {
         let (job, pipe) = (convert::hash(job)?, &self.inner);
         Ok(py.detach(|| pipe.is_wanted(&job, attempt)))
+    }
+
+    /// TEE results are verified against this root certificate (DER) and PCR0/PCR1.
+    fn set_tee(&self, root_der: Vec<u8>, pcr0: Vec<u8>, pcr1: Vec<u8>) {
+        self.inner.set_tee(crate::pipe::TeeSetup { root_der, pcr0, pcr1 });
     }
 
     fn set_fault(&self, py: Python<'_>, node: usize, fault: &str) -> bool {
