@@ -4,6 +4,7 @@ and get exactly what onnxruntime / llama.cpp give for the same input."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +143,32 @@ def test_sdk_tee_inference_carries_a_verified_attestation(node: Devnet) -> None:
     proof = record["proof"]
     assert proof["kind"] == "tee" and proof["verified_at_result"] is True
     assert proof["module_id"] == f"og-devnet-node-{record['winner_node']}"
+
+
+def test_tee_proof_settles_in_a_later_block_and_the_trust_gap_is_measured(node: Devnet) -> None:
+    import opengradient as og
+
+    alpha = og.Alpha(private_key=DEV_KEYS[2], rpc_url=node.rpc_url)
+    result = alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.TEE,
+                         model_input={"input": np.array([[3.0, 1.0, 4.0, 1.5]], dtype=np.float32)})  # fmt: skip
+    tx = "0x" + result.transaction_hash.removeprefix("0x")
+    deadline = time.monotonic() + 10
+    while (record := node.inference(tx))["status"] != "settled" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert record["status"] == "settled", record
+    assert record["settlement_block"] > record["block_number"], "the proof settles apart from the result"
+    assert record["t_result"] <= record["t_proof_submitted"] <= record["t_included"] <= record["t_settled"]
+    assert record["trust_gap_ms"] == record["t_settled"] - record["t_result"] > 0
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    assert w3.eth.get_block(record["settlement_block"])["number"] == record["settlement_block"]
+
+
+def test_vanilla_settles_at_inclusion_without_a_guarantee(node: Devnet) -> None:
+    import opengradient as og
+
+    alpha = og.Alpha(private_key=DEV_KEYS[1], rpc_url=node.rpc_url)
+    result = alpha.infer(model_cid=model_id(node, "mlp"), inference_mode=og.InferenceMode.VANILLA,
+                         model_input={"input": np.zeros((1, 4), dtype=np.float32)})  # fmt: skip
+    record = node.inference("0x" + result.transaction_hash.removeprefix("0x"))
+    assert record["status"] == "settled" and record["t_settled"] == record["t_included"]
+    assert record["verification"].startswith("none")

@@ -42,6 +42,7 @@ class ChainStore:
         rec = json.loads(record)
         with Session(self.engine) as s:
             self._add_block(s, rec)
+            self._settle(s, rec.get("settlements", []))
             for address, account in rec["stored"]["state_changes"]:
                 s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
             s.commit()
@@ -93,6 +94,10 @@ class ChainStore:
                     )
                 )
         for inf in rec.get("inferences", []):
+            if inf["mode"] == 0 and inf["status"] == "settled":
+                # VANILLA: settled at inclusion, with nothing to verify.
+                inf["t_settled"] = inf["t_included"]
+                inf["trust_gap_ms"] = inf["t_included"] - inf["t_result"]
             s.add(
                 InferenceRow(
                     tx_hash=inf["tx_hash"].lower(),
@@ -125,6 +130,23 @@ class ChainStore:
         with Session(self.engine) as s:
             row = s.get(InferenceRow, tx_hash.lower())
             return None if row is None else json.loads(row.record)
+
+    @staticmethod
+    def _settle(s: Session, settlements: list[dict[str, Any]]) -> None:
+        """A later block settled (or rejected) the proofs of inferences delivered earlier."""
+        for st in settlements:
+            row = s.get(InferenceRow, st["tx_hash"].lower())
+            if row is None:
+                continue
+            record = json.loads(row.record)
+            record.update(
+                status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
+                settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
+                rejection_reason=st["reason"], proof_hash=st["proof_hash"],
+            )  # fmt: skip
+            row.status = st["outcome"]
+            row.record = json.dumps(record)
+            s.add(row)
 
     def stored_blocks(self) -> list[str]:
         with Session(self.engine) as s:

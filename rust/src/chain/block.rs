@@ -4,6 +4,7 @@ use alloy_rlp::Encodable;
 use serde::{Deserialize, Serialize};
 
 use super::merkle;
+use super::settlement::SettlementRecord;
 use super::state::Account;
 use super::ChainError;
 use crate::eth::{decode_raw_transaction, SignedTx};
@@ -24,6 +25,9 @@ pub struct Header {
     pub receipts_root: B256,
     pub state_root: B256,
     pub logs_bloom: Bloom,
+    /// blake3 Merkle root of the settlement records this block carries.
+    #[serde(default)]
+    pub settlements_root: B256,
 }
 
 impl Header {
@@ -42,6 +46,7 @@ impl Header {
         self.receipts_root.encode(&mut payload);
         self.state_root.encode(&mut payload);
         self.logs_bloom.encode(&mut payload);
+        self.settlements_root.encode(&mut payload);
         let mut out = Vec::with_capacity(payload.len() + 4);
         alloy_rlp::Header { list: true, payload_length: payload.len() }.encode(&mut out);
         out.extend_from_slice(&payload);
@@ -96,6 +101,8 @@ pub struct Block {
     pub receipts: Vec<Receipt>,
     /// Every account this block changed, with its value after the block.
     pub state_changes: Vec<(Address, Account)>,
+    /// Proofs this block checked and settled (or rejected).
+    pub settlements: Vec<SettlementRecord>,
 }
 
 /// A block as the store keeps it: raw transactions instead of decoded ones.
@@ -106,6 +113,8 @@ pub struct StoredBlock {
     pub transactions: Vec<Bytes>,
     pub receipts: Vec<Receipt>,
     pub state_changes: Vec<(Address, Account)>,
+    #[serde(default)]
+    pub settlements: Vec<SettlementRecord>,
 }
 
 impl Block {
@@ -122,7 +131,13 @@ impl Block {
             transactions: self.transactions.iter().map(|t| t.raw()).collect(),
             receipts: self.receipts.clone(),
             state_changes: self.state_changes.clone(),
+            settlements: self.settlements.clone(),
         }
+    }
+
+    pub fn settlements_root(settlements: &[SettlementRecord]) -> B256 {
+        let leaves: Vec<Vec<u8>> = settlements.iter().map(SettlementRecord::leaf).collect();
+        merkle::root(leaves.iter().map(|l| l.as_slice()))
     }
 
     /// Rebuilds a block from the store, checking that its hash and roots still match.
@@ -145,12 +160,16 @@ impl Block {
         if receipts_root != stored.header.receipts_root {
             return Err(corrupt("receipts root"));
         }
+        if Block::settlements_root(&stored.settlements) != stored.header.settlements_root {
+            return Err(corrupt("settlements root"));
+        }
         Ok(Block {
             header: stored.header,
             hash: stored.hash,
             transactions,
             receipts: stored.receipts,
             state_changes: stored.state_changes,
+            settlements: stored.settlements,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use alloy_primitives::{Address, B256, U256};
 
 use super::native::hub;
+use super::settlement::{PendingProof, SettlementRecord};
 use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt};
 
 impl Chain {
@@ -18,6 +19,8 @@ impl Chain {
         let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
         let parent_hash = parent.hash;
         let base_fee = self.base_fee as u128;
+        self.pending_before_staged = self.pending_proofs.clone();
+        let settlements = self.settle_proofs(number);
 
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
@@ -33,6 +36,7 @@ impl Chain {
             *overlay.entry(a).or_insert_with(|| state.account_at(&a, number))
         };
         let mut deferred: HashSet<Address> = HashSet::new();
+        let mut new_proofs: Vec<PendingProof> = Vec::new();
         let mut dropped: Vec<(Address, u64)> = Vec::new();
         let (mut included, mut receipts, mut gas_used) = (Vec::new(), Vec::new(), 0u64);
         for tx in candidates {
@@ -104,6 +108,16 @@ impl Chain {
             gas_used += tx_gas;
             if hub::is_inference_contract(Some(to)) {
                 pipe.mark_included(&tx.hash, number, timestamp_ms);
+                if status {
+                    if let (Some(mode), Some((node, model_id, payload, output, proof, t_result, t_proof))) =
+                        (pipe.mode_of(&tx.hash), pipe.proof_material(&tx.hash))
+                    {
+                        new_proofs.push(PendingProof {
+                            tx_hash: tx.hash, mode, node, model_id, payload, output, proof, t_result,
+                            t_proof_submitted: t_proof, included_block: number,
+                        });
+                    }
+                }
             }
             receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));
             included.push(tx);
@@ -131,7 +145,9 @@ impl Chain {
             receipts_root,
             state_root: self.state.state_root(number),
             logs_bloom,
+            settlements_root: Block::settlements_root(&settlements),
         };
+        self.pending_proofs.extend(new_proofs);
         for (i, tx) in included.iter().enumerate() {
             self.tx_index.insert(tx.hash, (number, i));
         }
@@ -141,6 +157,7 @@ impl Chain {
             transactions: included,
             receipts,
             state_changes,
+            settlements,
         };
         let mut gone = Vec::new();
         for (sender, nonce) in dropped {
@@ -153,6 +170,36 @@ impl Chain {
         self.schedule.sealed(now_ms);
         self.blocks.push(block);
         Ok(self.blocks.last().expect("just pushed"))
+    }
+
+    /// Checks every proof of a result delivered in an earlier block, as a full node does:
+    /// with public material only. Each becomes a settlement record of block `number`.
+    fn settle_proofs(&mut self, number: u64) -> Vec<SettlementRecord> {
+        let setup = self.pipe.tee_setup();
+        let (due, later): (Vec<PendingProof>, Vec<PendingProof>) =
+            std::mem::take(&mut self.pending_proofs).into_iter().partition(|p| p.included_block < number);
+        self.pending_proofs = later;
+        due.into_iter()
+            .map(|p| {
+                let verdict = match p.mode {
+                    // Judged as of its submission: a certificate that expires later does not
+                    // undo a proof that was valid when given.
+                    2 => crate::pipe::check_tee(setup.as_ref(), &p.model_id, &p.payload, &p.output, Some(&p.proof), p.t_proof_submitted)
+                        .map(|_| ()),
+                    other => Err(format!("no verifier for mode {other} yet")),
+                };
+                SettlementRecord {
+                    tx_hash: p.tx_hash,
+                    mode: p.mode,
+                    node: p.node,
+                    outcome: if verdict.is_ok() { "settled".into() } else { "rejected".into() },
+                    reason: verdict.err(),
+                    t_result: p.t_result,
+                    t_proof_submitted: p.t_proof_submitted,
+                    proof_hash: alloy_primitives::keccak256(p.proof.as_bytes()),
+                }
+            })
+            .collect()
     }
 
     /// Hash of the staged block, if one awaits its commit.

@@ -8,6 +8,7 @@ pub mod mempool;
 pub mod merkle;
 pub mod miner;
 pub mod native;
+pub mod settlement;
 pub mod state;
 
 mod build;
@@ -69,6 +70,10 @@ pub struct Chain {
     next_snapshot_id: u64,
     models: ModelRegistry,
     pipe: Arc<Pipe>,
+    /// Proofs of delivered inferences, settled by the next block.
+    pending_proofs: Vec<settlement::PendingProof>,
+    /// The pending proofs as they were before the staged block, to restore if it is discarded.
+    pending_before_staged: Vec<settlement::PendingProof>,
 }
 
 impl Chain {
@@ -103,6 +108,7 @@ impl Chain {
             receipts_root: B256::ZERO,
             state_root: state.state_root(0),
             logs_bloom: Default::default(),
+            settlements_root: B256::ZERO,
         };
         let block0 = Block {
             hash: header.hash(),
@@ -110,6 +116,7 @@ impl Chain {
             transactions: vec![],
             receipts: vec![],
             state_changes: state.accounts_at(0),
+            settlements: vec![],
         };
         Ok(Chain {
             chain_id: genesis.chain_id,
@@ -127,6 +134,8 @@ impl Chain {
             next_snapshot_id: 0,
             models: ModelRegistry::default(),
             pipe,
+            pending_proofs: Vec::new(),
+            pending_before_staged: Vec::new(),
         })
     }
 
@@ -502,6 +511,7 @@ impl Chain {
             return Ok(false);
         };
         let snap = self.snapshots.drain(pos..).next().expect("found above");
+        self.pending_proofs.retain(|p| p.included_block <= snap.head);
         for block in self.blocks.drain(snap.head as usize + 1..) {
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -541,6 +551,7 @@ impl Chain {
             return;
         }
         let block = self.blocks.pop().expect("staged block");
+        self.pending_proofs = std::mem::take(&mut self.pending_before_staged);
         // Edits made between blocks were folded into the staged block's layer and go with it.
         self.state.truncate_after(self.published);
         for tx in block.transactions {

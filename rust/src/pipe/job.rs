@@ -79,6 +79,8 @@ pub struct Attempt {
     pub logs: Vec<Log>,
     /// What the verifier found in the attempt's proof material (TEE: the attestation).
     pub proof: Option<Value>,
+    /// The proof material as the node submitted it, for settlement.
+    pub proof_raw: Option<String>,
 }
 
 impl Attempt {
@@ -93,6 +95,7 @@ impl Attempt {
             output: None,
             logs: vec![],
             proof: None,
+            proof_raw: None,
         }
     }
     /// Queued or running: an answer may still come.

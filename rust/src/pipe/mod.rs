@@ -100,7 +100,7 @@ pub struct TeeSetup {
 
 /// A TEE result is valid only with an attestation and a response signature that verify
 /// against the request the node was given and the output it returned.
-fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<Value, String> {
+pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<Value, String> {
     use sha2::Digest;
     let setup = setup.ok_or("no TEE root is configured")?;
     let proof: Value = serde_json::from_str(proof.ok_or("missing TEE proof (attestation and response signature)")?)
@@ -375,6 +375,32 @@ impl Pipe {
         }
     }
 
+    pub fn tee_setup(&self) -> Option<TeeSetup> {
+        self.lock().tee.clone()
+    }
+
+    /// What settling a delivered result needs: (winner address, model id, payload, output,
+    /// proof material, t_result, t_proof_submitted). None without a proof (VANILLA).
+    #[allow(clippy::type_complexity)]
+    pub fn proof_material(&self, tx: &B256) -> Option<(Address, String, String, String, String, u64, u64)> {
+        let s = self.lock();
+        let job = s.jobs.get(tx)?;
+        let att = job.attempts.get(job.winner?)?;
+        Some((
+            s.nodes[att.node].address,
+            job.model_id.clone(),
+            job.payload.clone(),
+            att.output.clone()?,
+            att.proof_raw.clone()?,
+            job.t_result?,
+            att.ended_ms?,
+        ))
+    }
+
+    pub fn mode_of(&self, tx: &B256) -> Option<u8> {
+        self.lock().jobs.get(tx).map(|j| j.mode)
+    }
+
     pub fn kind_of(&self, tx: &B256) -> Option<CallKind> {
         self.lock().jobs.get(tx).and_then(|j| j.kind)
     }
@@ -519,6 +545,7 @@ impl PipeState {
 
     #[allow(clippy::too_many_arguments)]
     fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, proof: Option<String>, now: u64) {
+        let raw_proof = proof.clone();
         let Some(job) = self.jobs.get_mut(&key) else { return };
         let decided = job.is_decided();
         let Some(att) = job.attempts.get_mut(idx) else { return };
@@ -567,6 +594,9 @@ impl PipeState {
                     att.outcome = Outcome::Valid;
                     att.output = Some(output);
                     att.logs = logs;
+                    if proof.is_some() {
+                        att.proof_raw = raw_proof;
+                    }
                     att.proof = proof;
                     n.latency.push(exec_ms);
                     let timing = self.models.entry(job.model_id.clone()).or_insert_with(|| ModelTiming {

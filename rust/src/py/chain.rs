@@ -382,6 +382,11 @@ impl PyChain {
                 "block": rpc_json::block(b, true),
                 "receipts": (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect::<Vec<_>>(),
                 "inferences": inferences,
+                "settlements": b.settlements.iter().map(|r| json!({
+                    "tx_hash": r.tx_hash, "mode": r.mode, "node": r.node, "outcome": r.outcome, "reason": r.reason,
+                    "t_result": r.t_result, "t_proof_submitted": r.t_proof_submitted, "proof_hash": r.proof_hash,
+                    "t_settled": b.header.timestamp_ms, "settlement_block": b.header.number,
+                })).collect::<Vec<_>>(),
             });
             Ok(SealedBlock {
                 number: b.header.number,
