@@ -172,3 +172,29 @@ def test_vanilla_settles_at_inclusion_without_a_guarantee(node: Devnet) -> None:
     record = node.inference("0x" + result.transaction_hash.removeprefix("0x"))
     assert record["status"] == "settled" and record["t_settled"] == record["t_included"]
     assert record["verification"].startswith("none")
+
+
+def test_the_tee_registry_answers_the_sdk_abi(node: Devnet) -> None:
+    import opengradient
+    from cryptography import x509
+
+    abi = json.loads((Path(opengradient.__file__).parent / "abi" / "TEERegistry.abi").read_text())
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    registry = w3.eth.contract(address="0x703cB174AEadB35D611858369B4b1111dC9Abda6", abi=abi)
+    active = registry.functions.getActiveTEEs(0).call()
+    assert [t[0] for t in active] == node.chain.pipe().node_addresses()
+    owner, payment, endpoint, public_key, tls_cert, pcr_hash, tee_type, enabled, registered, heartbeat, ohttp = active[0]
+    assert enabled and tee_type == 0 and payment == owner and registered > 0
+    assert public_key == node.nodes[0].enclave.public_key_der
+    cert = x509.load_der_x509_certificate(tls_cert)
+    assert "og-devnet-node-0" in cert.subject.rfc4514_string()
+    tee_id = Web3.keccak(public_key)
+    assert registry.functions.getTEE(tee_id).call()[3] == public_key
+    assert registry.functions.isTEEActive(tee_id).call() is True
+    assert registry.functions.isTEEEnabled(b"\x00" * 32).call() is False
+    assert len(registry.functions.getEnabledTEEs(0).call()) == len(active) == len(registry.functions.getTEEsByType(0).call())
+    assert registry.functions.getActiveTEEs(7).call() == []
+    from web3.exceptions import ContractLogicError
+
+    with pytest.raises(ContractLogicError, match="no TEE with id"):
+        registry.functions.getTEE(b"\x01" * 32).call()

@@ -215,8 +215,25 @@ class Node:
             for i, address in enumerate(pipe.node_addresses())
         ]
         for node in self.nodes:
+            self._register_enclave(node)
             node.start()
         pipe.start_scheduler()
+
+    def _register_enclave(self, node: InferenceNode) -> None:
+        import json
+
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from og_devnet._core import keccak256
+
+        assert node.enclave is not None
+        pcr0, pcr1, _ = measurements(b"")
+        self.chain.register_enclave(json.dumps({
+            "owner": node.address, "endpoint": f"og-devnet://node-{node.index} (in-process; no HTTPS endpoint yet)",
+            "public_key": "0x" + node.enclave.public_key_der.hex(),
+            "certificate": "0x" + node.enclave.certificate.public_bytes(Encoding.DER).hex(),
+            "pcr_hash": "0x" + keccak256(pcr0 + pcr1).hex(), "tee_type": 0, "registered_at_ms": now_ms(),
+        }))  # fmt: skip
 
     def _stop_nodes(self) -> None:
         for node in self.nodes:

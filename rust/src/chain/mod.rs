@@ -74,6 +74,7 @@ pub struct Chain {
     pending_proofs: Vec<settlement::PendingProof>,
     /// The pending proofs as they were before the staged block, to restore if it is discarded.
     pending_before_staged: Vec<settlement::PendingProof>,
+    tee_registry: native::tee_registry::TeeRegistry,
 }
 
 impl Chain {
@@ -136,6 +137,7 @@ impl Chain {
             pipe,
             pending_proofs: Vec::new(),
             pending_before_staged: Vec::new(),
+            tee_registry: Default::default(),
         })
     }
 
@@ -225,6 +227,9 @@ impl Chain {
     }
     pub fn models(&self) -> &ModelRegistry {
         &self.models
+    }
+    pub fn register_enclave(&mut self, record: native::tee_registry::EnclaveRecord) {
+        self.tee_registry.register(record)
     }
     /// The latest published block number.
     pub fn head(&self) -> u64 {
@@ -447,6 +452,11 @@ impl Chain {
                     "eth_call cannot run inference: send a transaction; its result arrives in the receipt's event".into(),
                 ))
             }
+            Some(native::TEE_REGISTRY) => self
+                .tee_registry
+                .call(req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), self.blocks[self.published as usize].header.timestamp_ms)
+                .map(Bytes::from)
+                .map_err(ChainError::Revert),
             Some(to) if native::is_native(&to) => Err(ChainError::Unsupported(format!(
                 "eth_call: the native contract at {to} does not answer calls in this version"
             ))),

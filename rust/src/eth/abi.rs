@@ -85,3 +85,23 @@ mod tests {
         assert_eq!(back.modelInput.numbers[0].values[0].value, 15);
     }
 }
+
+/// The TEE registry (SDK 1.1.4 `TEERegistry.abi`).
+pub mod tee_registry {
+    use alloy_sol_types::sol;
+
+    sol! {
+        #![sol(all_derives)]
+        struct OHTTPConfig { uint8 keyId; uint16 kemId; uint16 kdfId; uint16 aeadId; bytes publicKey; bytes keyConfig; uint256 registeredAt; }
+        struct TEEInfo {
+            address owner; address paymentAddress; string endpoint; bytes publicKey; bytes tlsCertificate;
+            bytes32 pcrHash; uint8 teeType; bool enabled; uint256 registeredAt; uint256 lastHeartbeatAt; OHTTPConfig ohttpConfig;
+        }
+        function getActiveTEEs(uint8 teeType) returns (TEEInfo[]);
+        function getEnabledTEEs(uint8 teeType) returns (bytes32[]);
+        function getTEEsByType(uint8 teeType) returns (bytes32[]);
+        function getTEE(bytes32 teeId) returns (TEEInfo);
+        function isTEEActive(bytes32 teeId) returns (bool);
+        function isTEEEnabled(bytes32 teeId) returns (bool);
+    }
+}

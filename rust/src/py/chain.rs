@@ -249,6 +249,16 @@ impl PyChain {
         Ok(hub::parse(to, &data, self.lock().models()).ok().map(|c| c.job_payload().to_string()))
     }
 
+    /// Registers an enclave in the TEE registry (JSON: owner, endpoint, public_key,
+    /// certificate, pcr_hash as 0x-hex, tee_type, registered_at_ms).
+    fn register_enclave(&self, record_json: &str) -> PyResult<String> {
+        let record: crate::chain::native::tee_registry::EnclaveRecord = serde_json::from_str(record_json)
+            .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("enclave record: {e}"))))?;
+        let id = record.id();
+        self.lock().register_enclave(record);
+        Ok(id.to_string())
+    }
+
     fn models_json(&self) -> String {
         serde_json::to_string(&self.lock().models().all()).unwrap_or_else(|_| "[]".into())
     }

@@ -24,3 +24,4 @@ pub fn code(address: &Address) -> Bytes {
 
 pub mod hub;
 pub mod models;
+pub mod tee_registry;
