@@ -269,7 +269,7 @@ mod inference {
     use alloy_sol_types::{SolCall, SolEvent};
 
     use super::*;
-    use crate::chain::native::models::{ModelKind, ModelSpec, TensorSpec};
+    use crate::chain::native::models::ModelSpec;
     use crate::chain::native::INFERENCE_HUB;
     use crate::eth::abi;
     use crate::pipe::{ManualClock, PipeConfig};
@@ -277,16 +277,7 @@ mod inference {
     fn chain_with_model() -> Chain {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let mut c = Chain::with_pipe(&Genesis::new(0), MiningMode::Manual, PipeConfig::default(), clock).unwrap();
-        c.register_model(ModelSpec {
-            id: "m".into(),
-            name: "m".into(),
-            kind: ModelKind::Onnx,
-            inputs: vec![TensorSpec { name: "x".into(), dtype: "float".into(), shape: vec![1] }],
-            outputs: vec![TensorSpec { name: "y".into(), dtype: "float".into(), shape: vec![1] }],
-            modes: vec![0, 2, 3],
-            context_length: 0,
-        })
-        .unwrap();
+        c.register_model(ModelSpec::test_onnx("m", ("x", vec![1]), ("y", vec![1]), vec![0, 2, 3])).unwrap();
         c
     }
 

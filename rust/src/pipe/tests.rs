@@ -6,7 +6,7 @@ use alloy_sol_types::SolCall;
 
 use super::*;
 use crate::chain::native::hub::parse;
-use crate::chain::native::models::{ModelKind, ModelRegistry, ModelSpec, TensorSpec};
+use crate::chain::native::models::{ModelRegistry, ModelSpec};
 use crate::chain::native::INFERENCE_HUB;
 use crate::eth::abi;
 
@@ -15,16 +15,7 @@ const WRONG: &str = r#"{"numbers":[{"name":"y","values":[["666","0"]],"shape":[1
 
 fn call() -> InferenceCall {
     let mut r = ModelRegistry::default();
-    r.register(ModelSpec {
-        id: "m".into(),
-        name: "m".into(),
-        kind: ModelKind::Onnx,
-        inputs: vec![TensorSpec { name: "x".into(), dtype: "float".into(), shape: vec![1] }],
-        outputs: vec![TensorSpec { name: "y".into(), dtype: "float".into(), shape: vec![1] }],
-        modes: vec![0],
-        context_length: 0,
-    })
-    .unwrap();
+    r.register(ModelSpec::test_onnx("m", ("x", vec![1]), ("y", vec![1]), vec![0])).unwrap();
     let data = abi::runCall {
         modelId: "m".into(),
         inferenceMode: 0,

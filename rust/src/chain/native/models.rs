@@ -80,3 +80,20 @@ impl ModelRegistry {
         v
     }
 }
+
+#[cfg(test)]
+impl ModelSpec {
+    /// A float32 ONNX model with one input and one output, for tests.
+    pub fn test_onnx(id: &str, input: (&str, Vec<i64>), output: (&str, Vec<i64>), modes: Vec<u8>) -> Self {
+        let tensor = |(name, shape): (&str, Vec<i64>)| TensorSpec { name: name.into(), dtype: "float".into(), shape };
+        ModelSpec {
+            id: id.into(),
+            name: id.into(),
+            kind: ModelKind::Onnx,
+            inputs: vec![tensor(input)],
+            outputs: vec![tensor(output)],
+            modes,
+            context_length: 0,
+        }
+    }
+}

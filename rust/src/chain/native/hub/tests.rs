@@ -2,20 +2,11 @@ use alloy_primitives::Address;
 use alloy_sol_types::{SolCall, SolEvent};
 
 use super::*;
-use crate::chain::native::models::{ModelKind, ModelRegistry, ModelSpec, TensorSpec};
+use crate::chain::native::models::{ModelKind, ModelRegistry, ModelSpec};
 
 fn registry() -> ModelRegistry {
     let mut r = ModelRegistry::default();
-    r.register(ModelSpec {
-        id: "mlp".into(),
-        name: "mlp".into(),
-        kind: ModelKind::Onnx,
-        inputs: vec![TensorSpec { name: "input".into(), dtype: "float".into(), shape: vec![-1, 4] }],
-        outputs: vec![TensorSpec { name: "output".into(), dtype: "float".into(), shape: vec![-1, 2] }],
-        modes: vec![0, 2, 3],
-        context_length: 0,
-    })
-    .unwrap();
+    r.register(ModelSpec::test_onnx("mlp", ("input", vec![-1, 4]), ("output", vec![-1, 2]), vec![0, 2, 3])).unwrap();
     r.register(ModelSpec {
         id: "llm".into(),
         name: "tiny".into(),
