@@ -5,7 +5,10 @@ is not thread-safe, so calls to one model are serialised (they release the GIL t
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +38,19 @@ class Runtime(Protocol):
 
     def spec(self) -> dict[str, Any]: ...
     def run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silences what C code writes to file descriptor 2 (llama.cpp logs there directly)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _dims(shape: list[Any]) -> list[int]:
@@ -110,7 +126,8 @@ class LlamaRuntime:
         gpu = -1 if llama_cpp.llama_supports_gpu_offload() else 0
         try:
             # The context window: what the model was trained with, at most n_ctx.
-            meta = llama_cpp.Llama(str(path), vocab_only=True, verbose=False).metadata
+            with _quiet_stderr():  # a vocab-only load warns about a 0 training context
+                meta = llama_cpp.Llama(str(path), vocab_only=True, verbose=False).metadata
             trained = int(next((v for k, v in meta.items() if k.endswith(".context_length")), n_ctx))
             self.llm = llama_cpp.Llama(str(path), n_ctx=min(n_ctx, trained), n_gpu_layers=gpu, n_threads=1, seed=0,
                                        verbose=False)  # fmt: skip
