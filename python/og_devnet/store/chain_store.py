@@ -152,11 +152,6 @@ class ChainStore:
         with Session(self.engine) as s:
             return list(s.exec(select(BlockRow.record).order_by(BlockRow.number)))
 
-    def head(self) -> int | None:
-        with Session(self.engine) as s:
-            row = s.exec(select(BlockRow.number).order_by(BlockRow.number.desc()).limit(1)).first()  # type: ignore[union-attr]
-            return row
-
     # ---- accounts ----
     def accounts(self) -> list[tuple[str, int, int]]:
         with Session(self.engine) as s:

@@ -109,14 +109,7 @@ impl Chain {
             if hub::is_inference_contract(Some(to)) {
                 pipe.mark_included(&tx.hash, number, timestamp_ms);
                 if status {
-                    if let (Some(mode), Some((node, model_id, payload, output, proof, t_result, t_proof))) =
-                        (pipe.mode_of(&tx.hash), pipe.proof_material(&tx.hash))
-                    {
-                        new_proofs.push(PendingProof {
-                            tx_hash: tx.hash, mode, node, model_id, payload, output, proof, t_result,
-                            t_proof_submitted: t_proof, included_block: number,
-                        });
-                    }
+                    new_proofs.extend(pipe.pending_proof(&tx.hash, number));
                 }
             }
             receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));

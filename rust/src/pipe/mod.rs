@@ -19,6 +19,7 @@ pub use job::{Attempt, InferenceJob, JobStatus, Outcome};
 use stats::Samples;
 
 use crate::chain::native::hub::{CallKind, InferenceCall};
+use crate::chain::settlement::PendingProof;
 
 #[derive(Debug, Clone)]
 pub struct PipeConfig {
@@ -266,8 +267,8 @@ impl Pipe {
     pub fn submit_failed(&self, tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String) {
         let mut s = self.lock();
         let now = self.now_ms();
-        if !s.jobs.contains_key(&tx_hash) {
-            s.jobs.insert(tx_hash, InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
+        if let std::collections::hash_map::Entry::Vacant(e) = s.jobs.entry(tx_hash) {
+            e.insert(InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
             s.jobs_total += 1;
             s.failed += 1;
         }
@@ -379,26 +380,24 @@ impl Pipe {
         self.lock().tee.clone()
     }
 
-    /// What settling a delivered result needs: (winner address, model id, payload, output,
-    /// proof material, t_result, t_proof_submitted). None without a proof (VANILLA).
-    #[allow(clippy::type_complexity)]
-    pub fn proof_material(&self, tx: &B256) -> Option<(Address, String, String, String, String, u64, u64)> {
+    /// What settling a result delivered in block `included_block` needs, taken from the
+    /// winning attempt. None when there is no proof to settle (VANILLA).
+    pub fn pending_proof(&self, tx: &B256, included_block: u64) -> Option<PendingProof> {
         let s = self.lock();
         let job = s.jobs.get(tx)?;
         let att = job.attempts.get(job.winner?)?;
-        Some((
-            s.nodes[att.node].address,
-            job.model_id.clone(),
-            job.payload.clone(),
-            att.output.clone()?,
-            att.proof_raw.clone()?,
-            job.t_result?,
-            att.ended_ms?,
-        ))
-    }
-
-    pub fn mode_of(&self, tx: &B256) -> Option<u8> {
-        self.lock().jobs.get(tx).map(|j| j.mode)
+        Some(PendingProof {
+            tx_hash: *tx,
+            mode: job.mode,
+            node: s.nodes[att.node].address,
+            model_id: job.model_id.clone(),
+            payload: job.payload.clone(),
+            output: att.output.clone()?,
+            proof: att.proof_raw.clone()?,
+            t_result: job.t_result?,
+            t_proof_submitted: att.ended_ms?,
+            included_block,
+        })
     }
 
     pub fn kind_of(&self, tx: &B256) -> Option<CallKind> {

@@ -131,6 +131,13 @@ fn request(d: &Bound<'_, PyDict>) -> PyResult<TxRequest> {
     })
 }
 
+/// (checksummed address, balance, nonce), as Python sees an account.
+type PyAccount = (String, Py<PyAny>, u64);
+
+fn accounts_to_py(py: Python<'_>, accounts: Vec<(alloy_primitives::Address, Account)>) -> PyResult<Vec<PyAccount>> {
+    accounts.into_iter().map(|(a, acc)| Ok((a.to_checksum(None), convert::u256_to_py(py, acc.balance)?, acc.nonce))).collect()
+}
+
 fn to_json(v: serde_json::Value) -> String {
     v.to_string()
 }
@@ -289,12 +296,9 @@ impl PyChain {
     }
 
     /// [(address, balance, nonce)] of every account at the tip.
-    fn accounts(&self, py: Python<'_>) -> PyResult<Vec<(String, Py<PyAny>, u64)>> {
+    fn accounts(&self, py: Python<'_>) -> PyResult<Vec<PyAccount>> {
         let accounts = self.lock().accounts();
-        accounts
-            .into_iter()
-            .map(|(a, acc)| Ok((a.to_checksum(None), convert::u256_to_py(py, acc.balance)?, acc.nonce)))
-            .collect()
+        accounts_to_py(py, accounts)
     }
 
     /// The block as JSON-RPC shapes it, or None.
@@ -429,13 +433,9 @@ impl PyChain {
     }
 
     /// (head, [(address, balance, nonce)]) that reverting to `id` would leave; None if unknown.
-    fn snapshot_state(&self, py: Python<'_>, id: u64) -> PyResult<Option<(u64, Vec<(String, Py<PyAny>, u64)>)>> {
+    fn snapshot_state(&self, py: Python<'_>, id: u64) -> PyResult<Option<(u64, Vec<PyAccount>)>> {
         let Some((head, accounts)) = self.lock().snapshot_state(id) else { return Ok(None) };
-        let accounts = accounts
-            .into_iter()
-            .map(|(a, acc)| Ok((a.to_checksum(None), convert::u256_to_py(py, acc.balance)?, acc.nonce)))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(Some((head, accounts)))
+        Ok(Some((head, accounts_to_py(py, accounts)?)))
     }
 
     fn revert(&self, id: u64) -> PyResult<bool> {
