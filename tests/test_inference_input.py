@@ -36,7 +36,7 @@ def run_data(model: str, mode: int = 0, numbers: Any = None, strings: Any = None
 
 CASES = [
     ("unknown model", lambda m: run_data("0" * 64), "unknown model id"),
-    ("unsupported mode", lambda m: run_data(m["mlp"], 1), "does not support ZKML inference"),
+    ("unsupported mode", lambda m: run_data(m["tiny-llama"], 1), "does not support ZKML inference"),
     ("unknown mode", lambda m: run_data(m["mlp"], 7), "unknown inference mode 7"),
     ("missing tensor", lambda m: run_data(m["mlp"], 0, []), 'missing input tensor "input"'),
     ("extra tensor", lambda m: run_data(m["mlp"], 0, [{"name": "input", "values": [["1", "0"]] * 4, "shape": [1, 4]},

@@ -7,6 +7,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
+from pathlib import Path  # noqa: E402
+
 from og_devnet.config import Settings  # noqa: E402
 from og_devnet.node import Node  # noqa: E402
 
@@ -25,4 +27,8 @@ class Devnet(Node):
         super().__init__(settings, **overrides)
 
 
-__all__ = ["Devnet", "Node", "Settings", "__version__"]
+#: The hub's ABI: the SDK's `inference.abi` plus the devnet extension
+#: `runMany((string,uint8,ModelInput)[])`.
+HUB_ABI = Path(__file__).parent / "abi" / "InferenceHub.devnet.abi"
+
+__all__ = ["HUB_ABI", "Devnet", "Node", "Settings", "__version__"]

@@ -115,6 +115,7 @@ class Chain:
         block_time_ms: int = 500,
         nodes: int = 4,
         pipe: PipeArgs | None = None,
+        challenge_window: int = 20,
     ) -> None: ...
     @staticmethod
     def restore(
@@ -131,6 +132,8 @@ class Chain:
         block_time_ms: int = 500,
         nodes: int = 4,
         pipe: PipeArgs | None = None,
+        economics_json: str | None = None,
+        challenge_window: int = 20,
     ) -> Chain: ...
     @property
     def chain_id(self) -> int: ...
@@ -139,6 +142,23 @@ class Chain:
     @property
     def gas_limit(self) -> int: ...
     def head(self) -> int: ...
+    def economics_json(self) -> str:
+        """Prices, multipliers, stakes and bonds fixed at genesis (amounts as 0x-hex)."""
+    def inference_fee(self, model_id: str, mode: int) -> int: ...
+    @property
+    def challenge_window(self) -> int: ...
+    def watcher(self) -> str: ...
+    @staticmethod
+    def stake_address(node: str) -> str:
+        """Where a node's stake is held (an account like any other)."""
+    def unsettled_json(self) -> str:
+        """Verifiable results delivered and not yet settled (JSON list)."""
+    def submit_proof(self, id: str, proof: str, t_ms: int, rejection: str | None = None) -> None:
+        """A ZKML proof with the full node's verdict (None: it holds); settled next block."""
+    def challenge(self, id: str, output: str, t_ms: int) -> None:
+        """The watcher challenges an OPTIMISTIC result with its own execution's output."""
+    def referee(self, id: str, output: str) -> None:
+        """The referee's re-execution of a disputed result; the next block slashes the loser."""
     def pipe(self) -> Pipe: ...
     def register_model(self, spec_json: str) -> None: ...
     def models_json(self) -> str: ...

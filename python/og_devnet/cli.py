@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,6 +57,9 @@ def up(
     node_delay_ms: Annotated[float, typer.Option(help="Network/queue delay each node adds (ms).")] = 0.0,
     node_jitter_ms: Annotated[float, typer.Option(help="Random extra delay per answer, up to (ms).")] = 0.0,
     no_fixtures: Annotated[bool, typer.Option("--no-fixtures", help="Do not register the fixture models.")] = False,
+    zkml: Annotated[bool, typer.Option("--zkml/--no-zkml", help="Set up a ZKML circuit for the fixture ONNX model (background, cached).")] = True,
+    challenge_window: Annotated[int, typer.Option("--challenge-window", help="OPTIMISTIC: blocks a result stays challengeable.")] = 20,
+    watch_rate: Annotated[float, typer.Option("--watch-rate", help="OPTIMISTIC: share of results the watcher re-executes.")] = 1.0,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     from rich.progress import Progress
@@ -76,7 +80,8 @@ def up(
             host=host, port=port, mining=mining, block_time=block_time, chain_id=chain_id, accounts=accounts,
             balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db, nodes=nodes,
             redundancy=redundancy, hedge_quantile=hedge_quantile, hedge_budget=hedge_budget, node_faults=faults,
-            node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures,
+            node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures, zkml=zkml,
+            challenge_window=challenge_window, watch_rate=watch_rate,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
@@ -100,11 +105,29 @@ def up(
         if config_out is not None:
             config_out.write_text(json.dumps(info, indent=2) + "\n")
         _print_banner(info, node)
+        _report_zkml_setups(node, stop)
         while not stop.wait(0.5):
             pass
         console.print("\nShutting down...")
     finally:
         node.stop()
+
+
+def _report_zkml_setups(node: Any, stop: threading.Event) -> None:
+    """A line when each background ZKML set-up starts and when it ends."""
+    pending = [m for m in node.catalog.list() if m["zkml"].startswith("circuit set-up")]
+    for m in pending:
+        err.print(f"ZKML: setting up the circuit of {m['name']} in the background (cached after the first time)...")
+
+    def wait(m: dict[str, Any]) -> None:
+        t0 = time.monotonic()
+        ok = node.catalog.zkml_ready(m["id"])
+        if not stop.is_set():
+            state = "ready" if ok else node.catalog.get(m["id"])["zkml"]
+            err.print(f"ZKML for {m['name']}: {state} ({time.monotonic() - t0:.1f} s)")
+
+    for m in pending:
+        threading.Thread(target=wait, args=(m,), daemon=True).start()
 
 
 def _banner_info(node: Any) -> dict[str, Any]:
@@ -215,6 +238,7 @@ def _api_base(rpc_url: str) -> str:
 def models_add(
     file: Annotated[Path, typer.Argument(help="An ONNX or GGUF model file.", exists=True, dir_okay=False, readable=True)],
     name: Annotated[str | None, typer.Option(help="A name to show (default: the file name).")] = None,
+    zkml: Annotated[bool, typer.Option("--zkml", help="Set up a ZKML circuit for it and wait until it is ready.")] = False,
     rpc_url: RpcUrl = "http://127.0.0.1:8545/",
 ) -> None:
     """Upload a model to a running node and print its id."""
@@ -236,13 +260,32 @@ def models_add(
 
         try:
             r = httpx.post(f"{_api_base(rpc_url)}/api/models", files={"file": (file.name, Reader())},
-                           data={"name": name} if name else {}, timeout=600)  # fmt: skip
+                           data={k: v for k, v in (("name", name), ("zkml", "true" if zkml else None)) if v}, timeout=600)  # fmt: skip
         except httpx.HTTPError as e:
             fail(f"cannot reach {rpc_url}: {e} (is `og-devnet up` running?)")
     if r.status_code != 201:
         fail(f"{file.name}: {r.json().get('detail', r.text)}")
     m = r.json()
     console.print(f"registered {m['name']} ({m['kind']}): {m['id']}", highlight=False)
+    if zkml:
+        m = _wait_for_zkml(rpc_url, m)
+        if m["zkml"] != "ready":
+            fail(f"ZKML for {m['name']}: {m['zkml']}")
+        console.print(f"ZKML ready for {m['name']}: modes {', '.join(m['modes'])}", highlight=False)
+
+
+def _wait_for_zkml(rpc_url: str, m: dict[str, Any]) -> dict[str, Any]:
+    """Polls the node while the circuit is set up, with a progress display (ezkl reports no
+    fraction done, so elapsed time and the current stage)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(f"ZKML set-up for {m['name']}", total=None)
+        while m["zkml"].startswith("circuit set-up"):
+            time.sleep(0.5)
+            m = httpx.get(f"{_api_base(rpc_url)}/api/models/{m['id']}", timeout=30).json()
+            progress.update(task, description=f"ZKML {m['zkml']}")
+    return m
 
 
 @models_app.command("list")

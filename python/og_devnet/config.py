@@ -17,6 +17,12 @@ DEFAULT_CHAIN_ID = 10744
 WEI_PER_OPG = 10**18
 
 
+def _user_cache() -> Path:
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "og-devnet"
+
+
 class MiningMode(str, Enum):
     """When blocks are sealed; switchable at run time (`evm_setAutomine`, ...)."""
 
@@ -67,6 +73,19 @@ class Settings(BaseSettings):
     attempt_timeout_ms: int = Field(5_000, ge=10, le=3_600_000)
     #: Register the fixture models (tiny ONNX MLP, tiny llama GGUF) at start.
     fixtures: bool = True
+
+    # ---- proofs and settlement ----
+    #: Set up a ZKML circuit for the fixture ONNX model (in the background, cached).
+    zkml: bool = True
+    #: Where ZKML circuits (keys ~140 MB per model) are cached across state directories,
+    #: keyed by ezkl version and model id; None keeps them only in the state directory.
+    zkml_cache: Path | None = Field(default_factory=lambda: _user_cache() / "zkml")
+    #: Worker processes that set up circuits and prove (ezkl holds the GIL for seconds).
+    provers: int = Field(1, ge=1, le=16)
+    #: OPTIMISTIC results settle this many blocks after inclusion unless challenged.
+    challenge_window: int = Field(20, ge=1, le=100_000)
+    #: Share of OPTIMISTIC results the watcher re-executes.
+    watch_rate: float = Field(1.0, ge=0, le=1)
 
     @field_validator("mnemonic")
     @classmethod

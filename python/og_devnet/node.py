@@ -7,6 +7,7 @@ thread and the HTTP server; the CLI, the in-process `Devnet` and the tests all u
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import socket
@@ -23,6 +24,8 @@ from og_devnet._core import Chain
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.inference.catalog import ModelCatalog
 from og_devnet.inference.nodes import Fault, InferenceNode
+from og_devnet.inference.prover import ZkmlService
+from og_devnet.inference.settlement import SettlementDuties
 from og_devnet.inference.tee import DevnetCA, Enclave, measurements
 from og_devnet.store import ChainStore, make_engine
 
@@ -159,14 +162,16 @@ class Node:
             "hedge_floor_ms": 20, "hedge_initial_ms": 1000, "timeout_floor_ms": s.attempt_timeout_ms,
             "cooldown_ms": 5000,
         }  # fmt: skip
-        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe)
+        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe,
+                      challenge_window=s.challenge_window)  # fmt: skip
         meta = self.store.meta()
         if meta:
             # Resume: genesis parameters come from the store, not from the command line.
             self.chain = Chain.restore(
                 chain_id=meta["chain_id"], mnemonic=meta["mnemonic"], accounts=meta["accounts"],
                 balance=int(meta["balance"]), base_fee=meta["base_fee"], gas_limit=meta["gas_limit"],
-                blocks=self.store.stored_blocks(), state=self.store.accounts(), **mining,
+                blocks=self.store.stored_blocks(), state=self.store.accounts(),
+                economics_json=json.dumps(meta["economics"]) if "economics" in meta else None, **mining,
             )  # fmt: skip
             self.resumed = True
             if meta["chain_id"] != s.chain_id:
@@ -181,11 +186,13 @@ class Node:
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
             "balance": str(s.balance * WEI_PER_OPG), "base_fee": self.chain.base_fee,
             "gas_limit": self.chain.gas_limit, "version": __version__,
+            "economics": json.loads(self.chain.economics_json()),
         }  # fmt: skip
         self.store.initialise(meta, self.chain.genesis_record(), self.chain.accounts())
 
     def _open_models(self) -> None:
-        self.catalog = ModelCatalog(self.state_dir / "models", self.store, self.chain)
+        self.zkml = ZkmlService(self.state_dir, self.settings.zkml_cache, self.settings.provers)
+        self.catalog = ModelCatalog(self.state_dir / "models", self.store, self.chain, self.zkml)
         stored = self.store.models()
         fixtures = ModelCatalog.fixture_files() if self.settings.fixtures else []
         total = len(stored) + len(fixtures)
@@ -194,7 +201,7 @@ class Node:
             self.catalog.load_one(row)
         for done, (path, name) in enumerate(fixtures, start=len(stored)):
             self._report_loading(done, total, name)
-            self.catalog.add_file(path, name)
+            self.catalog.add_file(path, name, zkml=self.settings.zkml and path.suffix == ".onnx")
 
     def _report_loading(self, index: int, total: int, name: str) -> None:
         if self._on_model_loading is not None:
@@ -218,6 +225,7 @@ class Node:
             self._register_enclave(node)
             node.start()
         pipe.start_scheduler()
+        self.duties = SettlementDuties(self.chain, self.catalog, self.nodes, self.zkml, s.watch_rate)
 
     def _register_enclave(self, node: InferenceNode) -> None:
         import json
@@ -236,6 +244,10 @@ class Node:
         }))  # fmt: skip
 
     def _stop_nodes(self) -> None:
+        if hasattr(self, "duties"):
+            self.duties.close()
+        if hasattr(self, "zkml"):
+            self.zkml.close()
         for node in self.nodes:
             node.stop()
         for node in self.nodes:
@@ -253,7 +265,11 @@ class Node:
         import orjson
 
         stats = orjson.loads(self.chain.pipe().stats_json())["nodes"]
-        return [{**st, "fault": str(n.fault)} for n, st in zip(self.nodes, stats, strict=True)]
+        return [
+            {**st, "fault": str(n.fault), "stake_address": (stake := Chain.stake_address(n.address)),
+             "stake": str(self.chain.balance(stake, "latest")), "marked": st["penalties"] > 0}
+            for n, st in zip(self.nodes, stats, strict=True)
+        ]  # fmt: skip
 
     def inference(self, tx_hash: str) -> dict[str, Any] | None:
         import orjson
@@ -338,11 +354,13 @@ class Node:
     def _seal_commit_publish(self) -> int:
         sealed = self.chain.seal_block(now_ms())
         try:
-            self.store.commit_block(sealed.record)
+            record = self.store.commit_block(sealed.record)
         except BaseException:
             self.chain.discard_staged()
             raise
         self.chain.publish(sealed.number)
+        if record.get("deliveries") or record.get("settlements"):
+            self.duties.after_commit(record)
         return sealed.number
 
     def after_submit(self) -> None:

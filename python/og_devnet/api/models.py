@@ -31,6 +31,7 @@ async def upload_model(
     node: NodeDep,
     file: Annotated[UploadFile, File(description="An ONNX (.onnx) or GGUF (.gguf) model file")],
     name: Annotated[str | None, Form(max_length=100)] = None,
+    zkml: Annotated[bool, Form(description="Set up a ZKML circuit (in the background)")] = False,
 ) -> dict[str, Any]:
     data = await file.read(MAX_MODEL_BYTES + 1)
     if len(data) > MAX_MODEL_BYTES:
@@ -38,6 +39,6 @@ async def upload_model(
     if not data:
         raise HTTPException(422, detail="the uploaded file is empty")
     try:
-        return await run_in_threadpool(node.catalog.add_bytes, data, file.filename or "model", name)
+        return await run_in_threadpool(node.catalog.add_bytes, data, file.filename or "model", name, zkml)
     except ModelError as e:
         raise HTTPException(422, detail=str(e)) from e

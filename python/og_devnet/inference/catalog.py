@@ -14,11 +14,15 @@ from og_devnet._core import content_id
 from og_devnet.inference.runtimes import InferenceError, LlamaRuntime, Runtime, load_runtime
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from og_devnet._core import Chain
+    from og_devnet.inference.prover import ZkmlService
     from og_devnet.store import ChainStore
 
-#: Modes a model supports in this version: ZKML needs a compiled circuit (not yet).
+#: Modes every model supports; ZKML (1) is added once the model's circuit is set up.
 DEFAULT_MODES = [0, 2, 3]
+ZKML = 1
 MODE_NAMES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
 #: Bigger uploads are refused (the demo LLM on PyPI is ~240 MB).
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -32,25 +36,29 @@ class ModelError(ValueError):
 
 
 class ModelCatalog:
-    def __init__(self, models_dir: Path, store: ChainStore, chain: Chain) -> None:
+    def __init__(self, models_dir: Path, store: ChainStore, chain: Chain, zkml: ZkmlService | None = None) -> None:
+        self.zkml = zkml
         self.dir = models_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.store = store
         self.chain = chain
         self._runtimes: dict[str, Runtime] = {}
         self._info: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._zkml_setups: dict[str, Future[None]] = {}
 
     def load_one(self, row: dict[str, Any]) -> dict[str, Any]:
         """Loads a model the store knows (after a restart)."""
         with self._lock:
-            return self._activate(row["id"], row["name"], self.dir / row["filename"], row["registered_at"])
+            return self._activate(row["id"], row["name"], self.dir / row["filename"], row["registered_at"], row.get("zkml", False))
 
     @staticmethod
     def fixture_files() -> list[tuple[Path, str]]:
         return [(FIXTURES / f, n) for f, n in FIXTURE_MODELS.items()]
 
-    def add_file(self, path: Path, name: str | None = None) -> dict[str, Any]:
+    def add_file(self, path: Path, name: str | None = None, zkml: bool = False) -> dict[str, Any]:
+        """Registers a model file. With `zkml`, its circuit is set up in the background and
+        ZKML becomes available when ready (`zkml_ready(id)` waits for it)."""
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"{path} is not a file")
@@ -60,6 +68,9 @@ class ModelCatalog:
         model_id = content_id(path)
         with self._lock:
             if model_id in self._info:
+                if zkml and not self._info[model_id]["zkml_enabled"]:
+                    self._start_zkml(model_id, stored_path(self.dir, model_id))
+                    self.store.save_model(self._info[model_id], stored_path(self.dir, model_id).name)
                 return self._info[model_id]
             suffix = ".gguf" if path.open("rb").read(4) == b"GGUF" else ".onnx"
             stored = self.dir / f"{model_id}{suffix}"
@@ -69,38 +80,83 @@ class ModelCatalog:
                 tmp.replace(stored)
             name = name or path.name.rsplit(".", 1)[0]
             try:
-                info = self._activate(model_id, name, stored, None)
+                info = self._activate(model_id, name, stored, None, zkml)
             except ModelError:
                 stored.unlink(missing_ok=True)
                 raise
             self.store.save_model(info, stored.name)
             return info
 
-    def add_bytes(self, data: bytes, filename: str, name: str | None = None) -> dict[str, Any]:
+    def add_bytes(self, data: bytes, filename: str, name: str | None = None, zkml: bool = False) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / (Path(filename).name or "model")
             path.write_bytes(data)
-            return self.add_file(path, name or path.name.rsplit(".", 1)[0])
+            return self.add_file(path, name or path.name.rsplit(".", 1)[0], zkml)
 
-    def _activate(self, model_id: str, name: str, path: Path, registered_at: float | None) -> dict[str, Any]:
+    def _activate(self, model_id: str, name: str, path: Path, registered_at: float | None, zkml: bool) -> dict[str, Any]:
         import time
 
         try:
             runtime = load_runtime(path)
         except InferenceError as e:
             raise ModelError(f"{name}: not a usable ONNX or GGUF model ({e})") from e
-        spec = {"id": model_id, "name": name, "kind": runtime.kind, "modes": DEFAULT_MODES, **runtime.spec()}
-        self.chain.register_model(json.dumps(spec))
-        info = {
-            **spec,
-            "modes": [MODE_NAMES[m] for m in DEFAULT_MODES],
-            "zkml": "not available in this version",
-            "size": path.stat().st_size,
-            "registered_at": registered_at or time.time(),
-        }
+        spec = {"id": model_id, "name": name, "kind": runtime.kind, **runtime.spec()}
+        info = {**spec, "size": path.stat().st_size, "registered_at": registered_at or time.time(), "zkml_enabled": False}
         self._runtimes[model_id] = runtime
         self._info[model_id] = info
+        if runtime.kind != "onnx":
+            self._set_zkml(model_id, "is not available for language models (ezkl proves ONNX graphs)")
+        else:
+            self._set_zkml(model_id, "not enabled at registration (register the model with zkml=true)")
+        if zkml:
+            self._start_zkml(model_id, path)
         return info
+
+    def _set_zkml(self, model_id: str, status: str, ready: bool = False) -> None:
+        """Registers the model's spec with the chain: ZKML among its modes once `ready`,
+        otherwise `status` says why not."""
+        info = self._info[model_id]
+        modes = sorted([*DEFAULT_MODES, ZKML]) if ready else DEFAULT_MODES
+        spec = {k: info[k] for k in ("id", "name", "kind", "inputs", "outputs", "context_length")}
+        self.chain.register_model(json.dumps({**spec, "modes": modes, "unsupported": {} if ready else {ZKML: f"ZKML {status}"}}))
+        info["modes"] = [MODE_NAMES[m] for m in modes]
+        info["zkml"] = "ready" if ready else status
+
+    def _start_zkml(self, model_id: str, path: Path) -> None:
+        info = self._info[model_id]
+        info["zkml_enabled"] = True
+        if info["kind"] != "onnx":
+            self._set_zkml(model_id, "is not available for language models (ezkl proves ONNX graphs)")
+            return
+        if self.zkml is None:
+            self._set_zkml(model_id, "is switched off on this node")
+            return
+        numeric = all(t["dtype"] not in ("string",) for t in info["inputs"] + info["outputs"])
+        if not numeric or len(info["inputs"]) != 1:
+            self._set_zkml(model_id, "needs one numeric input tensor and numeric outputs")
+            return
+        self._set_zkml(model_id, "circuit set-up in progress (ezkl: settings, calibration, keys)")
+        future = self.zkml.setup(model_id, path, info["inputs"][0]["shape"])
+        self._zkml_setups[model_id] = future
+
+        def done(f: Future[None]) -> None:
+            with self._lock:
+                if f.exception() is None:
+                    self._set_zkml(model_id, "ready", ready=True)
+                else:
+                    self._set_zkml(model_id, f"is unavailable: ezkl cannot set this model up ({f.exception()})")
+
+        future.add_done_callback(done)
+
+    def zkml_ready(self, model_id: str, timeout: float | None = None) -> bool:
+        """Waits for the model's ZKML set-up; True if it succeeded."""
+        future = self._zkml_setups.get(model_id)
+        if future is not None:
+            try:
+                future.result(timeout)
+            except Exception:  # noqa: BLE001 - the reason is on the model's info
+                return False
+        return self._info.get(model_id, {}).get("zkml") == "ready"
 
     def runtime(self, model_id: str) -> Runtime:
         try:
@@ -117,3 +173,8 @@ class ModelCatalog:
 
     def list(self) -> list[dict[str, Any]]:
         return sorted(self._info.values(), key=lambda m: (m["registered_at"], m["name"]))
+
+
+def stored_path(models_dir: Path, model_id: str) -> Path:
+    onnx = models_dir / f"{model_id}.onnx"
+    return onnx if onnx.exists() else models_dir / f"{model_id}.gguf"

@@ -10,6 +10,8 @@ verify ~0.05 s, proving key ~138 MB."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -72,16 +74,21 @@ class ZkmlCircuit:
     @classmethod
     def setup(cls, model: Path, directory: Path, sample_input: np.ndarray) -> ZkmlCircuit:
         """Compiles and sets up the circuit of `model` in `directory`, or reuses it if there."""
-        circuit = cls(directory)
+        final = cls(directory)
         with _setup_lock:
-            if circuit.is_ready():
-                return circuit
+            if final.is_ready():
+                return final
+            # Built aside and renamed into place: a set-up killed halfway (a node stopped
+            # mid-way) must never leave a directory that looks ready.
+            partial = directory.with_name(directory.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            circuit = cls(partial)
             ezkl = _ezkl()
-            directory.mkdir(parents=True, exist_ok=True)
             args = ezkl.PyRunArgs()
             for k, v in VISIBILITY.items():
                 setattr(args, k, v)
-            data = directory / "calibration.json"
+            data = partial / "calibration.json"
             data.write_text(json.dumps({"input_data": [np.asarray(sample_input, dtype=np.float64).flatten().tolist()]}))
             try:
                 ok = (ezkl.gen_settings(str(model), str(circuit.settings), py_run_args=args)
@@ -91,14 +98,18 @@ class ZkmlCircuit:
                     raise ZkmlError(f"ezkl could not compile {model.name}")
                 logrows = json.loads(circuit.settings.read_text())["run_args"]["logrows"]
                 ezkl.gen_srs(str(circuit.srs), logrows)
-                (directory / "SRS-NOTICE.txt").write_text(SRS_NOTICE + "\n")
+                (partial / "SRS-NOTICE.txt").write_text(SRS_NOTICE + "\n")
                 if not ezkl.setup(str(circuit.compiled), str(circuit.vk), str(circuit.pk), str(circuit.srs)):
                     raise ZkmlError(f"ezkl setup failed for {model.name}")
             except ZkmlError:
+                shutil.rmtree(partial, ignore_errors=True)
                 raise
             except Exception as e:  # ezkl raises RuntimeError/ValueError for unsupported ops
+                shutil.rmtree(partial, ignore_errors=True)
                 raise ZkmlError(f"ezkl cannot compile {model.name}: {e}") from e
-        return circuit
+            shutil.rmtree(directory, ignore_errors=True)
+            os.replace(partial, directory)
+        return final
 
     @property
     def scales(self) -> tuple[int, int]:

@@ -36,9 +36,9 @@ class ChainStore:
             s.commit()
 
     # ---- blocks ----
-    def commit_block(self, record: str) -> None:
-        """Stores a sealed block, its transactions, receipts, logs and the accounts it
-        changed, in one database transaction."""
+    def commit_block(self, record: str) -> dict[str, Any]:
+        """Stores a sealed block, its transactions, receipts, logs, inferences, settlement
+        steps and the accounts it changed, in one database transaction. Returns the record."""
         rec = json.loads(record)
         with Session(self.engine) as s:
             self._add_block(s, rec)
@@ -46,6 +46,7 @@ class ChainStore:
             for address, account in rec["stored"]["state_changes"]:
                 s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
             s.commit()
+        return rec
 
     @staticmethod
     def _add_block(s: Session, rec: dict[str, Any]) -> None:
@@ -93,14 +94,20 @@ class ChainStore:
                         data=log["data"],
                     )
                 )
+        window = rec.get("challenge_window")
         for inf in rec.get("inferences", []):
             if inf["mode"] == 0 and inf["status"] == "settled":
                 # VANILLA: settled at inclusion, with nothing to verify.
                 inf["t_settled"] = inf["t_included"]
                 inf["trust_gap_ms"] = inf["t_included"] - inf["t_result"]
+                inf["settlement_block"] = number
+            if inf["mode"] == 3 and inf["status"] == "challengeable" and window is not None:
+                inf["challenge_window_ends"] = number + window
             s.add(
                 InferenceRow(
+                    id=(inf.get("id") or inf["tx_hash"]).lower(),
                     tx_hash=inf["tx_hash"].lower(),
+                    call_index=inf.get("call_index"),
                     block_number=number,
                     model_id=inf["model_id"],
                     mode=inf["mode"],
@@ -115,7 +122,7 @@ class ChainStore:
 
     # ---- models and inferences ----
     def save_model(self, info: dict[str, Any], filename: str) -> None:
-        spec = {k: info[k] for k in ("inputs", "outputs", "context_length", "kind")}
+        spec = {k: info[k] for k in ("inputs", "outputs", "context_length", "kind")} | {"zkml": info.get("zkml_enabled", False)}
         with Session(self.engine) as s:
             s.merge(ModelRow(id=info["id"], name=info["name"], kind=info["kind"], filename=filename,
                              spec=json.dumps(spec), size=info["size"], registered_at=info["registered_at"]))  # fmt: skip
@@ -124,27 +131,67 @@ class ChainStore:
     def models(self) -> list[dict[str, Any]]:
         with Session(self.engine) as s:
             rows = s.exec(select(ModelRow).order_by(ModelRow.registered_at)).all()  # type: ignore[arg-type]
-            return [{"id": r.id, "name": r.name, "filename": r.filename, "registered_at": r.registered_at} for r in rows]
+            return [{"id": r.id, "name": r.name, "filename": r.filename, "registered_at": r.registered_at,
+                     "zkml": json.loads(r.spec).get("zkml", False)} for r in rows]  # fmt: skip
 
     def inference(self, tx_hash: str) -> dict[str, Any] | None:
+        """An inference by its transaction hash; a `runMany` transaction's calls together,
+        settled when every call is."""
         with Session(self.engine) as s:
-            row = s.get(InferenceRow, tx_hash.lower())
-            return None if row is None else json.loads(row.record)
+            rows = s.exec(select(InferenceRow).where(InferenceRow.tx_hash == tx_hash.lower()).order_by(InferenceRow.call_index)).all()  # type: ignore[arg-type]
+            if not rows:
+                row = s.get(InferenceRow, tx_hash.lower())  # a runMany call by its own id
+                return None if row is None else json.loads(row.record)
+            if len(rows) == 1 and rows[0].call_index is None:
+                return json.loads(rows[0].record)
+            return aggregate(tx_hash.lower(), [json.loads(r.record) for r in rows])
+
+    def inferences(self, limit: int = 50, before_block: int | None = None) -> list[dict[str, Any]]:
+        """Latest inferences first (one per call)."""
+        with Session(self.engine) as s:
+            q = select(InferenceRow).order_by(InferenceRow.block_number.desc(), InferenceRow.t_request.desc())  # type: ignore[attr-defined]
+            if before_block is not None:
+                q = q.where(InferenceRow.block_number < before_block)
+            return [json.loads(r.record) for r in s.exec(q.limit(limit))]
+
+    def settled_timings(self, model_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Mode, latency and trust gap of recently settled inferences (for og_quote)."""
+        with Session(self.engine) as s:
+            q = select(InferenceRow).where(InferenceRow.status == "settled")
+            if model_id is not None:
+                q = q.where(InferenceRow.model_id == model_id)
+            rows = s.exec(q.order_by(InferenceRow.block_number.desc()).limit(limit)).all()  # type: ignore[attr-defined]
+            out = []
+            for r in rows:
+                rec = json.loads(r.record)
+                out.append({"mode": r.mode, "latency_ms": (r.t_result or r.t_request) - r.t_request, "trust_gap_ms": rec.get("trust_gap_ms")})
+            return out
 
     @staticmethod
     def _settle(s: Session, settlements: list[dict[str, Any]]) -> None:
-        """A later block settled (or rejected) the proofs of inferences delivered earlier."""
+        """A later block took a settlement step for inferences delivered earlier."""
         for st in settlements:
-            row = s.get(InferenceRow, st["tx_hash"].lower())
+            row = s.get(InferenceRow, (st.get("id") or st["tx_hash"]).lower())
             if row is None:
                 continue
             record = json.loads(row.record)
-            record.update(
-                status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
-                settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
-                rejection_reason=st["reason"], proof_hash=st["proof_hash"],
-            )  # fmt: skip
-            row.status = st["outcome"]
+            step = {k: st[k] for k in ("outcome", "reason", "settlement_block", "t_settled", "fee", "slashed", "slashed_account", "challenger", "reward")}
+            record.setdefault("settlement_steps", []).append(step)
+            if st["outcome"] == "penalised":
+                # A losing attempt was caught lying: the inference itself is unaffected.
+                record.setdefault("penalties", []).append({"node": st["node"], "reason": st["reason"], "slashed": st["slashed"]})
+            elif st["outcome"] == "disputed":
+                record.update(status="disputed", t_disputed=st["t_settled"], dispute_block=st["settlement_block"],
+                              challenger=st["challenger"])  # fmt: skip
+                row.status = "disputed"
+            else:
+                record.update(
+                    status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
+                    settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
+                    rejection_reason=st["reason"] if st["outcome"] != "settled" else None, proof_hash=st["proof_hash"],
+                    fee_paid=st["fee"] if st["outcome"] == "settled" else "0", slashed=st["slashed"],
+                )  # fmt: skip
+                row.status = st["outcome"]
             row.record = json.dumps(record)
             s.add(row)
 
@@ -173,3 +220,25 @@ class ChainStore:
             for address, balance, nonce in accounts:
                 s.add(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
             s.commit()
+
+
+#: Final settlement states; a transaction is settled when every call is.
+FINAL = ("settled", "rejected", "slashed", "failed")
+
+
+def aggregate(tx_hash: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view of a `runMany` transaction: its calls, and the status of the whole."""
+    statuses = {c["status"] for c in calls}
+    if statuses == {"settled"}:
+        status = "settled"
+    elif statuses <= set(FINAL):
+        status = "partly_rejected"
+    else:
+        status = "settling"
+    t_settled = max((c.get("t_settled") or 0) for c in calls) if status != "settling" else None
+    t_result = max((c.get("t_result") or 0) for c in calls)
+    return {
+        "tx_hash": tx_hash, "many": True, "status": status, "calls": calls, "block_number": calls[0].get("block_number"),
+        "t_request": min(c["t_request"] for c in calls), "t_result": t_result, "t_settled": t_settled,
+        "trust_gap_ms": None if t_settled is None else t_settled - t_result,
+    }  # fmt: skip

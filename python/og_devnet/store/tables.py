@@ -84,11 +84,14 @@ class ModelRow(SQLModel, table=True):
 
 
 class InferenceRow(SQLModel, table=True):
-    """An inference as it was when its block sealed (attempts, winner, timeline)."""
+    """An inference as it was when its block sealed (attempts, winner, timeline), updated as
+    later blocks settle it. A `runMany` transaction has one row per call."""
 
     __tablename__ = "inferences"
 
-    tx_hash: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    tx_hash: str = Field(index=True)
+    call_index: int | None = None
     block_number: int = Field(index=True, foreign_key="blocks.number", ondelete="CASCADE", sa_type=BigInteger)
     model_id: str = Field(index=True)
     mode: int = Field(index=True)

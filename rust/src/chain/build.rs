@@ -1,12 +1,45 @@
-//! Sealing a block: pick transactions from the gas mempool in fee order, execute them
-//! against the tip state, and stage the block until the store has committed it.
+//! Sealing a block: settle earlier results' proofs, then pick transactions from the gas
+//! mempool in fee order, execute them against the tip state, and stage the block until the
+//! store has committed it.
 use std::collections::{BTreeMap, HashSet};
 
 use alloy_primitives::{Address, B256, U256};
 
-use super::native::hub;
-use super::settlement::{PendingProof, SettlementRecord};
-use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt};
+use super::economics::stake_address;
+use super::native::{hub, INFERENCE_HUB};
+use super::settlement::{next_step, Delivery, SettlementRecord, Step};
+use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt, StateDb};
+
+/// The accounts a block has touched so far, over the state of its layer.
+struct Ledger<'a> {
+    state: &'a dyn StateDb,
+    at: u64,
+    accounts: BTreeMap<Address, Account>,
+}
+
+impl Ledger<'_> {
+    fn get(&mut self, a: Address) -> Account {
+        let (state, at) = (self.state, self.at);
+        *self.accounts.entry(a).or_insert_with(|| state.account_at(&a, at))
+    }
+
+    /// Moves up to `amount` out of `from` (a stake may hold less than a bond); returns what
+    /// moved. `to` None burns it.
+    fn transfer(&mut self, from: Address, to: Option<Address>, amount: U256) -> U256 {
+        let mut source = self.get(from);
+        let moved = amount.min(source.balance);
+        if let Some(to) = to {
+            let mut target = self.get(to);
+            let Some(sum) = target.balance.checked_add(moved) else { return U256::ZERO };
+            target.balance = sum;
+            self.accounts.insert(to, target);
+            source = self.get(from); // `to` may be `from`
+        }
+        source.balance -= moved;
+        self.accounts.insert(from, source);
+        moved
+    }
+}
 
 impl Chain {
     /// Seals the next block at wall-clock `now_ms` and stages it. Readers see it only after
@@ -19,11 +52,17 @@ impl Chain {
         let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
         let parent_hash = parent.hash;
         let base_fee = self.base_fee as u128;
-        self.pending_before_staged = self.pending_proofs.clone();
-        let settlements = self.settle_proofs(number);
-
+        self.deliveries_before_staged = self.deliveries.clone();
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
+        let mut ledger = Ledger { state: &*self.state, at: number, accounts: BTreeMap::new() };
+        let settlements = settle(
+            &mut self.deliveries,
+            &self.pipe,
+            &self.economics,
+            &mut ledger,
+            (number, timestamp_ms, self.challenge_window),
+        );
         let state = &self.state;
         let pipe = &self.pipe;
         // An inference transaction goes in once its race is decided; block production never
@@ -31,12 +70,8 @@ impl Chain {
         let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee, |tx| {
             !hub::is_inference_contract(tx.to()) || pipe.is_decided(&tx.hash)
         });
-        let mut overlay: BTreeMap<Address, Account> = BTreeMap::new();
-        let get = |overlay: &mut BTreeMap<Address, Account>, a: Address| -> Account {
-            *overlay.entry(a).or_insert_with(|| state.account_at(&a, number))
-        };
         let mut deferred: HashSet<Address> = HashSet::new();
-        let mut new_proofs: Vec<PendingProof> = Vec::new();
+        let mut new_deliveries: Vec<Delivery> = Vec::new();
         let mut dropped: Vec<(Address, u64)> = Vec::new();
         let (mut included, mut receipts, mut gas_used) = (Vec::new(), Vec::new(), 0u64);
         for tx in candidates {
@@ -49,33 +84,42 @@ impl Chain {
                 continue;
             }
             let to = tx.to().expect("creation refused at submit");
-            // Inference: the decided result's events, or status 0 with the reason on the job.
-            let (tx_gas, status, logs, node_fee) = if hub::is_inference_contract(Some(to)) {
+            // Inference: the decided results' events, or status 0 with the reason on the job.
+            // Each call's fee is charged now: VANILLA's goes to the winner at once, the
+            // others' wait in the hub until their proofs settle.
+            let (tx_gas, status, logs, fees) = if hub::is_inference_contract(Some(to)) {
                 let outcome = pipe.outcome(&tx.hash);
-                let kind = outcome.as_ref().map(|o| o.2).ok().or_else(|| pipe.kind_of(&tx.hash)).unwrap_or(hub::CallKind::Model);
-                let needed = tx.intrinsic_gas() + hub::gas_for(kind);
+                let needed = tx.intrinsic_gas() + pipe.gas_of(&tx.hash).unwrap_or(hub::MODEL_GAS);
                 match outcome {
-                    _ if tx.gas_limit() < needed => (tx.gas_limit(), false, vec![], None),
-                    Ok((logs, winner, _)) => (needed, true, logs, Some((winner, U256::from(hub::gas_for(kind)) * U256::from(base_fee)))),
-                    Err(_) => (needed, false, vec![], None),
+                    _ if tx.gas_limit() < needed => (tx.gas_limit(), false, vec![], vec![]),
+                    Ok(calls) => {
+                        let fees: Vec<(Address, U256)> = calls
+                            .iter()
+                            .map(|c| (if c.mode == 0 { c.winner } else { INFERENCE_HUB }, self.economics.fee(&c.model_id, c.mode)))
+                            .collect();
+                        (needed, true, calls.into_iter().flat_map(|c| c.logs).collect(), fees)
+                    }
+                    Err(_) => (needed, false, vec![], vec![]),
                 }
             } else {
-                (tx.intrinsic_gas(), true, vec![], None)
+                (tx.intrinsic_gas(), true, vec![], vec![])
             };
+            let fee_total = fees.iter().fold(U256::ZERO, |s, (_, f)| s.saturating_add(*f));
             let price = tx.effective_gas_price(base_fee);
             let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
             // Every amount is checked: an edit near 2^256 (anvil_setBalance) must not wrap.
             // The (at most three) accounts this tx touches, applied only if all checks pass.
             let mut touched: BTreeMap<Address, Account> = BTreeMap::new();
             let mut account = |touched: &mut BTreeMap<Address, Account>, a: Address| -> Account {
-                *touched.entry(a).or_insert_with(|| get(&mut overlay, a))
+                *touched.entry(a).or_insert_with(|| ledger.get(a))
             };
             let applied = (|| {
                 let mut sender = account(&mut touched, tx.sender);
-                if sender.nonce != tx.nonce() || sender.balance < max_cost(&tx)? {
+                let fee = if status { fee_total } else { U256::ZERO };
+                if sender.nonce != tx.nonce() || sender.balance < max_cost(&tx)?.checked_add(fee)? {
                     return None;
                 }
-                sender.balance -= U256::from(tx_gas) * U256::from(price) + if status { tx.value() } else { U256::ZERO };
+                sender.balance -= U256::from(tx_gas) * U256::from(price) + if status { tx.value() } else { U256::ZERO } + fee;
                 sender.nonce += 1;
                 touched.insert(tx.sender, sender);
                 // A failed call moves no value, as a revert would.
@@ -84,12 +128,12 @@ impl Chain {
                     recipient.balance = recipient.balance.checked_add(tx.value())?;
                     touched.insert(to, recipient);
                 }
-                // The winning node earns the inference's share of the fee (the base fee part,
-                // which would otherwise be burnt).
-                if let Some((node, fee)) = node_fee {
-                    let mut earner = account(&mut touched, node);
-                    earner.balance = earner.balance.checked_add(fee)?;
-                    touched.insert(node, earner);
+                if status {
+                    for (payee, fee) in &fees {
+                        let mut earner = account(&mut touched, *payee);
+                        earner.balance = earner.balance.checked_add(*fee)?;
+                        touched.insert(*payee, earner);
+                    }
                 }
                 if !tip.is_zero() {
                     let mut coinbase = account(&mut touched, self.coinbase);
@@ -104,19 +148,24 @@ impl Chain {
                 dropped.push((tx.sender, tx.nonce()));
                 continue;
             }
-            overlay.extend(touched);
+            ledger.accounts.extend(touched);
             gas_used += tx_gas;
             if hub::is_inference_contract(Some(to)) {
                 pipe.mark_included(&tx.hash, number, timestamp_ms);
                 if status {
-                    new_proofs.extend(pipe.pending_proof(&tx.hash, number));
+                    new_deliveries.extend(pipe.deliveries(&tx.hash, number).into_iter().map(|mut d| {
+                        d.sender = tx.sender;
+                        d.fee = self.economics.fee(&d.model_id, d.mode);
+                        d
+                    }));
                 }
             }
             receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));
             included.push(tx);
         }
 
-        for (address, account) in &overlay {
+        let touched = std::mem::take(&mut ledger.accounts);
+        for (address, account) in &touched {
             self.state.set_account(*address, number, *account);
         }
         let state_changes = self.state.changes_at(number);
@@ -140,7 +189,7 @@ impl Chain {
             logs_bloom,
             settlements_root: Block::settlements_root(&settlements),
         };
-        self.pending_proofs.extend(new_proofs);
+        self.deliveries.extend(new_deliveries);
         for (i, tx) in included.iter().enumerate() {
             self.tx_index.insert(tx.hash, (number, i));
         }
@@ -165,38 +214,99 @@ impl Chain {
         Ok(self.blocks.last().expect("just pushed"))
     }
 
-    /// Checks every proof of a result delivered in an earlier block, as a full node does:
-    /// with public material only. Each becomes a settlement record of block `number`.
-    fn settle_proofs(&mut self, number: u64) -> Vec<SettlementRecord> {
-        let setup = self.pipe.tee_setup();
-        let (due, later): (Vec<PendingProof>, Vec<PendingProof>) =
-            std::mem::take(&mut self.pending_proofs).into_iter().partition(|p| p.included_block < number);
-        self.pending_proofs = later;
-        due.into_iter()
-            .map(|p| {
-                let verdict = match p.mode {
-                    // Judged as of its submission: a certificate that expires later does not
-                    // undo a proof that was valid when given.
-                    2 => crate::pipe::check_tee(setup.as_ref(), &p.model_id, &p.payload, &p.output, Some(&p.proof), p.t_proof_submitted)
-                        .map(|_| ()),
-                    other => Err(format!("no verifier for mode {other} yet")),
-                };
-                SettlementRecord {
-                    tx_hash: p.tx_hash,
-                    mode: p.mode,
-                    node: p.node,
-                    outcome: if verdict.is_ok() { "settled".into() } else { "rejected".into() },
-                    reason: verdict.err(),
-                    t_result: p.t_result,
-                    t_proof_submitted: p.t_proof_submitted,
-                    proof_hash: alloy_primitives::keccak256(p.proof.as_bytes()),
-                }
-            })
-            .collect()
-    }
-
     /// Hash of the staged block, if one awaits its commit.
     pub fn staged_hash(&self) -> Option<B256> {
         (self.tip() != self.published).then(|| self.blocks.last().expect("staged").hash)
     }
+}
+
+/// The full node's settlement work for block `number`: results delivered in earlier blocks
+/// whose proof, verdict, window or dispute is due; and nodes caught out in races. Each step
+/// is a record; fees, refunds, slashes and rewards go through `ledger`.
+fn settle(
+    deliveries: &mut Vec<Delivery>,
+    pipe: &crate::pipe::Pipe,
+    economics: &super::economics::Economics,
+    ledger: &mut Ledger<'_>,
+    (number, now_ms, window): (u64, u64, u64),
+) -> Vec<SettlementRecord> {
+    let setup = pipe.tee_setup();
+    let mut records = Vec::new();
+    let slash = |ledger: &mut Ledger<'_>, who: Address, to: Option<Address>| -> (U256, U256) {
+        let taken = ledger.transfer(stake_address(&who), None, economics.bond);
+        let reward = if to.is_some() { economics.reward(taken) } else { U256::ZERO };
+        if let Some(c) = to {
+            // Burnt, then minted to the challenger: the same as paying it out of the bond.
+            let mut account = ledger.get(c);
+            account.balance = account.balance.saturating_add(reward);
+            ledger.accounts.insert(c, account);
+        }
+        (taken, reward)
+    };
+    for p in pipe.take_penalties() {
+        let mut r = SettlementRecord::penalty(&p);
+        r.slashed = slash(ledger, p.node, None).0;
+        r.slashed_account = Some(p.node);
+        pipe.note_penalty(p.node_index);
+        records.push(r);
+    }
+    let mut kept = Vec::with_capacity(deliveries.len());
+    for mut d in std::mem::take(deliveries) {
+        if d.included_block >= number {
+            kept.push(d);
+            continue;
+        }
+        // Judged as of its submission: a certificate that expires later does not undo a
+        // proof that was valid when given.
+        let tee = || {
+            crate::pipe::check_tee(setup.as_ref(), &d.model_id, &d.payload, &d.output, d.proof.as_deref(), d.t_proof_submitted.unwrap_or(d.t_result))
+                .map(|_| ())
+        };
+        let step = next_step(&d, number, now_ms, window, tee);
+        let challenger = d.challenge.as_ref().map(|c| c.challenger);
+        let mut r = SettlementRecord::new(&d, "settled");
+        match step {
+            Step::Wait => {
+                kept.push(d);
+                continue;
+            }
+            Step::Settle => r.fee = ledger.transfer(INFERENCE_HUB, Some(d.node), d.fee),
+            Step::SlashChallenger => {
+                r.fee = ledger.transfer(INFERENCE_HUB, Some(d.node), d.fee);
+                let who = challenger.expect("a dispute has a challenger");
+                r.slashed = slash(ledger, who, None).0;
+                r.slashed_account = Some(who);
+                r.reason = Some("challenge_failed: the referee's re-execution matches the node's result".into());
+            }
+            Step::Reject(reason) => {
+                r.outcome = "rejected".into();
+                r.reason = Some(reason);
+                r.fee = ledger.transfer(INFERENCE_HUB, Some(d.sender), d.fee);
+                r.slashed = slash(ledger, d.node, None).0;
+                r.slashed_account = Some(d.node);
+                pipe.note_penalty(d.node_index);
+            }
+            Step::Dispute => {
+                r.outcome = "disputed".into();
+                r.reason = Some("challenged: the watcher's re-execution differs from the result".into());
+                if let Some(c) = d.challenge.as_mut() {
+                    c.recorded = true;
+                }
+                records.push(r);
+                kept.push(d);
+                continue;
+            }
+            Step::SlashNode => {
+                r.outcome = "slashed".into();
+                r.reason = Some("output_mismatch: the referee's re-execution differs from the node's result".into());
+                r.fee = ledger.transfer(INFERENCE_HUB, Some(d.sender), d.fee);
+                (r.slashed, r.reward) = slash(ledger, d.node, challenger);
+                r.slashed_account = Some(d.node);
+                pipe.note_penalty(d.node_index);
+            }
+        }
+        records.push(r);
+    }
+    *deliveries = kept;
+    records
 }

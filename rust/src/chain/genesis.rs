@@ -26,6 +26,8 @@ pub struct Genesis {
     pub gas_limit: u64,
     /// Simulated inference nodes.
     pub nodes: u32,
+    /// Prices, stakes and bonds.
+    pub economics: super::economics::Economics,
 }
 
 impl Genesis {
@@ -40,6 +42,7 @@ impl Genesis {
             base_fee: DEFAULT_BASE_FEE,
             gas_limit: DEFAULT_GAS_LIMIT,
             nodes: 4,
+            economics: Default::default(),
         }
     }
 
@@ -57,6 +60,8 @@ impl Genesis {
             gas_limit: Option<Num>,
             #[serde(rename = "baseFeePerGas")]
             base_fee: Option<Num>,
+            /// og-devnet's own section: prices, multipliers, stakes, bonds.
+            economics: Option<super::economics::Economics>,
         }
         #[derive(Deserialize)]
         struct Config {
@@ -98,6 +103,9 @@ impl Genesis {
         if let Some(b) = &file.base_fee {
             self.base_fee = small(b, "baseFeePerGas")?;
         }
+        if let Some(e) = file.economics {
+            self.economics = e;
+        }
         for (address, alloc) in &file.alloc {
             self.alloc.push((*address, num(&alloc.balance)?));
         }
@@ -108,6 +116,7 @@ impl Genesis {
         if self.chain_id == 0 {
             return Err(ChainError::InvalidArgument("chain id must be positive".into()));
         }
+        self.economics.validate()?;
         if self.gas_limit < 21_000 {
             return Err(ChainError::InvalidArgument("block gas limit must be at least 21000".into()));
         }

@@ -1,6 +1,7 @@
 //! The chain: state, gas mempool, block building and the mining schedule behind one facade,
 //! [`Chain`]. Knows nothing of Python; `py/` wraps it.
 pub mod block;
+pub mod economics;
 pub mod error;
 pub mod genesis;
 pub mod logs;
@@ -33,6 +34,7 @@ use native::hub;
 use native::models::{ModelRegistry, ModelSpec};
 
 pub const POOL_CAPACITY: usize = 10_000;
+pub const DEFAULT_CHALLENGE_WINDOW: u64 = 20;
 /// Tip eth_sendTransaction and eth_maxPriorityFeePerGas suggest.
 pub const SUGGESTED_TIP: u128 = 1_000_000_000;
 
@@ -71,9 +73,14 @@ pub struct Chain {
     models: ModelRegistry,
     pipe: Arc<Pipe>,
     /// Proofs of delivered inferences, settled by the next block.
-    pending_proofs: Vec<settlement::PendingProof>,
+    deliveries: Vec<settlement::Delivery>,
     /// The pending proofs as they were before the staged block, to restore if it is discarded.
-    pending_before_staged: Vec<settlement::PendingProof>,
+    deliveries_before_staged: Vec<settlement::Delivery>,
+    economics: economics::Economics,
+    /// Re-executes OPTIMISTIC results and posts challenges from its own stake.
+    watcher: Address,
+    /// OPTIMISTIC results settle this many blocks after their inclusion, if unchallenged.
+    challenge_window: u64,
     tee_registry: native::tee_registry::TeeRegistry,
 }
 
@@ -86,11 +93,15 @@ impl Chain {
 
     pub fn with_pipe(genesis: &Genesis, mode: MiningMode, pipe_config: PipeConfig, clock: Arc<dyn Clock>) -> Result<Chain, ChainError> {
         genesis.validate()?;
-        let node_keys = DevKeys::node_keys(&genesis.mnemonic, genesis.nodes)?;
-        let pipe = Arc::new(Pipe::new(pipe_config, node_keys.addresses(), clock));
+        // The nodes' keys, then the watcher's: each has a stake account funded at genesis.
+        let mut node_addresses = DevKeys::node_keys(&genesis.mnemonic, genesis.nodes + 1)?.addresses();
+        let watcher = node_addresses.pop().expect("watcher key");
+        let pipe = Arc::new(Pipe::new(pipe_config, node_addresses.clone(), clock));
         let keys = DevKeys::from_mnemonic(&genesis.mnemonic, genesis.accounts)?;
         let mut funded: Vec<(Address, U256)> =
             keys.addresses().into_iter().map(|a| (a, genesis.balance)).collect();
+        let stake = genesis.economics.node_stake;
+        funded.extend(node_addresses.iter().chain([&watcher]).map(|a| (economics::stake_address(a), stake)));
         funded.extend(genesis.alloc.iter().copied());
         let mut state = MemoryState::default();
         for (address, balance) in &funded {
@@ -135,8 +146,11 @@ impl Chain {
             next_snapshot_id: 0,
             models: ModelRegistry::default(),
             pipe,
-            pending_proofs: Vec::new(),
-            pending_before_staged: Vec::new(),
+            deliveries: Vec::new(),
+            deliveries_before_staged: Vec::new(),
+            economics: genesis.economics.clone(),
+            watcher,
+            challenge_window: DEFAULT_CHALLENGE_WINDOW,
             tee_registry: Default::default(),
         })
     }
@@ -222,6 +236,79 @@ impl Chain {
     pub fn pipe(&self) -> &Arc<Pipe> {
         &self.pipe
     }
+    pub fn economics(&self) -> &economics::Economics {
+        &self.economics
+    }
+
+    /// The fee of a transaction's inference calls.
+    pub fn inference_fee(&self, calls: &[hub::InferenceCall]) -> U256 {
+        calls.iter().fold(U256::ZERO, |sum, c| sum.saturating_add(self.economics.fee(&c.model_id, c.mode)))
+    }
+
+    pub fn watcher(&self) -> Address {
+        self.watcher
+    }
+
+    pub fn challenge_window(&self) -> u64 {
+        self.challenge_window
+    }
+
+    pub fn set_challenge_window(&mut self, blocks: u64) {
+        self.challenge_window = blocks;
+    }
+
+    /// Verifiable results delivered and not yet settled.
+    pub fn unsettled(&self) -> &[settlement::Delivery] {
+        &self.deliveries
+    }
+
+    /// A ZKML proof for inference `id`, with the full node's verdict on it. It is settled
+    /// (or rejected) in the next block.
+    pub fn submit_proof(&mut self, id: B256, proof: String, t_ms: u64, verdict: Result<(), String>) -> Result<(), ChainError> {
+        let d = self.delivery_mut(&id, 1)?;
+        if d.verdict.is_some() {
+            return Err(ChainError::InvalidArgument(format!("inference {id} already has a proof")));
+        }
+        d.proof = Some(proof);
+        d.t_proof_submitted = Some(t_ms);
+        d.verdict = Some(verdict);
+        Ok(())
+    }
+
+    /// A challenge by the watcher to OPTIMISTIC result `id`: its re-execution gave `output`.
+    pub fn challenge(&mut self, id: B256, output: String, t_ms: u64) -> Result<(), ChainError> {
+        let (window, head, watcher) = (self.challenge_window, self.head(), self.watcher);
+        let d = self.delivery_mut(&id, 3)?;
+        if d.challenge.is_some() {
+            return Err(ChainError::InvalidArgument(format!("inference {id} is already challenged")));
+        }
+        if head >= d.included_block + window {
+            return Err(ChainError::InvalidArgument(format!("the challenge window of inference {id} has closed")));
+        }
+        d.challenge = Some(settlement::Challenge { challenger: watcher, output, t_ms, recorded: false, referee_output: None });
+        Ok(())
+    }
+
+    /// The referee's re-execution of challenged result `id`: the next block slashes whichever
+    /// side it contradicts.
+    pub fn referee(&mut self, id: B256, output: String) -> Result<(), ChainError> {
+        let d = self.delivery_mut(&id, 3)?;
+        match d.challenge.as_mut() {
+            Some(c) if c.recorded && c.referee_output.is_none() => {
+                c.referee_output = Some(output);
+                Ok(())
+            }
+            _ => Err(ChainError::InvalidArgument(format!("inference {id} has no dispute awaiting a referee"))),
+        }
+    }
+
+    fn delivery_mut(&mut self, id: &B256, mode: u8) -> Result<&mut settlement::Delivery, ChainError> {
+        self.deliveries
+            .iter_mut()
+            .find(|d| d.id == *id && d.mode == mode)
+            .ok_or_else(|| ChainError::InvalidArgument(format!("no unsettled {} result with id {id}", native::models::mode_name(mode))))
+    }
+
     pub fn register_model(&mut self, spec: ModelSpec) -> Result<(), ChainError> {
         self.models.register(spec)
     }
@@ -376,12 +463,22 @@ impl Chain {
         let hash = tx.hash;
         // An inference call is checked now; a bad one is still mined (status 0), as a
         // reverting call would be, but no node ever sees it.
-        let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse(tx.to().expect("call"), tx.input(), &self.models));
+        let to = tx.to().expect("call");
+        let many = hub::is_many(to, tx.input());
+        let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse_all(to, tx.input(), &self.models));
+        if let Some(Ok(calls)) = &inference {
+            // The inference fee comes on top of gas and value.
+            let fee = self.inference_fee(calls);
+            let need = need.expect("checked").saturating_add(fee);
+            if need > account.balance {
+                return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
+            }
+        }
         if let Some(replaced) = self.pool.insert(tx, account.nonce)? {
             self.pipe.forget(&[replaced]);
         }
         match inference {
-            Some(Ok(call)) => self.pipe.submit(hash, call),
+            Some(Ok(calls)) => self.pipe.submit(hash, calls, many),
             Some(Err(reason)) => self.pipe.submit_failed(hash, None, String::new(), 0, reason),
             None => {}
         }
@@ -428,14 +525,17 @@ impl Chain {
         }
         let data = req.data.clone().unwrap_or_default();
         let mut gas = intrinsic_gas(&data, false, 0, 0);
+        let mut fee = U256::ZERO;
         if hub::is_inference_contract(req.to) {
-            let call = hub::parse(req.to.expect("checked"), &data, &self.models).map_err(ChainError::Revert)?;
-            gas += hub::gas_for(call.kind);
+            let calls = hub::parse_all(req.to.expect("checked"), &data, &self.models).map_err(ChainError::Revert)?;
+            gas += calls.iter().map(|c| hub::gas_for(c.kind)).sum::<u64>();
+            fee = self.inference_fee(&calls);
         }
-        if let (Some(from), Some(value)) = (req.from, req.value) {
+        if let Some(from) = req.from {
             let have = self.state.account_at(&from, self.next_layer()).balance;
-            if have < value {
-                return Err(ChainError::InsufficientFunds { address: from, have, need: value });
+            let need = req.value.unwrap_or_default().saturating_add(fee);
+            if have < need {
+                return Err(ChainError::InsufficientFunds { address: from, have, need });
             }
         }
         Ok(gas)
@@ -447,7 +547,7 @@ impl Chain {
         match req.to {
             None => Err(ChainError::no_bytecode()),
             Some(to) if hub::is_inference_contract(Some(to)) => {
-                hub::parse(to, req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), &self.models).map_err(ChainError::Revert)?;
+                hub::parse_all(to, req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), &self.models).map_err(ChainError::Revert)?;
                 Err(ChainError::Unsupported(
                     "eth_call cannot run inference: send a transaction; its result arrives in the receipt's event".into(),
                 ))
@@ -521,7 +621,7 @@ impl Chain {
             return Ok(false);
         };
         let snap = self.snapshots.drain(pos..).next().expect("found above");
-        self.pending_proofs.retain(|p| p.included_block <= snap.head);
+        self.deliveries.retain(|d| d.included_block <= snap.head);
         for block in self.blocks.drain(snap.head as usize + 1..) {
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -561,7 +661,7 @@ impl Chain {
             return;
         }
         let block = self.blocks.pop().expect("staged block");
-        self.pending_proofs = std::mem::take(&mut self.pending_before_staged);
+        self.deliveries = std::mem::take(&mut self.deliveries_before_staged);
         // Edits made between blocks were folded into the staged block's layer and go with it.
         self.state.truncate_after(self.published);
         for tx in block.transactions {

@@ -328,12 +328,9 @@ mod inference {
         assert!(r.status);
         assert_eq!(r.gas_used, estimate);
         assert_eq!(r.logs[0].topics()[0], abi::InferenceResult::SIGNATURE_HASH);
-        // The winning node earned the inference's base-fee share.
+        // VANILLA settles at inclusion: the winning node earned the fee at once.
         let winner = pipe.node_address(node).unwrap();
-        assert_eq!(
-            c.account(&winner, BlockTag::Latest).unwrap().balance,
-            U256::from(hub::MODEL_GAS) * U256::from(c.base_fee())
-        );
+        assert_eq!(c.account(&winner, BlockTag::Latest).unwrap().balance, c.economics().fee("m", 0));
         assert!(pipe.job_json(&h).is_none(), "a committed job is handed to the store");
     }
 
@@ -351,5 +348,118 @@ mod inference {
         let (block, i) = c.receipt(&h).unwrap();
         assert!(!block.receipts[i].status && block.receipts[i].logs.is_empty());
         assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 1, "the nonce is used, as on Ethereum");
+    }
+
+    const Y4: &str = r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#;
+    const Y5: &str = r#"{"numbers":[{"name":"y","values":[["5","0"]],"shape":[1]}]}"#;
+
+    /// Answers every queued attempt with `output`; returns the answering nodes.
+    fn answer_all(c: &Chain, output: &str) -> Vec<usize> {
+        let pipe = c.pipe().clone();
+        let mut nodes = vec![];
+        for n in 0..4 {
+            while let Some(w) = pipe.take(n, Duration::ZERO) {
+                pipe.complete(n, w.job, w.attempt, Ok(output.into()), false);
+                nodes.push(n);
+            }
+        }
+        nodes
+    }
+
+    fn balance(c: &Chain, a: &Address) -> U256 {
+        c.account(a, BlockTag::Latest).unwrap().balance
+    }
+
+    #[test]
+    fn an_optimistic_lie_is_disputed_then_slashed_and_the_challenger_rewarded() {
+        let mut c = chain_with_model();
+        c.set_challenge_window(5);
+        let a0 = c.keys().addresses()[0];
+        let h = c.submit(hub_tx(&c, 0, run_data("m", 3))).unwrap();
+        let node = answer_all(&c, Y5)[0]; // a wrong answer: the model doubles its input
+        let node_addr = c.pipe().node_address(node).unwrap();
+        let (stake, watcher) = (crate::chain::economics::stake_address(&node_addr), c.watcher());
+        let before = (balance(&c, &a0), balance(&c, &stake), balance(&c, &watcher));
+        mine(&mut c, 1_700_000_001_000);
+        let fee = c.economics().fee("m", 3);
+        assert_eq!(balance(&c, &INFERENCE_HUB), fee, "the fee waits in the hub");
+        assert_eq!(c.unsettled().len(), 1);
+        c.challenge(h, Y4.into(), 0).unwrap();
+        assert!(c.challenge(h, Y4.into(), 0).is_err(), "one challenge per result");
+        assert!(c.referee(h, Y4.into()).is_err(), "the dispute is not recorded yet");
+        mine(&mut c, 1_700_000_002_000);
+        let settled = &c.block(BlockTag::Latest).unwrap().settlements;
+        assert_eq!(settled.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), vec!["disputed"]);
+        c.referee(h, Y4.into()).unwrap();
+        mine(&mut c, 1_700_000_003_000);
+        let r = &c.block(BlockTag::Latest).unwrap().settlements[0];
+        assert_eq!((r.outcome.as_str(), r.challenger), ("slashed", Some(watcher)));
+        let bond = c.economics().bond;
+        assert_eq!((r.slashed, r.reward, r.fee), (bond, c.economics().reward(bond), fee));
+        assert_eq!(balance(&c, &stake), before.1 - bond);
+        assert_eq!(balance(&c, &watcher), before.2 + c.economics().reward(bond));
+        assert!(balance(&c, &a0) < before.0 && before.0 - balance(&c, &a0) < fee, "the sender paid gas, not the fee");
+        assert_eq!(balance(&c, &INFERENCE_HUB), U256::ZERO);
+        assert!(c.unsettled().is_empty());
+    }
+
+    #[test]
+    fn an_unchallenged_optimistic_result_settles_when_the_window_closes() {
+        let mut c = chain_with_model();
+        c.set_challenge_window(3);
+        let h = c.submit(hub_tx(&c, 0, run_data("m", 3))).unwrap();
+        let node = c.pipe().node_address(answer_all(&c, Y4)[0]).unwrap();
+        mine(&mut c, 1_700_000_001_000);
+        let included = c.head();
+        for t in 2..=4 {
+            mine(&mut c, 1_700_000_000_000 + t * 1000);
+            let outcomes: Vec<String> = c.block(BlockTag::Latest).unwrap().settlements.iter().map(|r| r.outcome.clone()).collect();
+            assert_eq!(outcomes.is_empty(), c.head() < included + 3, "block {}", c.head());
+        }
+        assert_eq!(balance(&c, &node), c.economics().fee("m", 3));
+        assert!(c.challenge(h, Y5.into(), 0).is_err(), "the window has closed");
+    }
+
+    #[test]
+    fn a_zkml_verdict_settles_or_rejects_in_the_next_block() {
+        let mut c = chain_with_model();
+        c.register_model(ModelSpec::test_onnx("z", ("x", vec![1]), ("y", vec![1]), vec![0, 1])).unwrap();
+        let good = c.submit(hub_tx(&c, 0, run_data("z", 1))).unwrap();
+        let bad = c.submit(hub_tx(&c, 1, run_data("z", 1))).unwrap();
+        answer_all(&c, Y4);
+        mine(&mut c, 1_700_000_001_000);
+        mine(&mut c, 1_700_000_002_000);
+        assert!(c.block(BlockTag::Latest).unwrap().settlements.is_empty(), "no proof yet: nothing to settle");
+        c.submit_proof(good, "{}".into(), 5, Ok(())).unwrap();
+        c.submit_proof(bad, "{}".into(), 6, Err("output_mismatch: no".into())).unwrap();
+        assert!(c.submit_proof(bad, "{}".into(), 6, Ok(())).is_err(), "one proof per result");
+        mine(&mut c, 1_700_000_003_000);
+        let rs = &c.block(BlockTag::Latest).unwrap().settlements;
+        let by = |h: B256| rs.iter().find(|r| r.id == h).unwrap();
+        assert_eq!(by(good).outcome, "settled");
+        assert_eq!((by(bad).outcome.as_str(), by(bad).reason.as_deref()), ("rejected", Some("output_mismatch: no")));
+        assert_eq!(by(bad).slashed, c.economics().bond);
+        assert!(c.submit_proof(good, "{}".into(), 7, Ok(())).is_err(), "settled results take no more proofs");
+    }
+
+    #[test]
+    fn run_many_delivers_every_call_and_settles_each_apart() {
+        let mut c = chain_with_model();
+        c.set_challenge_window(2);
+        let call = |mode: u8| {
+            let r = abi::runCall::abi_decode(&run_data("m", mode)).unwrap();
+            abi::RunRequest { modelId: r.modelId, inferenceMode: r.inferenceMode, modelInput: r.modelInput }
+        };
+        let data: Bytes = abi::runManyCall { requests: vec![call(0), call(3)] }.abi_encode().into();
+        let req = TxRequest { to: Some(INFERENCE_HUB), data: Some(data.clone()), ..Default::default() };
+        assert_eq!(c.estimate_gas(&req).unwrap(), intrinsic_gas(&data, false, 0, 0) + 2 * hub::MODEL_GAS);
+        let h = c.submit(hub_tx(&c, 0, data)).unwrap();
+        assert_eq!(c.pipe().job_json(&h).unwrap()["calls"].as_array().unwrap().len(), 2);
+        answer_all(&c, Y4);
+        mine(&mut c, 1_700_000_001_000);
+        let block = c.block(BlockTag::Latest).unwrap();
+        assert_eq!(block.receipts[0].logs.len(), 2, "one InferenceResult per call");
+        assert_eq!(c.unsettled().iter().map(|d| (d.tx_hash, d.mode)).collect::<Vec<_>>(), vec![(h, 3)]);
+        assert_eq!(c.unsettled()[0].id, crate::pipe::call_id(&h, 1));
     }
 }

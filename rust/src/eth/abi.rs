@@ -37,6 +37,10 @@ sol! {
     function run(string modelId, uint8 inferenceMode, ModelInput modelInput) returns (ModelOutput);
     function runLLMCompletion(LLMCompletionRequest request) returns (LLMCompletionResponse);
     function runLLMChat(LLMChatRequest request) returns (LLMChatResponse);
+    // Devnet extension: several model calls, each with its own mode, in one transaction.
+    // One `InferenceResult` per call, in call order.
+    struct RunRequest { string modelId; uint8 inferenceMode; ModelInput modelInput; }
+    function runMany(RunRequest[] requests) returns (ModelOutput[]);
 
     // The precompile at 0x..F4.
     function runModelInference(ModelInferenceRequest request) returns (ModelOutput);

@@ -114,7 +114,11 @@ impl Attempt {
 
 #[derive(Debug, Clone)]
 pub struct InferenceJob {
+    /// The inference's id: its transaction's hash, or for a call of `runMany` one derived
+    /// from the hash and the call's index.
+    pub id: B256,
     pub tx_hash: B256,
+    pub call_index: Option<u32>,
     pub call: Option<InferenceCall>,
     pub kind: Option<CallKind>,
     pub model_id: String,
@@ -133,10 +137,22 @@ pub struct InferenceJob {
     pub last_dispatch_ms: u64,
 }
 
+/// What backs a result of each mode, in words.
+pub fn verification(mode: u8) -> &'static str {
+    match mode {
+        0 => "none: VANILLA results carry no proof (no verification)",
+        1 => "ZKML: the winning node proves after answering; the full node verifies the proof with the verifying key, settings and SRS, bound to the request and the delivered output",
+        2 => "TEE: attestation and response signature checked when the result arrived, and again by the full node at settlement",
+        _ => "OPTIMISTIC: the result is bonded from the node's stake; a watcher re-executes and may challenge within the window; a referee re-execution decides",
+    }
+}
+
 impl InferenceJob {
-    pub fn new(tx_hash: B256, call: InferenceCall, quorum: usize, now: u64) -> Self {
+    pub fn new(id: B256, tx_hash: B256, call_index: Option<u32>, call: InferenceCall, quorum: usize, now: u64) -> Self {
         InferenceJob {
+            id,
             tx_hash,
+            call_index,
             kind: Some(call.kind),
             model_id: call.model_id.clone(),
             mode: call.mode,
@@ -158,7 +174,9 @@ impl InferenceJob {
 
     pub fn failed(tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String, now: u64) -> Self {
         InferenceJob {
+            id: tx_hash,
             tx_hash,
+            call_index: None,
             call: None,
             kind,
             model_id,
@@ -207,7 +225,8 @@ impl InferenceJob {
         self.quorum.saturating_sub(best)
     }
 
-    /// Status in the settlement vocabulary: pending → delivered (→ settled for VANILLA).
+    /// Status in the settlement vocabulary: pending → delivered (→ settled for VANILLA,
+    /// challengeable for OPTIMISTIC). What follows is the settlement's (later blocks).
     pub fn settlement_status(&self) -> &'static str {
         match (&self.status, self.block) {
             (JobStatus::Failed, Some(_)) => "failed",
@@ -215,6 +234,7 @@ impl InferenceJob {
             (JobStatus::Running, _) => "pending",
             (JobStatus::Ready, None) => "result_ready",
             (JobStatus::Ready, Some(_)) if self.mode == 0 => "settled",
+            (JobStatus::Ready, Some(_)) if self.mode == 3 => "challengeable",
             (JobStatus::Ready, Some(_)) => "delivered",
         }
     }
@@ -234,17 +254,15 @@ impl InferenceJob {
             .collect();
         let winner = self.winner.and_then(|w| self.attempts.get(w));
         json!({
+            "id": self.id,
             "tx_hash": self.tx_hash,
+            "call_index": self.call_index,
             "model_id": self.model_id,
             "kind": self.kind,
             "mode": self.mode,
             "mode_name": mode_name(self.mode),
             "status": self.settlement_status(),
-            "verification": match self.mode {
-                0 => "none: VANILLA results carry no proof",
-                2 => "TEE attestation and response signature verified when the result arrived; on-chain settlement comes next",
-                _ => "proof pending (not produced in this version)",
-            },
+            "verification": verification(self.mode),
             "proof": winner.and_then(|a| a.proof.clone()),
             "t_request": self.t_request,
             "t_result": self.t_result,

@@ -19,7 +19,7 @@ pub use job::{Attempt, InferenceJob, JobStatus, Outcome};
 use stats::Samples;
 
 use crate::chain::native::hub::{CallKind, InferenceCall};
-use crate::chain::settlement::PendingProof;
+use crate::chain::settlement::{Delivery, Penalty};
 
 #[derive(Debug, Clone)]
 pub struct PipeConfig {
@@ -78,6 +78,8 @@ struct NodeState {
     disagreements: u64,
     cancelled: u64,
     latency: Samples,
+    /// Times the node was caught with a wrong result or proof (and slashed).
+    penalties: u64,
     /// When the node's worker last asked for work: a worker that stops asking is dead.
     last_take_ms: u64,
 }
@@ -139,6 +141,11 @@ struct PipeState {
     config: PipeConfig,
     nodes: Vec<NodeState>,
     jobs: HashMap<B256, InferenceJob>,
+    /// The jobs of each `runMany` transaction, in call order (single-call transactions have
+    /// one job keyed by their own hash).
+    groups: HashMap<B256, Vec<B256>>,
+    /// Nodes caught out while racing, for the next block to slash.
+    penalties: Vec<Penalty>,
     /// Undecided jobs, oldest first.
     active: Vec<B256>,
     models: HashMap<String, ModelTiming>,
@@ -179,6 +186,7 @@ impl Pipe {
                 disagreements: 0,
                 cancelled: 0,
                 latency: Samples::new(1000),
+                penalties: 0,
                 last_take_ms: start,
             })
             .collect();
@@ -188,6 +196,8 @@ impl Pipe {
                 config,
                 nodes,
                 jobs: HashMap::new(),
+                groups: HashMap::new(),
+                penalties: Vec::new(),
                 active: Vec::new(),
                 models: HashMap::new(),
                 jobs_total: 0,
@@ -242,21 +252,27 @@ impl Pipe {
         }
     }
 
-    /// A new job for a valid inference call: dispatched at once to `redundancy` nodes.
-    pub fn submit(&self, tx_hash: B256, call: InferenceCall) {
+    /// New jobs for a transaction's valid inference calls (one, or several for `runMany`),
+    /// each dispatched at once to `redundancy` nodes.
+    pub fn submit(&self, tx_hash: B256, calls: Vec<InferenceCall>, many: bool) {
         let mut s = self.lock();
         let now = self.now_ms();
-        if s.jobs.contains_key(&tx_hash) {
+        if s.jobs.contains_key(&tx_hash) || s.groups.contains_key(&tx_hash) {
             return;
         }
         let quorum = if s.config.redundancy >= 2 { 2 } else { 1 };
-        let job = InferenceJob::new(tx_hash, call, quorum, now);
-        s.jobs.insert(tx_hash, job);
-        s.active.push(tx_hash);
-        s.jobs_total += 1;
+        let ids: Vec<B256> = if many { (0..calls.len()).map(|i| call_id(&tx_hash, i)).collect() } else { vec![tx_hash] };
+        if many {
+            s.groups.insert(tx_hash, ids.clone());
+        }
         let copies = s.config.redundancy.max(1);
-        for _ in 0..copies {
-            s.dispatch(tx_hash, false, now);
+        for (i, (id, call)) in ids.into_iter().zip(calls).enumerate() {
+            s.jobs.insert(id, InferenceJob::new(id, tx_hash, many.then_some(i as u32), call, quorum, now));
+            s.active.push(id);
+            s.jobs_total += 1;
+            for _ in 0..copies {
+                s.dispatch(id, false, now);
+            }
         }
         drop(s);
         self.work.notify_all();
@@ -358,21 +374,59 @@ impl Pipe {
             .expect("spawn scheduler thread")
     }
 
+    /// Whether every inference of transaction `tx` is decided (true when it has none).
     pub fn is_decided(&self, tx: &B256) -> bool {
-        self.lock().jobs.get(tx).is_none_or(|j| j.is_decided())
+        let s = self.lock();
+        s.ids(tx).iter().all(|id| s.jobs.get(id).is_none_or(|j| j.is_decided()))
     }
 
-    /// The decided result: (result logs, winner address) or the failure reason.
-    pub fn outcome(&self, tx: &B256) -> Result<(Vec<alloy_primitives::Log>, Address, CallKind), String> {
+    /// The decided results of transaction `tx`'s inferences, in call order, or the reason
+    /// the first failed one failed.
+    pub fn outcome(&self, tx: &B256) -> Result<Vec<CallResult>, String> {
         let s = self.lock();
-        let job = s.jobs.get(tx).ok_or_else(|| "no inference job for this transaction".to_string())?;
-        match &job.status {
-            JobStatus::Ready => {
-                let winner = job.winner.and_then(|a| job.attempts.get(a)).map(|a| s.nodes[a.node].address).unwrap_or_default();
-                Ok((job.logs.clone(), winner, job.kind.unwrap_or(CallKind::Model)))
-            }
-            JobStatus::Failed => Err(job.error.clone().unwrap_or_else(|| "inference failed".into())),
-            _ => Err("inference not decided yet".into()),
+        let ids = s.ids(tx);
+        ids.iter()
+            .map(|id| {
+                let job = s.jobs.get(id).ok_or_else(|| "no inference job for this transaction".to_string())?;
+                let at = |e: String| match job.call_index {
+                    Some(i) if ids.len() > 1 => format!("call {i}: {e}"),
+                    _ => e,
+                };
+                match &job.status {
+                    JobStatus::Ready => {
+                        let winner = job.winner.and_then(|a| job.attempts.get(a)).map(|a| a.node).unwrap_or_default();
+                        Ok(CallResult {
+                            id: *id,
+                            logs: job.logs.clone(),
+                            winner: s.nodes[winner].address,
+                            kind: job.kind.unwrap_or(CallKind::Model),
+                            mode: job.mode,
+                            model_id: job.model_id.clone(),
+                        })
+                    }
+                    JobStatus::Failed => Err(at(job.error.clone().unwrap_or_else(|| "inference failed".into()))),
+                    _ => Err(at("inference not decided yet".into())),
+                }
+            })
+            .collect()
+    }
+
+    /// Extra gas the transaction's inferences use (flat per call), if it has any.
+    pub fn gas_of(&self, tx: &B256) -> Option<u64> {
+        let s = self.lock();
+        let jobs: Vec<&InferenceJob> = s.ids(tx).iter().filter_map(|id| s.jobs.get(id)).collect();
+        (!jobs.is_empty()).then(|| jobs.iter().map(|j| crate::chain::native::hub::gas_for(j.kind.unwrap_or(CallKind::Model))).sum())
+    }
+
+    /// Nodes caught out since the last call, for the next block to slash.
+    pub fn take_penalties(&self) -> Vec<Penalty> {
+        std::mem::take(&mut self.lock().penalties)
+    }
+
+    /// The settlement slashed `node` (counted in its stats).
+    pub fn note_penalty(&self, node: usize) {
+        if let Some(n) = self.lock().nodes.get_mut(node) {
+            n.penalties += 1;
         }
     }
 
@@ -380,34 +434,45 @@ impl Pipe {
         self.lock().tee.clone()
     }
 
-    /// What settling a result delivered in block `included_block` needs, taken from the
-    /// winning attempt. None when there is no proof to settle (VANILLA).
-    pub fn pending_proof(&self, tx: &B256, included_block: u64) -> Option<PendingProof> {
+    /// What settling the verifiable results of `tx` (delivered in block `included_block`)
+    /// needs, taken from each winning attempt. VANILLA results need nothing.
+    pub fn deliveries(&self, tx: &B256, included_block: u64) -> Vec<Delivery> {
         let s = self.lock();
-        let job = s.jobs.get(tx)?;
-        let att = job.attempts.get(job.winner?)?;
-        Some(PendingProof {
-            tx_hash: *tx,
-            mode: job.mode,
-            node: s.nodes[att.node].address,
-            model_id: job.model_id.clone(),
-            payload: job.payload.clone(),
-            output: att.output.clone()?,
-            proof: att.proof_raw.clone()?,
-            t_result: job.t_result?,
-            t_proof_submitted: att.ended_ms?,
-            included_block,
-        })
-    }
-
-    pub fn kind_of(&self, tx: &B256) -> Option<CallKind> {
-        self.lock().jobs.get(tx).and_then(|j| j.kind)
+        s.ids(tx)
+            .iter()
+            .filter_map(|id| {
+                let job = s.jobs.get(id).filter(|j| j.mode != 0 && j.status == JobStatus::Ready)?;
+                let att = job.attempts.get(job.winner?)?;
+                Some(Delivery {
+                    id: *id,
+                    tx_hash: *tx,
+                    mode: job.mode,
+                    node: s.nodes[att.node].address,
+                    node_index: att.node,
+                    model_id: job.model_id.clone(),
+                    payload: job.payload.clone(),
+                    output: att.output.clone()?,
+                    // TEE evidence comes with the result; a ZKML proof comes later.
+                    proof: att.proof_raw.clone(),
+                    verdict: None,
+                    t_result: job.t_result?,
+                    t_proof_submitted: att.proof_raw.as_ref().and(att.ended_ms),
+                    included_block,
+                    sender: Address::ZERO,
+                    fee: alloy_primitives::U256::ZERO,
+                    challenge: None,
+                })
+            })
+            .collect()
     }
 
     pub fn mark_included(&self, tx: &B256, block: u64, timestamp_ms: u64) {
-        if let Some(j) = self.lock().jobs.get_mut(tx) {
-            j.block = Some(block);
-            j.t_included = Some(timestamp_ms);
+        let mut s = self.lock();
+        for id in s.ids(tx) {
+            if let Some(j) = s.jobs.get_mut(&id) {
+                j.block = Some(block);
+                j.t_included = Some(timestamp_ms);
+            }
         }
     }
 
@@ -416,12 +481,15 @@ impl Pipe {
     pub fn forget(&self, txs: &[B256]) {
         let mut s = self.lock();
         for tx in txs {
-            if let Some(job) = s.jobs.remove(tx) {
-                s.active.retain(|h| h != tx);
+            let ids = s.ids(tx);
+            s.groups.remove(tx);
+            for id in &ids {
+                let Some(job) = s.jobs.remove(id) else { continue };
+                s.active.retain(|h| h != id);
                 for att in &job.attempts {
                     let node = &mut s.nodes[att.node];
                     match att.outcome {
-                        Outcome::Queued => node.queue.retain(|(h, _)| h != tx),
+                        Outcome::Queued => node.queue.retain(|(h, _)| h != id),
                         Outcome::Running => node.running = node.running.saturating_sub(1),
                         _ => {}
                     }
@@ -430,9 +498,24 @@ impl Pipe {
         }
     }
 
+    /// The inference record of transaction `tx`; for `runMany`, one record per call under
+    /// `calls`.
     pub fn job_json(&self, tx: &B256) -> Option<Value> {
         let s = self.lock();
-        s.jobs.get(tx).map(|j| j.to_json(|n| s.nodes[n].address))
+        let address = |n: usize| s.nodes[n].address;
+        match s.groups.get(tx) {
+            None => s.jobs.get(tx).map(|j| j.to_json(address)),
+            Some(ids) => {
+                let calls: Vec<Value> = ids.iter().filter_map(|id| s.jobs.get(id)).map(|j| j.to_json(address)).collect();
+                Some(json!({"tx_hash": tx, "many": true, "calls": calls}))
+            }
+        }
+    }
+
+    /// The record of one inference by its id (a `runMany` call's own id, or a tx hash).
+    pub fn call_json(&self, id: &B256) -> Option<Value> {
+        let s = self.lock();
+        s.jobs.get(id).map(|j| j.to_json(|n| s.nodes[n].address))
     }
 
     pub fn stats_json(&self) -> Value {
@@ -447,7 +530,7 @@ impl Pipe {
                 json!({
                     "id": i, "address": n.address, "fault": n.fault, "healthy": n.avoid_until_ms <= now,
                     "wins": n.wins, "agreed": n.agreed, "late": n.late, "failures": n.failures, "timeouts": n.timeouts,
-                    "invalid": n.invalid, "disagreements": n.disagreements, "cancelled": n.cancelled,
+                    "invalid": n.invalid, "disagreements": n.disagreements, "cancelled": n.cancelled, "penalties": n.penalties,
                     "queued": n.queue.len(), "running": n.running,
                     "latency_ms": {"count": n.latency.len(), "p50": n.latency.quantile(0.5), "p95": n.latency.quantile(0.95), "p99": n.latency.quantile(0.99)},
                 })
@@ -478,7 +561,44 @@ impl Pipe {
     }
 }
 
+/// One decided inference of a transaction.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub id: B256,
+    pub logs: Vec<alloy_primitives::Log>,
+    pub winner: Address,
+    pub kind: CallKind,
+    pub mode: u8,
+    pub model_id: String,
+}
+
+/// The id of call `index` of a `runMany` transaction.
+pub fn call_id(tx: &B256, index: usize) -> B256 {
+    let mut seed = tx.to_vec();
+    seed.extend_from_slice(&(index as u32).to_be_bytes());
+    alloy_primitives::keccak256(seed)
+}
+
 impl PipeState {
+    /// The jobs of transaction `tx`, in call order.
+    fn ids(&self, tx: &B256) -> Vec<B256> {
+        self.groups.get(tx).cloned().unwrap_or_else(|| vec![*tx])
+    }
+
+    /// A node caught giving a wrong result: slashed in the next block.
+    fn penalise(&mut self, key: B256, node: usize, reason: String, now: u64) {
+        let Some(job) = self.jobs.get(&key) else { return };
+        self.penalties.push(Penalty {
+            id: key,
+            tx_hash: job.tx_hash,
+            mode: job.mode,
+            node: self.nodes[node].address,
+            node_index: node,
+            reason,
+            t_ms: now,
+        });
+    }
+
     fn hedge_delay(&self, model: &str) -> u64 {
         match self.models.get(model) {
             Some(t) if t.result.len() >= 10 => {
@@ -610,10 +730,13 @@ impl PipeState {
                     }
                 }
                 Err(reason) => {
-                    att.outcome = Outcome::Invalid(reason);
+                    att.outcome = Outcome::Invalid(reason.clone());
                     n.invalid += 1;
                     n.avoid_until_ms = now + self.config.cooldown_ms;
                     self.wasted_ms += exec_ms;
+                    // A result with evidence that does not verify is a lie caught; a garbled
+                    // output is a fault either way.
+                    self.penalise(key, node, reason, now);
                 }
             },
         }
@@ -628,6 +751,7 @@ impl PipeState {
         job.t_result = Some(now);
         job.winner = Some(winner);
         job.logs = winning_logs.clone();
+        let mut outvoted = Vec::new();
         for (i, att) in job.attempts.iter_mut().enumerate() {
             let node = &mut self.nodes[att.node];
             match &att.outcome {
@@ -644,6 +768,7 @@ impl PipeState {
                     att.outcome = Outcome::Disagreed;
                     node.disagreements += 1;
                     node.avoid_until_ms = now + self.config.cooldown_ms;
+                    outvoted.push(att.node);
                 }
                 Outcome::Queued => {
                     att.outcome = Outcome::Cancelled;
@@ -664,6 +789,9 @@ impl PipeState {
         }
         self.active.retain(|h| *h != key);
         self.decided += 1;
+        for node in outvoted {
+            self.penalise(key, node, "outvoted: its output differs from the quorum's".into(), now);
+        }
     }
 
     /// Fails an undecided job: its transaction is included with status 0.

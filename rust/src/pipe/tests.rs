@@ -49,7 +49,7 @@ fn outcomes(p: &Pipe, t: B256) -> Vec<String> {
 #[test]
 fn first_valid_result_wins() {
     let (p, clock) = pipe(2, PipeConfig::default());
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     assert!(!p.is_decided(&tx(1)));
     let (w0, w1) = (take(&p, 0), take(&p, 1));
     let (node, work) = match (w0, w1) {
@@ -61,7 +61,8 @@ fn first_valid_result_wins() {
     clock.advance(12);
     p.complete(node, work.job, work.attempt, Ok(GOOD.into()), false);
     assert!(p.is_decided(&tx(1)));
-    let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
+    let won = p.outcome(&tx(1)).unwrap().remove(0);
+    let (logs, winner) = (won.logs, won.winner);
     assert_eq!(logs.len(), 1);
     assert_eq!(winner, Address::with_last_byte(node as u8 + 1));
     let j = p.job_json(&tx(1)).unwrap();
@@ -73,7 +74,7 @@ fn first_valid_result_wins() {
 fn a_lingering_job_is_hedged_on_another_node_and_the_loser_discarded() {
     let config = PipeConfig { hedge_budget: 1.0, ..Default::default() };
     let (p, clock) = pipe(2, config);
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let slow = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     clock.advance(999);
     p.tick();
@@ -95,7 +96,7 @@ fn a_lingering_job_is_hedged_on_another_node_and_the_loser_discarded() {
 fn hedges_stay_within_budget() {
     let (p, clock) = pipe(2, PipeConfig::default()); // 10 %
     for i in 0..20 {
-        p.submit(tx(i), call());
+        p.submit(tx(i), vec![call()], false);
     }
     clock.advance(1_000);
     p.tick();
@@ -106,7 +107,7 @@ fn hedges_stay_within_budget() {
 fn redundancy_two_outvotes_a_wrong_answer() {
     let config = PipeConfig { redundancy: 2, ..Default::default() };
     let (p, _clock) = pipe(3, config);
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let mut work: Vec<(usize, WorkItem)> = (0..3).filter_map(|n| take(&p, n).map(|w| (n, w))).collect();
     assert_eq!(work.len(), 2);
     let (byz, honest) = (work.remove(0), work.remove(0));
@@ -116,7 +117,8 @@ fn redundancy_two_outvotes_a_wrong_answer() {
     let third = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).expect("a third node is asked");
     assert!(third.0 != byz.0 && third.0 != honest.0);
     p.complete(third.0, third.1.job, third.1.attempt, Ok(GOOD.into()), false);
-    let (logs, winner, _) = p.outcome(&tx(1)).unwrap();
+    let won = p.outcome(&tx(1)).unwrap().remove(0);
+    let (logs, winner) = (won.logs, won.winner);
     assert_eq!(winner, Address::with_last_byte(honest.0 as u8 + 1));
     assert!(!logs.is_empty());
     assert_eq!(outcomes(&p, tx(1)), vec!["disagreed", "won", "agreed"]);
@@ -127,7 +129,7 @@ fn redundancy_two_outvotes_a_wrong_answer() {
 fn a_silent_node_times_out_and_the_job_moves_on() {
     let config = PipeConfig { hedge_budget: 0.0, ..Default::default() };
     let (p, clock) = pipe(2, config);
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let (down, _lost) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     clock.advance(5_000);
     p.tick();
@@ -138,14 +140,14 @@ fn a_silent_node_times_out_and_the_job_moves_on() {
     assert_eq!(stats["nodes"][down]["timeouts"], 1);
     assert_eq!(stats["nodes"][down]["healthy"], false);
     // The next job avoids the node that timed out.
-    p.submit(tx(2), call());
+    p.submit(tx(2), vec![call()], false);
     assert!(take(&p, down).is_none() && take(&p, 1 - down).is_some());
 }
 
 #[test]
 fn malformed_and_failed_answers_are_retried_then_the_job_fails() {
     let (p, _clock) = pipe(2, PipeConfig::default());
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let (a, wa) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     p.complete(a, wa.job, wa.attempt, Ok(r#"{"numbers":[]}"#.into()), false);
     let (b, wb) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
@@ -170,7 +172,7 @@ fn a_node_never_votes_twice() {
     // the tie, or it could agree with itself.
     let config = PipeConfig { redundancy: 2, hedge_budget: 1.0, ..Default::default() };
     let (p, clock) = pipe(3, config);
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let w0 = take(&p, 0).unwrap();
     let w1 = take(&p, 1).unwrap();
     p.complete(0, w0.job, w0.attempt, Ok(WRONG.into()), false);
@@ -180,13 +182,13 @@ fn a_node_never_votes_twice() {
     assert!(take(&p, 0).is_none(), "node 0 already answered");
     let w2 = take(&p, 2).unwrap();
     p.complete(2, w2.job, w2.attempt, Ok(GOOD.into()), false);
-    assert_eq!(p.outcome(&tx(1)).unwrap().1, Address::with_last_byte(2));
+    assert_eq!(p.outcome(&tx(1)).unwrap()[0].winner, Address::with_last_byte(2));
 }
 
 #[test]
 fn two_nodes_agreeing_the_input_is_bad_fail_the_job_at_once() {
     let (p, _clock) = pipe(3, PipeConfig::default());
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let (a, wa) = (0..3).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     p.complete(a, wa.job, wa.attempt, Err("prompt over the context length".into()), true);
     assert!(!p.is_decided(&tx(1)), "one node's word is not enough");
@@ -198,14 +200,14 @@ fn two_nodes_agreeing_the_input_is_bad_fail_the_job_at_once() {
 #[test]
 fn forgetting_a_job_frees_its_nodes_and_a_dead_worker_times_out() {
     let (p, clock) = pipe(2, PipeConfig { hedge_budget: 0.0, ..Default::default() });
-    p.submit(tx(1), call());
+    p.submit(tx(1), vec![call()], false);
     let (n, _w) = (0..2).find_map(|n| take(&p, n).map(|w| (n, w))).unwrap();
     assert_eq!(p.stats_json()["nodes"][n]["running"], 1);
     p.forget(&[tx(1)]);
     assert_eq!(p.stats_json()["nodes"][n]["running"], 0);
     assert!(p.job_json(&tx(1)).is_none());
     // A job queued on a node whose worker never asks again times out and moves on.
-    p.submit(tx(2), call());
+    p.submit(tx(2), vec![call()], false);
     let stats = p.stats_json();
     let dead = (0..2).find(|i| stats["nodes"][*i]["queued"] == 1).expect("queued somewhere");
     let alive = 1 - dead;

@@ -153,7 +153,7 @@ impl PyChain {
 #[pymethods]
 impl PyChain {
     #[new]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -169,17 +169,19 @@ impl PyChain {
         block_time_ms: u64,
         nodes: u32,
         pipe: Option<PipeArgs>,
+        challenge_window: u64,
     ) -> PyResult<Self> {
         let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
         g.nodes = nodes;
-        let chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
+        let mut chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
+        chain.set_challenge_window(challenge_window);
         wrap(py, chain)
     }
 
     /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
     /// first) and the latest (address, balance, nonce) of every account.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20))]
     #[allow(clippy::too_many_arguments)]
     fn restore(
         py: Python<'_>,
@@ -195,9 +197,15 @@ impl PyChain {
         block_time_ms: u64,
         nodes: u32,
         pipe: Option<PipeArgs>,
+        economics_json: Option<&str>,
+        challenge_window: u64,
     ) -> PyResult<Self> {
         let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
         g.nodes = nodes;
+        if let Some(text) = economics_json {
+            g.economics = serde_json::from_str(text)
+                .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored economics: {e}"))))?;
+        }
         let pipe_config = pipe_config(pipe)?;
         let state = state
             .iter()
@@ -214,6 +222,8 @@ impl PyChain {
                 Chain::restore_with_pipe(&g, mode, stored, state, pipe_config, Arc::new(SystemClock::new()))
             })
             .map_err(to_py)?;
+        let mut chain = chain;
+        chain.set_challenge_window(challenge_window);
         wrap(py, chain)
     }
 
@@ -231,6 +241,58 @@ impl PyChain {
     }
     fn head(&self) -> u64 {
         self.lock().head()
+    }
+
+    /// Prices, multipliers, stakes and bonds fixed at genesis (JSON, amounts as 0x-hex).
+    fn economics_json(&self) -> String {
+        to_json(json!(self.lock().economics()))
+    }
+
+    /// The fee of one inference of `model_id` in `mode`, in wei.
+    fn inference_fee(&self, py: Python<'_>, model_id: &str, mode: u8) -> PyResult<Py<PyAny>> {
+        convert::u256_to_py(py, self.lock().economics().fee(model_id, mode))
+    }
+
+    #[getter]
+    fn challenge_window(&self) -> u64 {
+        self.lock().challenge_window()
+    }
+
+    /// The watcher's address (it posts challenges and collects rewards).
+    fn watcher(&self) -> String {
+        self.lock().watcher().to_checksum(None)
+    }
+
+    /// Where `node`'s stake is held.
+    #[staticmethod]
+    fn stake_address(node: &str) -> PyResult<String> {
+        Ok(crate::chain::economics::stake_address(&convert::address(node)?).to_checksum(None))
+    }
+
+    /// Verifiable results delivered and not settled yet (JSON list).
+    fn unsettled_json(&self) -> String {
+        let c = self.lock();
+        to_json(json!(c.unsettled().iter().map(delivery_json).collect::<Vec<_>>()))
+    }
+
+    /// Hands the chain a ZKML proof of inference `id` with the full node's verdict
+    /// (`rejection` None: it holds; else "reason: detail").
+    #[pyo3(signature = (id, proof, t_ms, rejection=None))]
+    fn submit_proof(&self, id: &str, proof: String, t_ms: u64, rejection: Option<String>) -> PyResult<()> {
+        let id = convert::hash(id)?;
+        self.lock().submit_proof(id, proof, t_ms, rejection.map_or(Ok(()), Err)).map_err(to_py)
+    }
+
+    /// The watcher challenges OPTIMISTIC result `id`: its own execution gave `output`.
+    fn challenge(&self, id: &str, output: String, t_ms: u64) -> PyResult<()> {
+        let id = convert::hash(id)?;
+        self.lock().challenge(id, output, t_ms).map_err(to_py)
+    }
+
+    /// The referee's re-execution of disputed result `id`.
+    fn referee(&self, id: &str, output: String) -> PyResult<()> {
+        let id = convert::hash(id)?;
+        self.lock().referee(id, output).map_err(to_py)
     }
 
     /// The PIPE scheduler shared with this chain.
@@ -383,32 +445,39 @@ impl PyChain {
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
         py.detach(|| {
             let mut c = self.lock();
-            let pipe = c.pipe().clone();
+            let (pipe, window) = (c.pipe().clone(), c.challenge_window());
             let b = c.seal_block(now_ms)?;
+            // One record per inference: a runMany transaction has one per call.
             let inferences: Vec<serde_json::Value> = b
                 .transactions
                 .iter()
                 .filter(|t| hub::is_inference_contract(t.to()))
                 .filter_map(|t| pipe.job_json(&t.hash))
+                .flat_map(|j| match j.get("calls").and_then(|c| c.as_array()) {
+                    Some(calls) => calls.clone(),
+                    None => vec![j],
+                })
                 .collect();
+            let number = b.header.number;
+            let (settlements_json, t_settled) = (b.settlements.iter().map(settlement_json).collect::<Vec<_>>(), b.header.timestamp_ms);
             let record = json!({
                 "stored": b.to_stored(),
                 "block": rpc_json::block(b, true),
                 "receipts": (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect::<Vec<_>>(),
                 "inferences": inferences,
-                "settlements": b.settlements.iter().map(|r| json!({
-                    "tx_hash": r.tx_hash, "mode": r.mode, "node": r.node, "outcome": r.outcome, "reason": r.reason,
-                    "t_result": r.t_result, "t_proof_submitted": r.t_proof_submitted, "proof_hash": r.proof_hash,
-                    "t_settled": b.header.timestamp_ms, "settlement_block": b.header.number,
-                })).collect::<Vec<_>>(),
+                "challenge_window": window,
+                "settlements": settlements_json.into_iter().map(|mut s| {
+                    s["t_settled"] = json!(t_settled);
+                    s["settlement_block"] = json!(number);
+                    s
+                }).collect::<Vec<_>>(),
             });
-            Ok(SealedBlock {
-                number: b.header.number,
-                hash: b.hash.to_string(),
-                timestamp_ms: b.header.timestamp_ms,
-                tx_count: b.transactions.len(),
-                record: record.to_string(),
-            })
+            let (hash, timestamp_ms, tx_count) = (b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
+            let mut record = record;
+            // Results this block delivered that someone must now prove (ZKML) or watch
+            // (OPTIMISTIC).
+            record["deliveries"] = json!(c.unsettled().iter().filter(|d| d.included_block == number && d.mode != 2).map(delivery_json).collect::<Vec<_>>());
+            Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record: record.to_string() })
         })
         .map_err(to_py)
     }
@@ -471,4 +540,22 @@ impl PyChain {
     fn next_block_due(&self, now_ms: u64) -> Option<u64> {
         self.lock().next_block_due(now_ms)
     }
+}
+
+fn settlement_json(r: &crate::chain::settlement::SettlementRecord) -> serde_json::Value {
+    json!({
+        "id": r.id, "tx_hash": r.tx_hash, "mode": r.mode, "node": r.node, "outcome": r.outcome, "reason": r.reason,
+        "t_result": r.t_result, "t_proof_submitted": r.t_proof_submitted, "proof_hash": r.proof_hash,
+        "fee": r.fee.to_string(), "slashed": r.slashed.to_string(), "slashed_account": r.slashed_account,
+        "challenger": r.challenger, "reward": r.reward.to_string(),
+    })
+}
+
+fn delivery_json(d: &crate::chain::settlement::Delivery) -> serde_json::Value {
+    json!({
+        "id": d.id, "tx_hash": d.tx_hash, "mode": d.mode, "node": d.node, "node_index": d.node_index,
+        "model_id": d.model_id, "payload": d.payload, "output": d.output, "t_result": d.t_result,
+        "included_block": d.included_block, "fee": d.fee.to_string(), "has_proof": d.proof.is_some(),
+        "challenged": d.challenge.is_some(),
+    })
 }

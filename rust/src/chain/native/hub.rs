@@ -70,6 +70,38 @@ pub fn parse(to: Address, data: &[u8], models: &ModelRegistry) -> Result<Inferen
         (_, abi::runLLMChatCall::SELECTOR) => Request::Chat(abi::runLLMChatCall::abi_decode(data).map_err(bad)?.request),
         (_, s) => return Err(format!("unknown function selector 0x{} for the contract at {to}", alloy_primitives::hex::encode(s))),
     };
+    validated(to, request, models)
+}
+
+/// At most this many calls in one `runMany`.
+pub const MAX_CALLS: usize = 16;
+
+/// Whether `data` is a `runMany` call (a devnet extension): its inferences get ids of their
+/// own, derived from the transaction hash and the call's index.
+pub fn is_many(to: Address, data: &[u8]) -> bool {
+    to == INFERENCE_HUB && data.get(..4) == Some(&abi::runManyCall::SELECTOR[..])
+}
+
+/// Every inference a hub or precompile call carries: one, or several for `runMany`.
+pub fn parse_all(to: Address, data: &[u8], models: &ModelRegistry) -> Result<Vec<InferenceCall>, String> {
+    if !is_many(to, data) {
+        return parse(to, data, models).map(|c| vec![c]);
+    }
+    let many = abi::runManyCall::abi_decode(data).map_err(|e| format!("malformed call arguments: {e}"))?;
+    if many.requests.is_empty() || many.requests.len() > MAX_CALLS {
+        return Err(format!("runMany takes 1 to {MAX_CALLS} calls, got {}", many.requests.len()));
+    }
+    many.requests
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let call = abi::runCall { modelId: r.modelId, inferenceMode: r.inferenceMode, modelInput: r.modelInput };
+            validated(to, Request::Run(call), models).map_err(|e| format!("call {i}: {e}"))
+        })
+        .collect()
+}
+
+fn validated(to: Address, request: Request, models: &ModelRegistry) -> Result<InferenceCall, String> {
     let (kind, model_id, mode) = match &request {
         Request::Run(c) => (CallKind::Model, c.modelId.clone(), c.inferenceMode),
         Request::Precompile(r) => (CallKind::Model, r.modelCID.clone(), r.mode),
@@ -82,8 +114,11 @@ pub fn parse(to: Address, data: &[u8], models: &ModelRegistry) -> Result<Inferen
     }
     if !spec.modes.contains(&mode) {
         let supported: Vec<String> = spec.modes.iter().map(|m| mode_name(*m)).collect();
+        // Why a mode is missing, when the registry knows (ZKML still being set up, or a
+        // circuit ezkl cannot compile).
+        let why = spec.unsupported.get(&mode).map(|w| format!(": {w}")).unwrap_or_default();
         return Err(format!(
-            "model {} does not support {} inference (supported: {})",
+            "model {} does not support {} inference (supported: {}){why}",
             spec.name,
             mode_name(mode),
             supported.join(", ")

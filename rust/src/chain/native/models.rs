@@ -48,6 +48,9 @@ pub struct ModelSpec {
     /// Language models: tokens of context.
     #[serde(default)]
     pub context_length: u32,
+    /// Why a mode is not (yet) available, by mode number: "ZKML circuit set-up in progress".
+    #[serde(default)]
+    pub unsupported: std::collections::BTreeMap<u8, String>,
 }
 
 pub const MODE_NAMES: [&str; 4] = ["VANILLA", "ZKML", "TEE", "OPTIMISTIC"];
@@ -94,6 +97,7 @@ impl ModelSpec {
             outputs: vec![tensor(output)],
             modes,
             context_length: 0,
+            unsupported: Default::default(),
         }
     }
 }

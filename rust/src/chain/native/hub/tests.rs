@@ -15,6 +15,7 @@ fn registry() -> ModelRegistry {
         outputs: vec![],
         modes: vec![0, 2, 3],
         context_length: 512,
+        unsupported: [(1u8, "ZKML not enabled at registration".to_string())].into(),
     })
     .unwrap();
     r
@@ -96,4 +97,35 @@ fn encodes_a_valid_output_and_refuses_a_malformed_one() {
     assert!(call.encode_result(r#"{"numbers":[]}"#, "x").unwrap_err().contains("missing"));
     assert!(call.encode_result("not json", "x").is_err());
     let _ = Address::ZERO;
+}
+
+fn run_request(model: &str, mode: u8, values: Vec<(i128, i128)>) -> abi::RunRequest {
+    let call = abi::runCall::abi_decode(&run_call(model, mode, "input", values, vec![1, 4])).unwrap();
+    abi::RunRequest { modelId: call.modelId, inferenceMode: call.inferenceMode, modelInput: call.modelInput }
+}
+
+#[test]
+fn run_many_parses_each_call_with_its_own_mode() {
+    let x = vec![(1, 0), (2, 0), (3, 0), (4, 0)];
+    let data = abi::runManyCall { requests: vec![run_request("mlp", 0, x.clone()), run_request("mlp", 2, x.clone())] }.abi_encode();
+    assert!(is_many(INFERENCE_HUB, &data));
+    let calls = parse_all(INFERENCE_HUB, &data, &registry()).unwrap();
+    assert_eq!(calls.iter().map(|c| c.mode).collect::<Vec<_>>(), vec![0, 2]);
+    // One bad call names its index; an empty batch is refused.
+    let bad = abi::runManyCall { requests: vec![run_request("mlp", 0, x.clone()), run_request("mlp", 0, vec![(1, 0)])] }.abi_encode();
+    assert!(parse_all(INFERENCE_HUB, &bad, &registry()).unwrap_err().starts_with("call 1: "));
+    let empty = abi::runManyCall { requests: vec![] }.abi_encode();
+    assert!(parse_all(INFERENCE_HUB, &empty, &registry()).unwrap_err().contains("1 to 16 calls"));
+    // The precompile has no runMany.
+    assert!(!is_many(INFERENCE_PRECOMPILE, &data));
+}
+
+#[test]
+fn a_missing_mode_says_why_when_known() {
+    let data = abi::runLLMCompletionCall {
+        request: abi::LLMCompletionRequest { mode: 1, modelCID: "llm".into(), prompt: "hi".into(), max_tokens: 4, stop_sequence: vec![], temperature: 0 },
+    }
+    .abi_encode();
+    let e = parse(INFERENCE_HUB, &data, &registry()).unwrap_err();
+    assert!(e.contains("does not support ZKML") && e.ends_with(": ZKML not enabled at registration"), "{e}");
 }

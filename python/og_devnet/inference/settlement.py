@@ -1,0 +1,144 @@
+"""What follows a block's commit, off the block path: the winners of ZKML results prove
+(in a worker process) and the full node verifies each proof; the watcher re-executes
+OPTIMISTIC results and challenges a mismatch; the referee re-executes disputed ones. Every
+outcome goes back to the chain, which records it in the next block."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from og_devnet.inference.fixedpoint import from_fixed
+from og_devnet.inference.runtimes import InferenceError, OnnxRuntime
+
+if TYPE_CHECKING:
+    from og_devnet._core import Chain
+    from og_devnet.inference.catalog import ModelCatalog
+    from og_devnet.inference.nodes import InferenceNode
+    from og_devnet.inference.prover import ZkmlService
+
+log = logging.getLogger("og_devnet.settlement")
+
+ZKML, OPTIMISTIC = 1, 3
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def output_array(output: dict[str, Any]) -> np.ndarray:
+    """A delivered output's numbers, flattened in order (what a ZKML proof's outputs are)."""
+    values = [float(from_fixed(v, d)) for t in output.get("numbers", []) for v, d in t["values"]]
+    return np.asarray(values, dtype=np.float64)
+
+
+class SettlementDuties:
+    def __init__(self, chain: Chain, catalog: ModelCatalog, nodes: list[InferenceNode], zkml: ZkmlService | None,
+                 watch_rate: float, seed: int = 0) -> None:  # fmt: skip
+        self.chain = chain
+        self.catalog = catalog
+        self.nodes = nodes
+        self.zkml = zkml
+        self.watch_rate = watch_rate
+        self._rng = random.Random(seed)
+        # Re-executions run here (onnxruntime releases the GIL); proofs in the prover process.
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="og-devnet-watcher")
+        self._pending: set[Future[Any]] = set()
+        self._lock = threading.Lock()
+        self.stats = {"proofs": 0, "proof_failures": 0, "watched": 0, "challenges": 0, "referee_runs": 0}
+
+    def after_commit(self, record: dict[str, Any]) -> None:
+        """Called with each committed block's record."""
+        for d in record.get("deliveries", []):
+            if d["mode"] == ZKML:
+                self._prove(d)
+            elif d["mode"] == OPTIMISTIC and self._rng.random() < self.watch_rate:
+                self._submit(self._watch, d)
+        for st in record.get("settlements", []):
+            if st["outcome"] == "disputed":
+                self._submit(self._referee, st)
+
+    def _submit(self, fn: Any, arg: dict[str, Any]) -> None:
+        future = self._pool.submit(self._guarded, fn, arg)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    @staticmethod
+    def _guarded(fn: Any, arg: dict[str, Any]) -> None:
+        try:
+            fn(arg)
+        except Exception:  # a duty that fails must not take the node down
+            log.exception("settlement duty %s failed for %s", fn.__name__, arg.get("id"))
+
+    def idle(self) -> bool:
+        """No duty in flight (tests and benchmarks wait for this)."""
+        with self._lock:
+            return not self._pending
+
+    # ---- ZKML: the winner proves, the full node verifies ----
+    def _prove(self, d: dict[str, Any]) -> None:
+        node = self.nodes[d["node_index"]]
+        if self.zkml is None or node.fault.kind == "down":
+            return  # a node that is down never proves: the result is rejected at the deadline
+        payload = json.loads(d["payload"])
+        runtime = self.catalog.runtime(d["model_id"])
+        assert isinstance(runtime, OnnxRuntime)
+        model_input = next(iter(runtime.feeds(payload).values()))
+        # The node proves what its circuit computes on the request's input: a node that
+        # delivered something else cannot make the proof match its output.
+        future = self.zkml.prove(d["model_id"], model_input)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda f: self._guarded(self._verify, {**d, "future": f, "input": model_input}))
+        future.add_done_callback(self._done)
+
+    def _verify(self, d: dict[str, Any]) -> None:
+        submitted = now_ms()
+        try:
+            proof = d["future"].result()
+        except Exception as e:  # noqa: BLE001 - the node could not prove: that is its failure
+            self.stats["proof_failures"] += 1
+            self.chain.submit_proof(d["id"], "", submitted, f"no_proof: the node could not prove its result ({e})")
+            return
+        assert self.zkml is not None
+        rejection = self.zkml.verify(d["model_id"], proof, d["input"], output_array(json.loads(d["output"])))
+        self.stats["proofs"] += 1
+        reason = None if rejection is None else f"{rejection.reason}: {rejection.detail}"
+        self.chain.submit_proof(d["id"], json.dumps(proof), submitted, reason)
+
+    # ---- OPTIMISTIC: the watcher re-executes, the referee decides ----
+    def _execute(self, d: dict[str, Any]) -> str:
+        try:
+            return json.dumps(self.catalog.runtime(d["model_id"]).run(json.loads(d["payload"])))
+        except InferenceError as e:
+            return json.dumps({"error": str(e)})
+
+    def _watch(self, d: dict[str, Any]) -> None:
+        self.stats["watched"] += 1
+        mine = self._execute(d)
+        if json.loads(mine) != json.loads(d["output"]):
+            self.stats["challenges"] += 1
+            self.chain.challenge(d["id"], mine, now_ms())
+
+    def _referee(self, st: dict[str, Any]) -> None:
+        # The referee is the chain's own re-execution, independent of the watcher's.
+        d = next((u for u in json.loads(self.chain.unsettled_json()) if u["id"] == st["id"]), None)
+        if d is None:
+            return
+        self.stats["referee_runs"] += 1
+        self.chain.referee(d["id"], self._execute(d))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
