@@ -115,6 +115,8 @@ def up(
 
 def _report_zkml_setups(node: Any, stop: threading.Event) -> None:
     """A line when each background ZKML set-up starts and when it ends."""
+    if any(m["zkml_enabled"] for m in node.catalog.list()):
+        node.zkml.warm()  # the first proof should not pay for starting the prover process
     pending = [m for m in node.catalog.list() if m["zkml"].startswith("circuit set-up")]
     for m in pending:
         err.print(f"ZKML: setting up the circuit of {m['name']} in the background (cached after the first time)...")
@@ -167,7 +169,7 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
         console.print(f"{name:<22} {addr}", highlight=False)
     console.print("\nModels\n==================")
     for m in info["models"]:
-        console.print(f"{m['name']:<12} {m['kind']:<5} {m['id']}", highlight=False)
+        console.print(f"{m['name']:<12} {m['kind']:<5} {m['id']}  {', '.join(m['modes'])}", highlight=False)
     console.print("\nInference nodes\n==================")
     for n in info["inference_nodes"]:
         console.print(f"node-{n['index']}  {n['address']}  {n['fault']}", highlight=False)

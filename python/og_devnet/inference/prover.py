@@ -54,6 +54,12 @@ def _prove_in_worker(directory: str, model_input: list[float]) -> dict[str, Any]
         return ZkmlCircuit(Path(directory)).prove(np.asarray(model_input))
 
 
+def _ready() -> bool:
+    import ezkl  # noqa: F401 - loading ezkl is most of a worker's start-up
+
+    return True
+
+
 def calibration_sample(shape: list[int]) -> np.ndarray:
     """A fixed, wide sample for calibration: scales must fit inputs well beyond unit range."""
     dims = [d if d > 0 else 1 for d in shape]
@@ -72,6 +78,11 @@ class ZkmlService:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
         return self._pool
+
+    def warm(self) -> None:
+        """Starts the worker processes now rather than at the first proof."""
+        for _ in range(self._workers):
+            self._executor().submit(_ready)
 
     def circuit(self, model_id: str) -> ZkmlCircuit:
         return ZkmlCircuit(self.dir / model_id)
