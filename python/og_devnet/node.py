@@ -22,6 +22,7 @@ import uvicorn
 from og_devnet import __version__
 from og_devnet._core import Chain
 from og_devnet.config import WEI_PER_OPG, Settings
+from og_devnet.events import EventLog, block_events
 from og_devnet.inference.catalog import ModelCatalog
 from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.inference.prover import ZkmlService
@@ -67,6 +68,8 @@ class Node:
         self._started = False
         self.catalog: ModelCatalog
         self.nodes: list[InferenceNode] = []
+        #: Live events for the explorer (/api/events).
+        self.events = EventLog()
         #: Called with (index, total, file name) before each model loads (the CLI's progress bar).
         self._on_model_loading = on_model_loading
 
@@ -225,7 +228,7 @@ class Node:
             self._register_enclave(node)
             node.start()
         pipe.start_scheduler()
-        self.duties = SettlementDuties(self.chain, self.catalog, self.nodes, self.zkml, s.watch_rate)
+        self.duties = SettlementDuties(self.chain, self.catalog, self.nodes, self.zkml, s.watch_rate, self.events)
 
     def _register_enclave(self, node: InferenceNode) -> None:
         import json
@@ -259,6 +262,7 @@ class Node:
         if not 0 <= index < len(self.nodes):
             raise ValueError(f"no node {index}: nodes are 0..{len(self.nodes) - 1}")
         self.nodes[index].set_fault(Fault.parse(fault))
+        self.events.publish("node_fault", {"index": index, "fault": str(self.nodes[index].fault)})
         return self.node_info()[index]
 
     def node_info(self) -> list[dict[str, Any]]:
@@ -359,6 +363,7 @@ class Node:
             self.chain.discard_staged()
             raise
         self.chain.publish(sealed.number)
+        block_events(self.events, record)
         if record.get("deliveries") or record.get("settlements"):
             self.duties.after_commit(record)
         return sealed.number

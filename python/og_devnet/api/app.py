@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import FileResponse, Response
 
 from og_devnet import __version__
-from og_devnet.api import inferences, models, rpc_route, status
+from og_devnet.api import accounts, blocks, events, inferences, models, rpc_route, status, teach
+from og_devnet.store.explorer import ExplorerQueries
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
@@ -20,12 +23,29 @@ if TYPE_CHECKING:
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
+class ExplorerFiles(StaticFiles):
+    """Static files, and index.html for any other page path: the explorer is a single-page
+    app with real URLs (/block/12, /inference/0x...), so a reload or a shared link works."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as e:
+            if e.status_code != 404 or path.startswith(("api/", "api")) or "." in path.rsplit("/", 1)[-1]:
+                raise
+            return FileResponse(WEB_DIR / "index.html")
+
+
 def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="og-devnet", version=__version__, docs_url="/docs", redoc_url=None)
     app.state.node = node
-    app.include_router(rpc_route.router)
-    app.include_router(status.router)
-    app.include_router(models.router)
-    app.include_router(inferences.router)
-    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="explorer")
+    app.state.queries = ExplorerQueries(node.store.engine)
+    for module in (rpc_route, status, blocks, inferences, models, accounts, events, teach):
+        app.include_router(module.router)
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    def unknown_api(rest: str) -> None:
+        raise HTTPException(404, detail=f"no API endpoint /api/{rest} (see /docs)")
+
+    app.mount("/", ExplorerFiles(directory=WEB_DIR, html=True), name="explorer")
     return app

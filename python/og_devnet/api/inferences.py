@@ -1,26 +1,47 @@
-"""/api/inferences/{tx_hash} and /api/nodes, /api/pipe: what PIPE did."""
+"""/api/inferences, /api/nodes, /api/pipe and /api/stats: what PIPE did and how settlement went."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any
 
+import numpy as np
 import orjson
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
-from og_devnet.api.deps import NodeDep
+from og_devnet.api.deps import Before, Limit, NodeDep, QueriesDep, hash32
 
 router = APIRouter(prefix="/api", tags=["inferences"])
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+MODE_NAMES = {0: "VANILLA", 3: "OPTIMISTIC", 2: "TEE", 1: "ZKML"}
+STATUSES = ("pending", "result_ready", "delivered", "challengeable", "disputed", "settled", "rejected", "slashed", "failed")
 
 
-@router.get("/inferences/{tx_hash}")
-def get_inference(tx_hash: str, node: NodeDep) -> dict[str, Any]:
-    if not _HASH.fullmatch(tx_hash):
-        raise HTTPException(422, detail="an inference id is its transaction hash: 0x and 64 hex digits")
-    record = node.inference(tx_hash)
+@router.get("/inferences")
+def list_inferences(
+    node: NodeDep,
+    queries: QueriesDep,
+    limit: Limit = 20,
+    before: Before = None,
+    mode: Annotated[int | None, Query(ge=0, le=3, description="0 VANILLA, 1 ZKML, 2 TEE, 3 OPTIMISTIC")] = None,
+    status: Annotated[str | None, Query(description=", ".join(STATUSES))] = None,
+    model: Annotated[str | None, Query(description="Model id")] = None,
+    node_index: Annotated[int | None, Query(alias="node", ge=0, description="Winning node's index")] = None,
+) -> dict[str, Any]:
+    if status is not None and status not in STATUSES:
+        raise HTTPException(422, detail=f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    winner = None
+    if node_index is not None:
+        if node_index >= len(node.nodes):
+            raise HTTPException(422, detail=f"node: {node_index} is not a node index (0..{len(node.nodes) - 1})")
+        winner = node.nodes[node_index].address.lower()
+    return queries.inferences(limit, before, mode, status, model, winner)
+
+
+@router.get("/inferences/{ref}")
+def get_inference(ref: str, node: NodeDep) -> dict[str, Any]:
+    """An inference by its transaction hash, or a `runMany` call by its own id."""
+    record = node.inference(hash32(ref, "inference id (a transaction hash or a runMany call id)"))
     if record is None:
-        raise HTTPException(404, detail=f"no inference for transaction {tx_hash}")
+        raise HTTPException(404, detail=f"no inference {ref}")
     return record
 
 
@@ -29,6 +50,34 @@ def nodes(node: NodeDep) -> list[dict[str, Any]]:
     return node.node_info()
 
 
+@router.get("/nodes/{index}")
+def one_node(index: int, node: NodeDep) -> dict[str, Any]:
+    info = node.node_info()
+    if not 0 <= index < len(info):
+        raise HTTPException(404, detail=f"no node {index}: nodes are 0..{len(info) - 1}")
+    return info[index]
+
+
 @router.get("/pipe")
 def pipe_stats(node: NodeDep) -> dict[str, Any]:
     return orjson.loads(node.chain.pipe().stats_json())
+
+
+def _percentiles(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"p50": None, "p95": None, "samples": 0}
+    a = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "samples": len(values)}
+
+
+@router.get("/stats")
+def stats(node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
+    """Trust gap and result latency per mode over the latest 1000 settled inferences."""
+    timings = node.store.settled_timings(limit=1000)
+    by_mode = {name: [t for t in timings if t["mode"] == m] for m, name in MODE_NAMES.items()}
+    return {
+        "trust_gap_ms": {k: _percentiles([t["trust_gap_ms"] for t in v if t["trust_gap_ms"] is not None]) for k, v in by_mode.items()},
+        "latency_ms": {k: _percentiles([t["latency_ms"] for t in v]) for k, v in by_mode.items()},
+        "counts": queries.counts(),
+        "pipe": orjson.loads(node.chain.pipe().stats_json()),
+    }  # fmt: skip

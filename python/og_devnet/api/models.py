@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from og_devnet.api.deps import NodeDep
@@ -24,6 +24,17 @@ def get_model(model_id: str, node: NodeDep) -> dict[str, Any]:
     if info is None:
         raise HTTPException(404, detail=f"no model with id {model_id}")
     return info
+
+
+@router.get("/{model_id}/quote")
+def quote(model_id: str, node: NodeDep, value_at_risk: Annotated[int | None, Query(ge=0, lt=2**256, description="wei")] = None) -> dict[str, Any]:
+    """og_quote over REST: per mode price, latency, trust gap and guarantee."""
+    from og_devnet.inference.quote import quote as make_quote
+
+    try:
+        return make_quote(node, model_id, value_at_risk)
+    except KeyError:
+        raise HTTPException(404, detail=f"no model with id {model_id}") from None
 
 
 @router.post("", status_code=201)

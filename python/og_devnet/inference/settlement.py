@@ -20,6 +20,7 @@ from og_devnet.inference.runtimes import InferenceError, OnnxRuntime
 
 if TYPE_CHECKING:
     from og_devnet._core import Chain
+    from og_devnet.events import EventLog
     from og_devnet.inference.catalog import ModelCatalog
     from og_devnet.inference.nodes import InferenceNode
     from og_devnet.inference.prover import ZkmlService
@@ -41,7 +42,8 @@ def output_array(output: dict[str, Any]) -> np.ndarray:
 
 class SettlementDuties:
     def __init__(self, chain: Chain, catalog: ModelCatalog, nodes: list[InferenceNode], zkml: ZkmlService | None,
-                 watch_rate: float, seed: int = 0) -> None:  # fmt: skip
+                 watch_rate: float, events: EventLog | None = None, seed: int = 0) -> None:  # fmt: skip
+        self.events = events
         self.chain = chain
         self.catalog = catalog
         self.nodes = nodes
@@ -117,6 +119,9 @@ class SettlementDuties:
         self.stats["proofs"] += 1
         reason = None if rejection is None else f"{rejection.reason}: {rejection.detail}"
         self.chain.submit_proof(d["id"], json.dumps(proof), submitted, reason)
+        if self.events is not None:
+            self.events.publish("proof_submitted", {"id": d["id"], "tx_hash": d["tx_hash"], "mode": ZKML, "t_ms": submitted,
+                                                    "proof_bytes": len(json.dumps(proof))})  # fmt: skip
 
     # ---- OPTIMISTIC: the watcher re-executes, the referee decides ----
     def _execute(self, d: dict[str, Any]) -> str:

@@ -62,6 +62,7 @@ class ChainStore:
                 tx_count=len(block["transactions"]),
                 gas_used=_int(block["gasUsed"]),
                 miner=block["miner"],
+                settlement_count=len(rec.get("settlements", [])),
                 record=json.dumps(rec["stored"], separators=(",", ":")),
             )
         )
@@ -116,6 +117,8 @@ class ChainStore:
                     t_request=inf["t_request"],
                     t_result=inf.get("t_result"),
                     t_included=inf.get("t_included"),
+                    t_settled=inf.get("t_settled"),
+                    trust_gap_ms=inf.get("trust_gap_ms"),
                     record=json.dumps(inf),
                 )
             )
@@ -155,17 +158,14 @@ class ChainStore:
             return [json.loads(r.record) for r in s.exec(q.limit(limit))]
 
     def settled_timings(self, model_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Mode, latency and trust gap of recently settled inferences (for og_quote)."""
+        """Mode, latency and trust gap of recently settled inferences (og_quote, /api/stats)."""
+        cols = (InferenceRow.mode, InferenceRow.t_request, InferenceRow.t_result, InferenceRow.trust_gap_ms)
         with Session(self.engine) as s:
-            q = select(InferenceRow).where(InferenceRow.status == "settled")
+            q = select(*cols).where(InferenceRow.status == "settled")
             if model_id is not None:
                 q = q.where(InferenceRow.model_id == model_id)
             rows = s.exec(q.order_by(InferenceRow.block_number.desc()).limit(limit)).all()  # type: ignore[attr-defined]
-            out = []
-            for r in rows:
-                rec = json.loads(r.record)
-                out.append({"mode": r.mode, "latency_ms": (r.t_result or r.t_request) - r.t_request, "trust_gap_ms": rec.get("trust_gap_ms")})
-            return out
+            return [{"mode": m, "latency_ms": (tr or rq) - rq, "trust_gap_ms": gap} for m, rq, tr, gap in rows]
 
     @staticmethod
     def _settle(s: Session, settlements: list[dict[str, Any]]) -> None:
@@ -192,6 +192,7 @@ class ChainStore:
                     fee_paid=st["fee"] if st["outcome"] == "settled" else "0", slashed=st["slashed"],
                 )  # fmt: skip
                 row.status = st["outcome"]
+                row.t_settled, row.trust_gap_ms = record["t_settled"], record["trust_gap_ms"]
             row.record = json.dumps(record)
             s.add(row)
 

@@ -17,6 +17,7 @@ class BlockRow(SQLModel, table=True):
     tx_count: int
     gas_used: int = Field(sa_type=BigInteger)
     miner: str
+    settlement_count: int = 0
     #: The core's stored form of the block (header, raw txs, receipts, state changes):
     #: what a restart restores the chain from.
     record: str
@@ -100,4 +101,6 @@ class InferenceRow(SQLModel, table=True):
     t_request: int = Field(sa_type=BigInteger)
     t_result: int | None = Field(default=None, sa_type=BigInteger)
     t_included: int | None = Field(default=None, sa_type=BigInteger)
+    t_settled: int | None = Field(default=None, sa_type=BigInteger)
+    trust_gap_ms: int | None = Field(default=None, sa_type=BigInteger)
     record: str  # JSON, as og_getInference returns it

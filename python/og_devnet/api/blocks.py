@@ -1,0 +1,65 @@
+"""/api/blocks and /api/txs: the chain's blocks and transactions, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException
+
+from og_devnet.api.deps import ADDRESS, Before, Limit, NodeDep, QueriesDep, hash32
+
+router = APIRouter(prefix="/api", tags=["blocks"])
+
+
+@router.get("/blocks")
+def list_blocks(queries: QueriesDep, limit: Limit = 20, before: Before = None) -> dict[str, Any]:
+    return queries.blocks(limit, before)
+
+
+@router.get("/blocks/{ref}")
+def get_block(ref: str, queries: QueriesDep) -> dict[str, Any]:
+    """A block by number (decimal or 0x hex) or by hash."""
+    key: int | str
+    if ref.isdigit():
+        key = int(ref)
+    elif ref.startswith("0x") and len(ref) == 66:
+        key = hash32(ref, "block hash")
+    elif ref.startswith("0x") and 2 < len(ref) <= 18:
+        try:
+            key = int(ref, 16)
+        except ValueError:
+            raise HTTPException(422, detail=f"block: {ref!r} is not a number or a block hash") from None
+    else:
+        raise HTTPException(422, detail=f"block: {ref!r} is not a number or a block hash")
+    block = queries.block(key)
+    if block is None:
+        raise HTTPException(404, detail=f"no block {ref}")
+    return block
+
+
+@router.get("/txs")
+def list_txs(queries: QueriesDep, limit: Limit = 20, before: Before = None, address: str | None = None) -> dict[str, Any]:
+    if address is not None and not ADDRESS.fullmatch(address):
+        raise HTTPException(422, detail=f"address: expected 0x and 40 hex digits, got {address!r}")
+    return queries.txs(limit, before, address)
+
+
+@router.get("/txs/{tx_hash}")
+def get_tx(tx_hash: str, node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
+    tx_hash = hash32(tx_hash, "transaction hash")
+    raw = node.chain.transaction_json(tx_hash)
+    if raw is None:
+        raise HTTPException(404, detail=f"no transaction {tx_hash}")
+    tx = orjson.loads(raw)
+    receipt = orjson.loads(r) if (r := node.chain.receipt_json(tx_hash)) else None
+    mined = queries.tx(tx_hash)
+    return {
+        "hash": tx["hash"], "block_number": None if mined is None else mined["block_number"], "from": tx["from"],
+        "to": tx["to"], "value": str(int(tx["value"], 16)), "nonce": int(tx["nonce"], 16), "input": tx["input"],
+        "status": None if receipt is None else int(receipt["status"], 16),
+        "gas_used": None if receipt is None else int(receipt["gasUsed"], 16),
+        "effective_gas_price": None if receipt is None else str(int(receipt["effectiveGasPrice"], 16)),
+        "logs": [] if receipt is None else [{k: log[k] for k in ("address", "topics", "data")} for log in receipt["logs"]],
+        "inference": node.inference(tx_hash),
+    }  # fmt: skip

@@ -1,0 +1,40 @@
+"""POST /api/teach/samples: the teaching view's button — one sample inference of the fixture
+MLP in each mode it supports, sent together from a dev account so the modes race side by side."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from og_devnet._core import encode_run_call
+from og_devnet.api.deps import NodeDep
+
+router = APIRouter(prefix="/api/teach", tags=["teaching"])
+HUB = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
+SAMPLE = [{"name": "input", "values": [["25", "2"], ["-15", "1"], ["3", "0"], ["125", "3"]], "shape": [1, 4]}]
+MODES = {0: "VANILLA", 3: "OPTIMISTIC", 2: "TEE", 1: "ZKML"}
+
+
+def _send(node: Any) -> list[dict[str, Any]]:
+    mlp = next((m for m in node.catalog.list() if m["name"] == "mlp"), None)
+    accounts = node.chain.dev_accounts()
+    if mlp is None or not accounts:
+        raise HTTPException(409, detail="the teaching samples need the fixture model mlp and a dev account (start without --no-fixtures)")
+    sender = accounts[-1][0]  # the last dev account: out of the way of the class's own
+    sent = []
+    for mode, name in MODES.items():
+        if name not in mlp["modes"]:
+            continue
+        data = "0x" + encode_run_call(mlp["id"], mode, json.dumps(SAMPLE), "[]").hex()
+        tx = node.chain.send_transaction({"from": sender, "to": HUB, "data": data, "gas": 400_000})
+        sent.append({"mode": mode, "mode_name": name, "tx_hash": tx})
+    node.after_submit()
+    return sent
+
+
+@router.post("/samples")
+async def samples(node: NodeDep) -> dict[str, Any]:
+    return {"txs": await run_in_threadpool(_send, node)}
