@@ -179,3 +179,34 @@ def test_a_byzantine_node_never_wins_a_settled_result_and_is_slashed(mode: int) 
             watcher = n.chain.watcher()
             assert n.chain.balance(watcher, "latest") > 0, "the challenger was rewarded"
         assert liar["stake_address"] == Chain.stake_address(liar["address"])
+
+
+def test_unsettled_results_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with Devnet(state=tmp_path, block_time=0.2, challenge_window=10_000) as n:
+        tx = send(n, 3)
+        wait_for(n, tx, ("challengeable",), timeout=30)
+    # The window was long; restarted with a short one, the result is still due and settles.
+    with Devnet(state=tmp_path, block_time=0.2, challenge_window=3) as n:
+        r = wait_for(n, tx, FINAL, timeout=30)
+        assert r["status"] == "settled" and int(r["fee_paid"]) == n.chain.inference_fee(mlp(n), 3)
+        assert n.chain.balance(HUB, "latest") == 0, "no fee left stranded in the hub"
+
+
+def test_evm_revert_undoes_settlements_made_after_the_snapshot() -> None:
+    with Devnet(mining="manual") as n:
+        tx = send(n, 2)
+        deadline = time.monotonic() + 30
+        while n.chain.pipe().job_json(tx) is None or json.loads(n.chain.pipe().job_json(tx))["status"] != "result_ready":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        n.mine(1)
+        snapshot = result(n, "evm_snapshot")
+        n.mine(1)
+        assert result(n, "og_getInference", [tx])["status"] == "settled"
+        assert result(n, "evm_revert", [snapshot]) is True
+        r = result(n, "og_getInference", [tx])
+        assert r["status"] == "delivered" and "t_settled" not in r and r["settlement_steps"] == []
+        assert n.chain.balance(HUB, "latest") == n.chain.inference_fee(mlp(n), 2), "the fee is held again"
+        n.mine(1)
+        assert result(n, "og_getInference", [tx])["status"] == "settled"
+        assert n.chain.balance(HUB, "latest") == 0

@@ -134,6 +134,7 @@ class Chain:
         pipe: PipeArgs | None = None,
         economics_json: str | None = None,
         challenge_window: int = 20,
+        deliveries_json: str | None = None,
     ) -> Chain: ...
     @property
     def chain_id(self) -> int: ...
@@ -153,8 +154,11 @@ class Chain:
         """Where a node's stake is held (an account like any other)."""
     def unsettled_json(self) -> str:
         """Verifiable results delivered and not yet settled (JSON list)."""
-    def submit_proof(self, id: str, proof: str, t_ms: int, rejection: str | None = None) -> None:
-        """A ZKML proof with the full node's verdict (None: it holds); settled next block."""
+    def submit_proof(self, id: str, proof: str, t_ms: int, rejection: str | None = None, node_at_fault: bool = True) -> None:
+        """A ZKML proof with the full node's verdict (None: it holds); settled next block.
+        `node_at_fault` False: no proof could be made through no lie of the node's."""
+    def saved_deliveries_json(self) -> str:
+        """Unsettled results in full, as saved with each block and restored after a restart."""
     def challenge(self, id: str, output: str, t_ms: int) -> None:
         """The watcher challenges an OPTIMISTIC result with its own execution's output."""
     def referee(self, id: str, output: str) -> None:

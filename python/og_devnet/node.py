@@ -29,8 +29,12 @@ from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
 from og_devnet.inference.tee import DevnetCA, Enclave, measurements
 from og_devnet.store import ChainStore, make_engine
+from og_devnet.store.chain_store import aggregate
 
 log = logging.getLogger("og_devnet.node")
+
+#: The store's format: state directories written in another are refused with a clear message.
+STORE_SCHEMA = 2
 
 #: Tip suggested by eth_maxPriorityFeePerGas and used by eth_sendTransaction.
 SUGGESTED_TIP = 1_000_000_000
@@ -168,13 +172,18 @@ class Node:
         mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe,
                       challenge_window=s.challenge_window)  # fmt: skip
         meta = self.store.meta()
+        if meta and meta.get("schema") != STORE_SCHEMA:
+            raise NodeError(
+                f"{self.state_dir} holds a chain written by og-devnet {meta.get('version', '?')} in an older format "
+                f"(schema {meta.get('schema', 1)}, this version reads {STORE_SCHEMA}); start with a new --state directory"
+            )
         if meta:
             # Resume: genesis parameters come from the store, not from the command line.
             self.chain = Chain.restore(
                 chain_id=meta["chain_id"], mnemonic=meta["mnemonic"], accounts=meta["accounts"],
                 balance=int(meta["balance"]), base_fee=meta["base_fee"], gas_limit=meta["gas_limit"],
                 blocks=self.store.stored_blocks(), state=self.store.accounts(),
-                economics_json=json.dumps(meta["economics"]) if "economics" in meta else None, **mining,
+                economics_json=json.dumps(meta["economics"]), deliveries_json=json.dumps(meta.get("unsettled", [])), **mining,
             )  # fmt: skip
             self.resumed = True
             if meta["chain_id"] != s.chain_id:
@@ -189,7 +198,7 @@ class Node:
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
             "balance": str(s.balance * WEI_PER_OPG), "base_fee": self.chain.base_fee,
             "gas_limit": self.chain.gas_limit, "version": __version__,
-            "economics": json.loads(self.chain.economics_json()),
+            "economics": json.loads(self.chain.economics_json()), "schema": STORE_SCHEMA,
         }  # fmt: skip
         self.store.initialise(meta, self.chain.genesis_record(), self.chain.accounts())
 
@@ -229,6 +238,9 @@ class Node:
             node.start()
         pipe.start_scheduler()
         self.duties = SettlementDuties(self.chain, self.catalog, self.nodes, self.zkml, s.watch_rate, self.events)
+        if self.resumed:
+            # Results delivered before the restart: prove, watch and referee what is still due.
+            self.duties.resume(json.loads(self.chain.saved_deliveries_json()))
 
     def _register_enclave(self, node: InferenceNode) -> None:
         import json
@@ -279,7 +291,24 @@ class Node:
         import orjson
 
         live = self.chain.pipe().job_json(tx_hash)
-        return orjson.loads(live) if live is not None else self.store.inference(tx_hash)
+        if live is None:
+            record = self.store.inference(tx_hash)
+        else:
+            record = orjson.loads(live)
+            if record.get("many"):
+                record.update(aggregate(tx_hash.lower(), record["calls"]))
+        if record is not None:
+            for call in record.get("calls") or [record]:
+                self._proof_context(call)
+        return record
+
+    def _proof_context(self, record: dict[str, Any]) -> None:
+        """What a reader needs to judge the proof: the verifying key's id (ZKML), the bond
+        and its window (OPTIMISTIC)."""
+        if record.get("mode") == 1 and (model := self.catalog.get(record.get("model_id", ""))):
+            record["vk_id"] = model.get("zkml_vk_id")
+        elif record.get("mode") == 3:
+            record["bond"] = str(int(json.loads(self.chain.economics_json())["bond"], 16))
 
     def _serve(self, sock: socket.socket) -> None:
         from og_devnet.api import create_app
@@ -390,7 +419,9 @@ class Node:
                 return False
             # The store first: if it fails, neither side has changed.
             self.store.revert_to(*target)
-            return self.chain.revert(snapshot_id)
+            reverted = self.chain.revert(snapshot_id)
+            self.store.save_unsettled(self.chain.saved_deliveries_json())
+            return reverted
 
     def set_balance(self, address: str, balance: int) -> None:
         with self._mine_lock:

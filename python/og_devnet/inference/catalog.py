@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from og_devnet._core import content_id
+from og_devnet._core import content_id, keccak256
 from og_devnet.inference.runtimes import InferenceError, LlamaRuntime, Runtime, load_runtime
 
 if TYPE_CHECKING:
@@ -121,6 +121,9 @@ class ModelCatalog:
         self.chain.register_model(json.dumps({**spec, "modes": modes, "unsupported": {} if ready else {ZKML: f"ZKML {status}"}}))
         info["modes"] = [MODE_NAMES[m] for m in modes]
         info["zkml"] = "ready" if ready else status
+        if ready and self.zkml is not None:
+            # The verifying key's id: what a ZKML proof of this model is checked against.
+            info["zkml_vk_id"] = "0x" + keccak256(self.zkml.circuit(model_id).vk.read_bytes()).hex()
 
     def _start_zkml(self, model_id: str, path: Path) -> None:
         info = self._info[model_id]
@@ -134,6 +137,10 @@ class ModelCatalog:
         numeric = all(t["dtype"] not in ("string",) for t in info["inputs"] + info["outputs"])
         if not numeric or len(info["inputs"]) != 1:
             self._set_zkml(model_id, "needs one numeric input tensor and numeric outputs")
+            return
+        if any(d < 0 for d in info["inputs"][0]["shape"]):
+            # A circuit is compiled for one shape: a request of another could not be proven.
+            self._set_zkml(model_id, f"needs a fixed input shape (this model's is {info['inputs'][0]['shape']})")
             return
         self._set_zkml(model_id, "circuit set-up in progress (ezkl: settings, calibration, keys)")
         future = self.zkml.setup(model_id, path, info["inputs"][0]["shape"])

@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,13 @@ class ZkmlService:
 
     def prove(self, model_id: str, model_input: np.ndarray) -> Future[dict[str, Any]]:
         directory = self.circuit(model_id).directory
-        return self._executor().submit(_prove_in_worker, str(directory), np.asarray(model_input, dtype=np.float64).flatten().tolist())
+        args = (str(directory), np.asarray(model_input, dtype=np.float64).flatten().tolist())
+        try:
+            return self._executor().submit(_prove_in_worker, *args)
+        except BrokenProcessPool:
+            # A worker died (out of memory, killed): start afresh rather than fail every proof.
+            self._pool = None
+            return self._executor().submit(_prove_in_worker, *args)
 
     def verify(self, model_id: str, proof: dict[str, Any], request_input: np.ndarray, delivered_output: np.ndarray) -> ZkRejection | None:
         """The full node's check: verifying key, settings and SRS only."""

@@ -60,12 +60,22 @@ class SettlementDuties:
         """Called with each committed block's record."""
         for d in record.get("deliveries", []):
             if d["mode"] == ZKML:
-                self._prove(d)
+                self._guarded(self._prove, d)
             elif d["mode"] == OPTIMISTIC and self._rng.random() < self.watch_rate:
                 self._submit(self._watch, d)
         for st in record.get("settlements", []):
             if st["outcome"] == "disputed":
                 self._submit(self._referee, st)
+
+    def resume(self, saved: list[dict[str, Any]]) -> None:
+        """After a restart: the duties still due for results delivered before it."""
+        for d in saved:
+            if d["mode"] == ZKML and d.get("verdict") is None:
+                self._guarded(self._prove, d)
+            elif d["mode"] == OPTIMISTIC and d.get("challenge") is None and self._rng.random() < self.watch_rate:
+                self._submit(self._watch, d)
+            elif d["mode"] == OPTIMISTIC and (c := d.get("challenge")) and c["disputed_block"] is not None and c["referee_output"] is None:
+                self._submit(self._referee, d)
 
     def _submit(self, fn: Any, arg: dict[str, Any]) -> None:
         future = self._pool.submit(self._guarded, fn, arg)
@@ -110,9 +120,11 @@ class SettlementDuties:
         submitted = now_ms()
         try:
             proof = d["future"].result()
-        except Exception as e:  # noqa: BLE001 - the node could not prove: that is its failure
+        except Exception as e:  # noqa: BLE001 - reported as the settlement's reason
+            # The devnet's prover failed (an input outside the calibrated range, a worker
+            # that died): the sender is refunded, and nobody is slashed for it.
             self.stats["proof_failures"] += 1
-            self.chain.submit_proof(d["id"], "", submitted, f"no_proof: the node could not prove its result ({e})")
+            self.chain.submit_proof(d["id"], "", submitted, f"unprovable: no proof could be made ({e})", node_at_fault=False)
             return
         assert self.zkml is not None
         rejection = self.zkml.verify(d["model_id"], proof, d["input"], output_array(json.loads(d["output"])))
@@ -124,26 +136,30 @@ class SettlementDuties:
                                                     "proof_bytes": len(json.dumps(proof))})  # fmt: skip
 
     # ---- OPTIMISTIC: the watcher re-executes, the referee decides ----
-    def _execute(self, d: dict[str, Any]) -> str:
+    def _execute(self, d: dict[str, Any]) -> str | None:
+        """An honest re-execution; None if it could not run (then nobody can be judged)."""
         try:
             return json.dumps(self.catalog.runtime(d["model_id"]).run(json.loads(d["payload"])))
-        except InferenceError as e:
-            return json.dumps({"error": str(e)})
+        except InferenceError:
+            log.warning("re-execution of %s failed; abstaining", d["id"], exc_info=True)
+            return None
 
     def _watch(self, d: dict[str, Any]) -> None:
         self.stats["watched"] += 1
         mine = self._execute(d)
-        if json.loads(mine) != json.loads(d["output"]):
+        if mine is not None and json.loads(mine) != json.loads(d["output"]):
             self.stats["challenges"] += 1
             self.chain.challenge(d["id"], mine, now_ms())
 
     def _referee(self, st: dict[str, Any]) -> None:
         # The referee is the chain's own re-execution, independent of the watcher's.
-        d = next((u for u in json.loads(self.chain.unsettled_json()) if u["id"] == st["id"]), None)
+        d = next((u for u in json.loads(self.chain.saved_deliveries_json()) if u["id"] == st["id"]), None)
         if d is None:
             return
         self.stats["referee_runs"] += 1
-        self.chain.referee(d["id"], self._execute(d))
+        verdict = self._execute(d)
+        if verdict is not None:  # a referee that cannot run abstains: the dispute times out for the node
+            self.chain.referee(d["id"], verdict)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

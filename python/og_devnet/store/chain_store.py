@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from og_devnet.store.tables import AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, TxRow
 
@@ -43,6 +43,8 @@ class ChainStore:
         with Session(self.engine) as s:
             self._add_block(s, rec)
             self._settle(s, rec.get("settlements", []))
+            # Unsettled results, saved with the block: a restart resumes settling them.
+            s.merge(MetaRow(key="unsettled", value=json.dumps(rec.get("unsettled", []))))
             for address, account in rec["stored"]["state_changes"]:
                 s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
             s.commit()
@@ -104,6 +106,7 @@ class ChainStore:
                 inf["settlement_block"] = number
             if inf["mode"] == 3 and inf["status"] == "challengeable" and window is not None:
                 inf["challenge_window_ends"] = number + window
+            inf["delivered_status"] = inf["status"]
             s.add(
                 InferenceRow(
                     id=(inf.get("id") or inf["tx_hash"]).lower(),
@@ -175,26 +178,16 @@ class ChainStore:
             if row is None:
                 continue
             record = json.loads(row.record)
-            step = {k: st[k] for k in ("outcome", "reason", "settlement_block", "t_settled", "fee", "slashed", "slashed_account", "challenger", "reward")}
-            record.setdefault("settlement_steps", []).append(step)
-            if st["outcome"] == "penalised":
-                # A losing attempt was caught lying: the inference itself is unaffected.
-                record.setdefault("penalties", []).append({"node": st["node"], "reason": st["reason"], "slashed": st["slashed"]})
-            elif st["outcome"] == "disputed":
-                record.update(status="disputed", t_disputed=st["t_settled"], dispute_block=st["settlement_block"],
-                              challenger=st["challenger"])  # fmt: skip
-                row.status = "disputed"
-            else:
-                record.update(
-                    status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
-                    settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
-                    rejection_reason=st["reason"] if st["outcome"] != "settled" else None, proof_hash=st["proof_hash"],
-                    fee_paid=st["fee"] if st["outcome"] == "settled" else "0", slashed=st["slashed"],
-                )  # fmt: skip
-                row.status = st["outcome"]
-                row.t_settled, row.trust_gap_ms = record["t_settled"], record["trust_gap_ms"]
+            record.setdefault("settlement_steps", []).append(st)
+            _apply_step(record, st)
+            row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
             row.record = json.dumps(record)
             s.add(row)
+
+    def save_unsettled(self, deliveries_json: str) -> None:
+        with Session(self.engine) as s:
+            s.merge(MetaRow(key="unsettled", value=deliveries_json))
+            s.commit()
 
     def stored_blocks(self) -> list[str]:
         with Session(self.engine) as s:
@@ -211,8 +204,25 @@ class ChainStore:
             s.commit()
 
     def revert_to(self, head: int, accounts: list[tuple[str, int, int]]) -> None:
-        """Drops every block after `head` and replaces the account table (evm_revert)."""
+        """Drops every block after `head` and replaces the account table (evm_revert).
+        Inferences delivered before `head` lose the settlement steps taken after it."""
         with Session(self.engine) as s:
+            touched = s.exec(select(InferenceRow).where(InferenceRow.block_number <= head,
+                                                        col(InferenceRow.t_settled).is_not(None) | (InferenceRow.status == "disputed")))  # fmt: skip
+            for row in touched:
+                record = json.loads(row.record)
+                steps = record.get("settlement_steps", [])
+                if all(st["settlement_block"] <= head for st in steps):
+                    continue
+                for key in _SETTLEMENT_FIELDS:
+                    record.pop(key, None)
+                record["status"] = record.get("delivered_status", record["status"])
+                record["settlement_steps"] = [st for st in steps if st["settlement_block"] <= head]
+                for st in record["settlement_steps"]:
+                    _apply_step(record, st)
+                row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
+                row.record = json.dumps(record)
+                s.add(row)
             s.exec(delete(LogRow).where(LogRow.block_number > head))  # type: ignore[call-overload]
             s.exec(delete(InferenceRow).where(InferenceRow.block_number > head))  # type: ignore[call-overload]
             s.exec(delete(TxRow).where(TxRow.block_number > head))  # type: ignore[call-overload]
@@ -221,6 +231,29 @@ class ChainStore:
             for address, balance, nonce in accounts:
                 s.add(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
             s.commit()
+
+
+#: What settlement steps add to an inference's record (undone by a revert).
+_SETTLEMENT_FIELDS = ("t_proof_submitted", "t_settled", "settlement_block", "trust_gap_ms", "rejection_reason",
+                      "proof_hash", "proof_bytes", "fee_paid", "slashed", "penalties", "t_disputed", "dispute_block", "challenger")  # fmt: skip
+
+
+def _apply_step(record: dict[str, Any], st: dict[str, Any]) -> None:
+    """One settlement step on an inference's record."""
+    if st["outcome"] == "penalised":
+        # A losing attempt was caught lying: the inference itself is unaffected.
+        record.setdefault("penalties", []).append({"node": st["node"], "reason": st["reason"], "slashed": st["slashed"]})
+    elif st["outcome"] == "disputed":
+        record.update(status="disputed", t_disputed=st["t_settled"], dispute_block=st["settlement_block"], challenger=st["challenger"])
+    else:
+        record.update(
+            status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
+            settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
+            rejection_reason=st["reason"], proof_hash=st["proof_hash"], proof_bytes=st.get("proof_bytes"),
+            fee_paid=st["fee"] if st["outcome"] == "settled" else "0",
+            # What the result's node lost (a failed challenge slashes the challenger instead).
+            slashed=st["slashed"] if st.get("slashed_account") == st["node"] else "0",
+        )  # fmt: skip
 
 
 #: Final settlement states; a transaction is settled when every call is.
@@ -232,11 +265,15 @@ def aggregate(tx_hash: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
     statuses = {c["status"] for c in calls}
     if statuses == {"settled"}:
         status = "settled"
+    elif statuses == {"failed"}:
+        status = "failed"
+    elif statuses & {"pending", "result_ready", "failing"}:
+        status = "pending"
     elif statuses <= set(FINAL):
         status = "partly_rejected"
     else:
         status = "settling"
-    t_settled = max((c.get("t_settled") or 0) for c in calls) if status != "settling" else None
+    t_settled = max((c.get("t_settled") or 0) for c in calls) if status in ("settled", "partly_rejected") else None
     t_result = max((c.get("t_result") or 0) for c in calls)
     return {
         "tx_hash": tx_hash, "many": True, "status": status, "calls": calls, "block_number": calls[0].get("block_number"),

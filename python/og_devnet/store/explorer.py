@@ -27,6 +27,7 @@ def block_summary(r: BlockRow) -> dict[str, Any]:
             "tx_count": r.tx_count, "gas_used": r.gas_used, "miner": r.miner, "settlement_count": r.settlement_count}  # fmt: skip
 
 
+MODE_NAMES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
 #: The hub and the precompile, lower case as the store keeps addresses.
 INFERENCE_CONTRACTS = ("0x8383c9bd7462f12eb996dd02f78234c0421a6fae", "0x00000000000000000000000000000000000000f4")
 
@@ -63,7 +64,7 @@ class ExplorerQueries:
                 "settlements_root": header.get("settlements_root"),
                 "transactions": [tx_summary(t) for t in txs],
                 "settlements": [{k: st.get(k) for k in ("id", "tx_hash", "mode", "node", "outcome", "reason")}
-                                for st in stored.get("settlements", [])],
+                                | {"mode_name": MODE_NAMES.get(st.get("mode"), "?")} for st in stored.get("settlements", [])],
             }  # fmt: skip
 
     def txs(self, limit: int, before: int | None, address: str | None) -> dict[str, Any]:

@@ -56,13 +56,15 @@ impl Chain {
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
         let mut ledger = Ledger { state: &*self.state, at: number, accounts: BTreeMap::new() };
-        let settlements = settle(
+        let Settled { records: settlements, penalties, slashed_nodes } = settle(
             &mut self.deliveries,
             &self.pipe,
             &self.economics,
             &mut ledger,
             (number, timestamp_ms, self.challenge_window),
         );
+        self.staged_penalties = penalties;
+        self.staged_slashed_nodes = slashed_nodes;
         let state = &self.state;
         let pipe = &self.pipe;
         // An inference transaction goes in once its race is decided; block production never
@@ -220,6 +222,15 @@ impl Chain {
     }
 }
 
+/// What a block's settlement did.
+struct Settled {
+    records: Vec<SettlementRecord>,
+    /// Taken from PIPE: handed back if the block's commit fails.
+    penalties: Vec<crate::chain::settlement::Penalty>,
+    /// Nodes slashed by this block (counted in their stats when it is published).
+    slashed_nodes: Vec<usize>,
+}
+
 /// The full node's settlement work for block `number`: results delivered in earlier blocks
 /// whose proof, verdict, window or dispute is due; and nodes caught out in races. Each step
 /// is a record; fees, refunds, slashes and rewards go through `ledger`.
@@ -229,9 +240,10 @@ fn settle(
     economics: &super::economics::Economics,
     ledger: &mut Ledger<'_>,
     (number, now_ms, window): (u64, u64, u64),
-) -> Vec<SettlementRecord> {
+) -> Settled {
     let setup = pipe.tee_setup();
     let mut records = Vec::new();
+    let mut slashed_nodes = Vec::new();
     let slash = |ledger: &mut Ledger<'_>, who: Address, to: Option<Address>| -> (U256, U256) {
         let taken = ledger.transfer(stake_address(&who), None, economics.bond);
         let reward = if to.is_some() { economics.reward(taken) } else { U256::ZERO };
@@ -243,11 +255,12 @@ fn settle(
         }
         (taken, reward)
     };
-    for p in pipe.take_penalties() {
-        let mut r = SettlementRecord::penalty(&p);
+    let penalties = pipe.take_penalties();
+    for p in &penalties {
+        let mut r = SettlementRecord::penalty(p);
         r.slashed = slash(ledger, p.node, None).0;
         r.slashed_account = Some(p.node);
-        pipe.note_penalty(p.node_index);
+        slashed_nodes.push(p.node_index);
         records.push(r);
     }
     let mut kept = Vec::with_capacity(deliveries.len());
@@ -284,13 +297,18 @@ fn settle(
                 r.fee = ledger.transfer(INFERENCE_HUB, Some(d.sender), d.fee);
                 r.slashed = slash(ledger, d.node, None).0;
                 r.slashed_account = Some(d.node);
-                pipe.note_penalty(d.node_index);
+                slashed_nodes.push(d.node_index);
+            }
+            Step::Void(reason) => {
+                r.outcome = "rejected".into();
+                r.reason = Some(reason);
+                r.fee = ledger.transfer(INFERENCE_HUB, Some(d.sender), d.fee);
             }
             Step::Dispute => {
                 r.outcome = "disputed".into();
                 r.reason = Some("challenged: the watcher's re-execution differs from the result".into());
                 if let Some(c) = d.challenge.as_mut() {
-                    c.recorded = true;
+                    c.disputed_block = Some(number);
                 }
                 records.push(r);
                 kept.push(d);
@@ -302,11 +320,11 @@ fn settle(
                 r.fee = ledger.transfer(INFERENCE_HUB, Some(d.sender), d.fee);
                 (r.slashed, r.reward) = slash(ledger, d.node, challenger);
                 r.slashed_account = Some(d.node);
-                pipe.note_penalty(d.node_index);
+                slashed_nodes.push(d.node_index);
             }
         }
         records.push(r);
     }
     *deliveries = kept;
-    records
+    Settled { records, penalties, slashed_nodes }
 }

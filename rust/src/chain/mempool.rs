@@ -18,6 +18,8 @@ pub const REPLACEMENT_BUMP_PERCENT: u128 = 10;
 struct PooledTx {
     tx: SignedTx,
     arrival: u64,
+    /// What the transaction costs beyond gas and value (an inference's fee).
+    extra_cost: U256,
 }
 
 #[derive(Debug, Clone)]
@@ -65,13 +67,18 @@ impl GasMempool {
     /// (None if that overflows): a new transaction must be affordable on top of them.
     pub fn cost_before(&self, sender: &Address, nonce: u64) -> Option<U256> {
         self.by_sender.get(sender).map_or(Some(U256::ZERO), |txs| {
-            txs.range(..nonce).try_fold(U256::ZERO, |sum, (_, p)| sum.checked_add(max_cost(&p.tx)?))
+            txs.range(..nonce).try_fold(U256::ZERO, |sum, (_, p)| sum.checked_add(max_cost(&p.tx)?)?.checked_add(p.extra_cost))
         })
     }
 
     /// Validates ordering rules (nonce window, replacement) and adds the transaction; returns
     /// the hash of the transaction it replaced. Nothing changes when it returns an error.
     pub fn insert(&mut self, tx: SignedTx, state_nonce: u64) -> Result<Option<B256>, ChainError> {
+        self.insert_costing(tx, state_nonce, U256::ZERO)
+    }
+
+    /// As `insert`, for a transaction that costs `extra_cost` beyond gas and value.
+    pub fn insert_costing(&mut self, tx: SignedTx, state_nonce: u64, extra_cost: U256) -> Result<Option<B256>, ChainError> {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(ChainError::AlreadyKnown(tx.hash.to_string()));
         }
@@ -103,7 +110,7 @@ impl GasMempool {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         let hash = tx.hash;
-        let replaced = self.by_sender.entry(sender).or_default().insert(nonce, PooledTx { tx, arrival }).map(|old| old.tx.hash);
+        let replaced = self.by_sender.entry(sender).or_default().insert(nonce, PooledTx { tx, arrival, extra_cost }).map(|old| old.tx.hash);
         if let Some(old) = replaced {
             self.by_hash.remove(&old);
         }

@@ -52,6 +52,8 @@ struct Snapshot {
     id: u64,
     head: u64,
     state: Box<dyn StateDb>,
+    /// Results awaiting settlement then: a revert must bring back those settled since.
+    deliveries: Vec<settlement::Delivery>,
 }
 
 pub struct Chain {
@@ -76,6 +78,10 @@ pub struct Chain {
     deliveries: Vec<settlement::Delivery>,
     /// The pending proofs as they were before the staged block, to restore if it is discarded.
     deliveries_before_staged: Vec<settlement::Delivery>,
+    /// Nodes the staged block slashes: counted when it is published, handed back to PIPE if
+    /// its commit fails.
+    staged_penalties: Vec<settlement::Penalty>,
+    staged_slashed_nodes: Vec<usize>,
     economics: economics::Economics,
     /// Re-executes OPTIMISTIC results and posts challenges from its own stake.
     watcher: Address,
@@ -148,6 +154,8 @@ impl Chain {
             pipe,
             deliveries: Vec::new(),
             deliveries_before_staged: Vec::new(),
+            staged_penalties: Vec::new(),
+            staged_slashed_nodes: Vec::new(),
             economics: genesis.economics.clone(),
             watcher,
             challenge_window: DEFAULT_CHALLENGE_WINDOW,
@@ -264,49 +272,71 @@ impl Chain {
 
     /// A ZKML proof for inference `id`, with the full node's verdict on it. It is settled
     /// (or rejected) in the next block.
-    pub fn submit_proof(&mut self, id: B256, proof: String, t_ms: u64, verdict: Result<(), String>) -> Result<(), ChainError> {
-        let d = self.delivery_mut(&id, 1)?;
-        if d.verdict.is_some() {
-            return Err(ChainError::InvalidArgument(format!("inference {id} already has a proof")));
-        }
-        d.proof = Some(proof);
-        d.t_proof_submitted = Some(t_ms);
-        d.verdict = Some(verdict);
-        Ok(())
+    pub fn submit_proof(&mut self, id: B256, proof: String, t_ms: u64, verdict: settlement::Verdict) -> Result<(), ChainError> {
+        self.update_delivery(&id, 1, |d| {
+            if d.verdict.is_some() {
+                return Err(ChainError::InvalidArgument(format!("inference {id} already has a proof")));
+            }
+            d.proof = Some(proof.clone());
+            d.t_proof_submitted = Some(t_ms);
+            d.verdict = Some(verdict.clone());
+            Ok(())
+        })
     }
 
     /// A challenge by the watcher to OPTIMISTIC result `id`: its re-execution gave `output`.
     pub fn challenge(&mut self, id: B256, output: String, t_ms: u64) -> Result<(), ChainError> {
         let (window, head, watcher) = (self.challenge_window, self.head(), self.watcher);
-        let d = self.delivery_mut(&id, 3)?;
-        if d.challenge.is_some() {
-            return Err(ChainError::InvalidArgument(format!("inference {id} is already challenged")));
-        }
-        if head >= d.included_block + window {
-            return Err(ChainError::InvalidArgument(format!("the challenge window of inference {id} has closed")));
-        }
-        d.challenge = Some(settlement::Challenge { challenger: watcher, output, t_ms, recorded: false, referee_output: None });
-        Ok(())
+        self.update_delivery(&id, 3, |d| {
+            if d.challenge.is_some() {
+                return Err(ChainError::InvalidArgument(format!("inference {id} is already challenged")));
+            }
+            if head >= d.included_block + window {
+                return Err(ChainError::InvalidArgument(format!("the challenge window of inference {id} has closed")));
+            }
+            d.challenge =
+                Some(settlement::Challenge { challenger: watcher, output: output.clone(), t_ms, disputed_block: None, referee_output: None });
+            Ok(())
+        })
     }
 
     /// The referee's re-execution of challenged result `id`: the next block slashes whichever
     /// side it contradicts.
     pub fn referee(&mut self, id: B256, output: String) -> Result<(), ChainError> {
-        let d = self.delivery_mut(&id, 3)?;
-        match d.challenge.as_mut() {
-            Some(c) if c.recorded && c.referee_output.is_none() => {
-                c.referee_output = Some(output);
+        self.update_delivery(&id, 3, |d| match d.challenge.as_mut() {
+            Some(c) if c.disputed_block.is_some() && c.referee_output.is_none() => {
+                c.referee_output = Some(output.clone());
                 Ok(())
             }
             _ => Err(ChainError::InvalidArgument(format!("inference {id} has no dispute awaiting a referee"))),
-        }
+        })
     }
 
-    fn delivery_mut(&mut self, id: &B256, mode: u8) -> Result<&mut settlement::Delivery, ChainError> {
-        self.deliveries
+    /// Applies `f` to unsettled result `id`. While a sealed block awaits its commit, also to
+    /// the copy a failed commit would restore, so the update survives either way.
+    fn update_delivery(
+        &mut self,
+        id: &B256,
+        mode: u8,
+        f: impl Fn(&mut settlement::Delivery) -> Result<(), ChainError>,
+    ) -> Result<(), ChainError> {
+        let d = self
+            .deliveries
             .iter_mut()
             .find(|d| d.id == *id && d.mode == mode)
-            .ok_or_else(|| ChainError::InvalidArgument(format!("no unsettled {} result with id {id}", native::models::mode_name(mode))))
+            .ok_or_else(|| ChainError::InvalidArgument(format!("no unsettled {} result with id {id}", native::models::mode_name(mode))))?;
+        f(d)?;
+        if self.tip() != self.published {
+            if let Some(before) = self.deliveries_before_staged.iter_mut().find(|d| d.id == *id) {
+                let _ = f(before);
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings back the unsettled results saved with the chain (after a restart).
+    pub fn restore_deliveries(&mut self, deliveries: Vec<settlement::Delivery>) {
+        self.deliveries = deliveries;
     }
 
     pub fn register_model(&mut self, spec: ModelSpec) -> Result<(), ChainError> {
@@ -466,15 +496,16 @@ impl Chain {
         let to = tx.to().expect("call");
         let many = hub::is_many(to, tx.input());
         let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse_all(to, tx.input(), &self.models));
-        if let Some(Ok(calls)) = &inference {
-            // The inference fee comes on top of gas and value.
-            let fee = self.inference_fee(calls);
-            let need = need.expect("checked").saturating_add(fee);
-            if need > account.balance {
-                return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
-            }
+        // The inference fee comes on top of gas and value (and counts for later txs too).
+        let fee = match &inference {
+            Some(Ok(calls)) => self.inference_fee(calls),
+            _ => U256::ZERO,
+        };
+        let need = need.expect("checked").saturating_add(fee);
+        if need > account.balance {
+            return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
         }
-        if let Some(replaced) = self.pool.insert(tx, account.nonce)? {
+        if let Some(replaced) = self.pool.insert_costing(tx, account.nonce, fee)? {
             self.pipe.forget(&[replaced]);
         }
         match inference {
@@ -602,7 +633,7 @@ impl Chain {
         self.require_no_staged()?;
         let id = self.next_snapshot_id;
         self.next_snapshot_id += 1;
-        self.snapshots.push(Snapshot { id, head: self.published, state: self.state.boxed_clone() });
+        self.snapshots.push(Snapshot { id, head: self.published, state: self.state.boxed_clone(), deliveries: self.deliveries.clone() });
         Ok(id)
     }
 
@@ -621,7 +652,7 @@ impl Chain {
             return Ok(false);
         };
         let snap = self.snapshots.drain(pos..).next().expect("found above");
-        self.deliveries.retain(|d| d.included_block <= snap.head);
+        self.deliveries = snap.deliveries;
         for block in self.blocks.drain(snap.head as usize + 1..) {
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);
@@ -648,6 +679,10 @@ impl Chain {
             return Err(ChainError::InvalidArgument(format!("block {number} is not the staged block")));
         }
         self.published = number;
+        self.staged_penalties.clear();
+        for node in std::mem::take(&mut self.staged_slashed_nodes) {
+            self.pipe.note_penalty(node);
+        }
         // Its inference jobs are done with: their records went to the store with the block.
         let done: Vec<B256> =
             self.blocks[number as usize].transactions.iter().filter(|t| hub::is_inference_contract(t.to())).map(|t| t.hash).collect();
@@ -662,6 +697,9 @@ impl Chain {
         }
         let block = self.blocks.pop().expect("staged block");
         self.deliveries = std::mem::take(&mut self.deliveries_before_staged);
+        // The nodes the block would have slashed are slashed by the next one instead.
+        self.pipe.restore_penalties(std::mem::take(&mut self.staged_penalties));
+        self.staged_slashed_nodes.clear();
         // Edits made between blocks were folded into the staged block's layer and go with it.
         self.state.truncate_after(self.published);
         for tx in block.transactions {

@@ -11,20 +11,35 @@ use serde::{Deserialize, Serialize};
 /// How long a ZKML result may wait for its proof before it is rejected.
 pub const ZK_PROOF_DEADLINE_MS: u64 = 600_000;
 
+/// A dispute the referee has not decided within this many blocks settles in the node's
+/// favour, and costs the challenger nothing.
+pub const REFEREE_DEADLINE_BLOCKS: u64 = 20;
+
 /// A challenge to an OPTIMISTIC result, posted with a bond by a watcher.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
     pub challenger: Address,
     pub output: String,
     pub t_ms: u64,
-    /// The "disputed" record is in a block.
-    pub recorded: bool,
+    /// The block whose "disputed" record holds the challenge.
+    pub disputed_block: Option<u64>,
     /// The referee's re-execution, once it has run.
     pub referee_output: Option<String>,
 }
 
+/// The full node's verdict on a ZKML proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Valid,
+    /// The proof fails: the node lied (or tampered); it is slashed.
+    Invalid(String),
+    /// No proof could be made, for reasons that are not the node's lie (the devnet's prover
+    /// failed, an input outside the calibrated range): refunded, nobody slashed.
+    Unproven(String),
+}
+
 /// A verifiable result delivered in `included_block`, waiting for its settlement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub id: B256,
     pub tx_hash: B256,
@@ -36,8 +51,8 @@ pub struct Delivery {
     pub output: String,
     /// TEE: the evidence given with the result. ZKML: the proof, once submitted.
     pub proof: Option<String>,
-    /// ZKML: the full node's check of the submitted proof (`Err` holds the named reason).
-    pub verdict: Option<Result<(), String>>,
+    /// ZKML: the full node's check of the submitted proof.
+    pub verdict: Option<Verdict>,
     pub t_result: u64,
     pub t_proof_submitted: Option<u64>,
     pub included_block: u64,
@@ -49,7 +64,7 @@ pub struct Delivery {
 
 /// A node caught giving a wrong result while a race was run (an attestation that does not
 /// verify, an answer the quorum outvoted): it loses a bond from its stake.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Penalty {
     pub id: B256,
     pub tx_hash: B256,
@@ -76,6 +91,9 @@ pub struct SettlementRecord {
     pub t_proof_submitted: Option<u64>,
     /// Hash of the proof material (the material itself stays with the node's submission).
     pub proof_hash: Option<B256>,
+    /// Size of the proof material, in bytes.
+    #[serde(default)]
+    pub proof_bytes: Option<u64>,
     /// Paid to the node (settled) or refunded to the sender (rejected, slashed).
     pub fee: U256,
     /// Taken from the loser's stake.
@@ -99,6 +117,7 @@ impl SettlementRecord {
             t_result: d.t_result,
             t_proof_submitted: d.t_proof_submitted,
             proof_hash: d.proof.as_ref().map(|p| alloy_primitives::keccak256(p.as_bytes())),
+            proof_bytes: d.proof.as_ref().map(|p| p.len() as u64),
             fee: U256::ZERO,
             slashed: U256::ZERO,
             slashed_account: None,
@@ -118,6 +137,7 @@ impl SettlementRecord {
             t_result: p.t_ms,
             t_proof_submitted: None,
             proof_hash: None,
+            proof_bytes: None,
             fee: U256::ZERO,
             slashed: U256::ZERO,
             slashed_account: None,
@@ -140,6 +160,8 @@ pub enum Step {
     Settle,
     /// The proof failed: the sender is refunded, the node slashed.
     Reject(String),
+    /// No proof, through no lie of the node's: the sender is refunded, nobody is slashed.
+    Void(String),
     /// A challenge arrived: recorded, the referee decides next.
     Dispute,
     /// The referee agreed with the challenger: the node's bond goes, the challenger is rewarded.
@@ -157,15 +179,16 @@ pub fn next_step(d: &Delivery, number: u64, now_ms: u64, window: u64, tee_verdic
             Err(reason) => Step::Reject(reason),
         },
         1 => match &d.verdict {
-            Some(Ok(())) => Step::Settle,
-            Some(Err(reason)) => Step::Reject(reason.clone()),
+            Some(Verdict::Valid) => Step::Settle,
+            Some(Verdict::Invalid(reason)) => Step::Reject(reason.clone()),
+            Some(Verdict::Unproven(reason)) => Step::Void(reason.clone()),
             None if now_ms.saturating_sub(d.t_result) > ZK_PROOF_DEADLINE_MS => {
-                Step::Reject(format!("no_proof: no ZKML proof within {} s of the result", ZK_PROOF_DEADLINE_MS / 1000))
+                Step::Void(format!("no_proof: no ZKML proof within {} s of the result", ZK_PROOF_DEADLINE_MS / 1000))
             }
             None => Step::Wait,
         },
         3 => match &d.challenge {
-            Some(c) if !c.recorded => Step::Dispute,
+            Some(Challenge { disputed_block: None, .. }) => Step::Dispute,
             Some(Challenge { referee_output: Some(referee), .. }) => {
                 if same_output(referee, &d.output) {
                     Step::SlashChallenger
@@ -173,6 +196,8 @@ pub fn next_step(d: &Delivery, number: u64, now_ms: u64, window: u64, tee_verdic
                     Step::SlashNode
                 }
             }
+            // The referee never spoke: the node keeps its result and the challenger its bond.
+            Some(Challenge { disputed_block: Some(b), .. }) if number >= b + REFEREE_DEADLINE_BLOCKS => Step::Settle,
             Some(_) => Step::Wait,
             None if number >= d.included_block + window => Step::Settle,
             None => Step::Wait,
@@ -218,11 +243,13 @@ mod tests {
     fn zkml_waits_for_its_verdict_then_settles_or_rejects() {
         let mut d = delivery(1);
         assert_eq!(next_step(&d, 11, 2_000, 20, || unreachable!()), Step::Wait);
-        assert!(matches!(next_step(&d, 11, 1_000 + ZK_PROOF_DEADLINE_MS + 1, 20, || Ok(())), Step::Reject(r) if r.starts_with("no_proof")));
-        d.verdict = Some(Ok(()));
+        assert!(matches!(next_step(&d, 11, 1_000 + ZK_PROOF_DEADLINE_MS + 1, 20, || Ok(())), Step::Void(r) if r.starts_with("no_proof")));
+        d.verdict = Some(Verdict::Valid);
         assert_eq!(next_step(&d, 11, 2_000, 20, || unreachable!()), Step::Settle);
-        d.verdict = Some(Err("output_mismatch: x".into()));
+        d.verdict = Some(Verdict::Invalid("output_mismatch: x".into()));
         assert_eq!(next_step(&d, 11, 2_000, 20, || unreachable!()), Step::Reject("output_mismatch: x".into()));
+        d.verdict = Some(Verdict::Unproven("unprovable: out of range".into()));
+        assert_eq!(next_step(&d, 11, 2_000, 20, || unreachable!()), Step::Void("unprovable: out of range".into()));
     }
 
     #[test]
@@ -230,10 +257,11 @@ mod tests {
         let mut d = delivery(3);
         assert_eq!(next_step(&d, 29, 0, 20, || unreachable!()), Step::Wait);
         assert_eq!(next_step(&d, 30, 0, 20, || unreachable!()), Step::Settle);
-        d.challenge = Some(Challenge { challenger: Address::ZERO, output: "{}".into(), t_ms: 0, recorded: false, referee_output: None });
+        d.challenge = Some(Challenge { challenger: Address::ZERO, output: "{}".into(), t_ms: 0, disputed_block: None, referee_output: None });
         assert_eq!(next_step(&d, 30, 0, 20, || unreachable!()), Step::Dispute);
-        d.challenge.as_mut().unwrap().recorded = true;
+        d.challenge.as_mut().unwrap().disputed_block = Some(30);
         assert_eq!(next_step(&d, 31, 0, 20, || unreachable!()), Step::Wait);
+        assert_eq!(next_step(&d, 30 + REFEREE_DEADLINE_BLOCKS, 0, 20, || unreachable!()), Step::Settle, "a silent referee");
         d.challenge.as_mut().unwrap().referee_output = Some(r#"{"b":2,"a":1}"#.into());
         assert_eq!(next_step(&d, 31, 0, 20, || unreachable!()), Step::SlashChallenger);
         d.challenge.as_mut().unwrap().referee_output = Some(r#"{"a":1,"b":3}"#.into());

@@ -350,6 +350,8 @@ mod inference {
         assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 1, "the nonce is used, as on Ethereum");
     }
 
+    use crate::chain::settlement::Verdict;
+
     const Y4: &str = r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#;
     const Y5: &str = r#"{"numbers":[{"name":"y","values":[["5","0"]],"shape":[1]}]}"#;
 
@@ -430,16 +432,18 @@ mod inference {
         mine(&mut c, 1_700_000_001_000);
         mine(&mut c, 1_700_000_002_000);
         assert!(c.block(BlockTag::Latest).unwrap().settlements.is_empty(), "no proof yet: nothing to settle");
-        c.submit_proof(good, "{}".into(), 5, Ok(())).unwrap();
-        c.submit_proof(bad, "{}".into(), 6, Err("output_mismatch: no".into())).unwrap();
-        assert!(c.submit_proof(bad, "{}".into(), 6, Ok(())).is_err(), "one proof per result");
+        c.submit_proof(good, "{}".into(), 5, Verdict::Valid).unwrap();
+        c.submit_proof(bad, "{}".into(), 6, Verdict::Invalid("output_mismatch: no".into())).unwrap();
+        assert!(c.submit_proof(bad, "{}".into(), 6, Verdict::Valid).is_err(), "one proof per result");
         mine(&mut c, 1_700_000_003_000);
         let rs = &c.block(BlockTag::Latest).unwrap().settlements;
         let by = |h: B256| rs.iter().find(|r| r.id == h).unwrap();
         assert_eq!(by(good).outcome, "settled");
         assert_eq!((by(bad).outcome.as_str(), by(bad).reason.as_deref()), ("rejected", Some("output_mismatch: no")));
         assert_eq!(by(bad).slashed, c.economics().bond);
-        assert!(c.submit_proof(good, "{}".into(), 7, Ok(())).is_err(), "settled results take no more proofs");
+        assert!(c.submit_proof(good, "{}".into(), 7, Verdict::Valid).is_err(), "settled results take no more proofs");
+        // The rejected sender was refunded; the hub holds nothing once all is settled.
+        assert_eq!(balance(&c, &INFERENCE_HUB), U256::ZERO);
     }
 
     #[test]
@@ -461,5 +465,53 @@ mod inference {
         assert_eq!(block.receipts[0].logs.len(), 2, "one InferenceResult per call");
         assert_eq!(c.unsettled().iter().map(|d| (d.tx_hash, d.mode)).collect::<Vec<_>>(), vec![(h, 3)]);
         assert_eq!(c.unsettled()[0].id, crate::pipe::call_id(&h, 1));
+    }
+
+    #[test]
+    fn a_revert_brings_back_results_settled_after_the_snapshot() {
+        let mut c = chain_with_model();
+        let h = c.submit(hub_tx(&c, 0, run_data("m", 3))).unwrap();
+        answer_all(&c, Y4);
+        c.set_challenge_window(2);
+        mine(&mut c, 1_700_000_001_000);
+        let snap = c.snapshot().unwrap();
+        mine(&mut c, 1_700_000_002_000);
+        mine(&mut c, 1_700_000_003_000);
+        assert!(c.unsettled().is_empty(), "settled when the window closed");
+        assert!(c.revert(snap).unwrap());
+        assert_eq!(c.unsettled().iter().map(|d| d.id).collect::<Vec<_>>(), vec![h]);
+        assert_eq!(balance(&c, &INFERENCE_HUB), c.economics().fee("m", 3), "the fee is back in the hub");
+        mine(&mut c, 1_700_000_004_000);
+        mine(&mut c, 1_700_000_005_000);
+        assert!(c.unsettled().is_empty() && balance(&c, &INFERENCE_HUB).is_zero(), "and settles again");
+    }
+
+    #[test]
+    fn a_discarded_block_loses_no_settlement_work() {
+        let mut c = chain_with_model();
+        c.register_model(ModelSpec::test_onnx("z", ("x", vec![1]), ("y", vec![1]), vec![0, 1])).unwrap();
+        let h = c.submit(hub_tx(&c, 0, run_data("z", 1))).unwrap();
+        answer_all(&c, Y4);
+        mine(&mut c, 1_700_000_001_000);
+        // A block is sealed; while it awaits its commit the proof arrives; then the commit fails.
+        c.seal_block(1_700_000_002_000).unwrap();
+        c.submit_proof(h, "{}".into(), 5, Verdict::Valid).unwrap();
+        c.discard_staged();
+        assert_eq!(c.unsettled()[0].verdict, Some(Verdict::Valid), "the verdict survived the discard");
+        mine(&mut c, 1_700_000_003_000);
+        assert_eq!(c.block(BlockTag::Latest).unwrap().settlements[0].outcome, "settled");
+    }
+
+    #[test]
+    fn the_inference_fee_counts_toward_what_a_sender_can_pool() {
+        let mut c = chain_with_model();
+        let a0 = c.keys().addresses()[0];
+        // Enough for the gas of many inferences, but only for one fee on top.
+        let fee = c.economics().fee("m", 2);
+        let gas = U256::from(500_000u64) * U256::from(3_000_000_000u64);
+        c.set_balance(a0, gas * U256::from(2) + fee + fee / U256::from(2));
+        c.submit(hub_tx(&c, 0, run_data("m", 2))).unwrap();
+        let second = c.submit(hub_tx(&c, 1, run_data("m", 2)));
+        assert!(matches!(second, Err(ChainError::InsufficientFunds { .. })), "{second:?}");
     }
 }

@@ -264,6 +264,7 @@ impl InferenceJob {
             "status": self.settlement_status(),
             "verification": verification(self.mode),
             "proof": winner.and_then(|a| a.proof.clone()),
+            "input": serde_json::from_str::<Value>(&self.payload).ok(),
             "t_request": self.t_request,
             "t_result": self.t_result,
             "t_included": self.t_included,

@@ -423,6 +423,13 @@ impl Pipe {
         std::mem::take(&mut self.lock().penalties)
     }
 
+    /// Penalties a discarded block had taken: the next block slashes them.
+    pub fn restore_penalties(&self, mut penalties: Vec<Penalty>) {
+        let mut s = self.lock();
+        penalties.append(&mut s.penalties);
+        s.penalties = penalties;
+    }
+
     /// The settlement slashed `node` (counted in its stats).
     pub fn note_penalty(&self, node: usize) {
         if let Some(n) = self.lock().nodes.get_mut(node) {
@@ -528,7 +535,7 @@ impl Pipe {
             .enumerate()
             .map(|(i, n)| {
                 json!({
-                    "id": i, "address": n.address, "fault": n.fault, "healthy": n.avoid_until_ms <= now,
+                    "id": i, "address": n.address, "fault": n.fault, "healthy": n.avoid_until_ms <= now && n.fault != "down",
                     "wins": n.wins, "agreed": n.agreed, "late": n.late, "failures": n.failures, "timeouts": n.timeouts,
                     "invalid": n.invalid, "disagreements": n.disagreements, "cancelled": n.cancelled, "penalties": n.penalties,
                     "queued": n.queue.len(), "running": n.running,

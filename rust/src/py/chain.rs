@@ -181,7 +181,7 @@ impl PyChain {
     /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
     /// first) and the latest (address, balance, nonce) of every account.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None))]
     #[allow(clippy::too_many_arguments)]
     fn restore(
         py: Python<'_>,
@@ -199,6 +199,7 @@ impl PyChain {
         pipe: Option<PipeArgs>,
         economics_json: Option<&str>,
         challenge_window: u64,
+        deliveries_json: Option<&str>,
     ) -> PyResult<Self> {
         let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
         g.nodes = nodes;
@@ -224,6 +225,11 @@ impl PyChain {
             .map_err(to_py)?;
         let mut chain = chain;
         chain.set_challenge_window(challenge_window);
+        if let Some(text) = deliveries_json {
+            let deliveries = serde_json::from_str(text)
+                .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored unsettled results: {e}"))))?;
+            chain.restore_deliveries(deliveries);
+        }
         wrap(py, chain)
     }
 
@@ -244,13 +250,14 @@ impl PyChain {
     }
 
     /// Prices, multipliers, stakes and bonds fixed at genesis (JSON, amounts as 0x-hex).
-    fn economics_json(&self) -> String {
-        to_json(json!(self.lock().economics()))
+    fn economics_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(json!(self.lock().economics())))
     }
 
     /// The fee of one inference of `model_id` in `mode`, in wei.
     fn inference_fee(&self, py: Python<'_>, model_id: &str, mode: u8) -> PyResult<Py<PyAny>> {
-        convert::u256_to_py(py, self.lock().economics().fee(model_id, mode))
+        let fee = py.detach(|| self.lock().economics().fee(model_id, mode));
+        convert::u256_to_py(py, fee)
     }
 
     #[getter]
@@ -270,29 +277,40 @@ impl PyChain {
     }
 
     /// Verifiable results delivered and not settled yet (JSON list).
-    fn unsettled_json(&self) -> String {
-        let c = self.lock();
-        to_json(json!(c.unsettled().iter().map(delivery_json).collect::<Vec<_>>()))
+    fn unsettled_json(&self, py: Python<'_>) -> String {
+        py.detach(|| to_json(json!(self.lock().unsettled().iter().map(delivery_json).collect::<Vec<_>>())))
     }
 
     /// Hands the chain a ZKML proof of inference `id` with the full node's verdict
-    /// (`rejection` None: it holds; else "reason: detail").
-    #[pyo3(signature = (id, proof, t_ms, rejection=None))]
-    fn submit_proof(&self, id: &str, proof: String, t_ms: u64, rejection: Option<String>) -> PyResult<()> {
+    /// (`rejection` None: it holds; else "reason: detail"). `node_at_fault` False: no proof
+    /// could be made, through no lie of the node's (refund, no slash).
+    #[pyo3(signature = (id, proof, t_ms, rejection=None, node_at_fault=true))]
+    fn submit_proof(&self, py: Python<'_>, id: &str, proof: String, t_ms: u64, rejection: Option<String>, node_at_fault: bool) -> PyResult<()> {
+        use crate::chain::settlement::Verdict;
         let id = convert::hash(id)?;
-        self.lock().submit_proof(id, proof, t_ms, rejection.map_or(Ok(()), Err)).map_err(to_py)
+        let verdict = match rejection {
+            None => Verdict::Valid,
+            Some(r) if node_at_fault => Verdict::Invalid(r),
+            Some(r) => Verdict::Unproven(r),
+        };
+        py.detach(|| self.lock().submit_proof(id, proof, t_ms, verdict)).map_err(to_py)
     }
 
     /// The watcher challenges OPTIMISTIC result `id`: its own execution gave `output`.
-    fn challenge(&self, id: &str, output: String, t_ms: u64) -> PyResult<()> {
+    fn challenge(&self, py: Python<'_>, id: &str, output: String, t_ms: u64) -> PyResult<()> {
         let id = convert::hash(id)?;
-        self.lock().challenge(id, output, t_ms).map_err(to_py)
+        py.detach(|| self.lock().challenge(id, output, t_ms)).map_err(to_py)
     }
 
     /// The referee's re-execution of disputed result `id`.
-    fn referee(&self, id: &str, output: String) -> PyResult<()> {
+    fn referee(&self, py: Python<'_>, id: &str, output: String) -> PyResult<()> {
         let id = convert::hash(id)?;
-        self.lock().referee(id, output).map_err(to_py)
+        py.detach(|| self.lock().referee(id, output)).map_err(to_py)
+    }
+
+    /// Unsettled results in full (JSON), to save with each block and restore after a restart.
+    fn saved_deliveries_json(&self, py: Python<'_>) -> String {
+        py.detach(|| serde_json::to_string(self.lock().unsettled()).expect("serialisable"))
     }
 
     /// The PIPE scheduler shared with this chain.
@@ -451,11 +469,25 @@ impl PyChain {
             let inferences: Vec<serde_json::Value> = b
                 .transactions
                 .iter()
-                .filter(|t| hub::is_inference_contract(t.to()))
-                .filter_map(|t| pipe.job_json(&t.hash))
-                .flat_map(|j| match j.get("calls").and_then(|c| c.as_array()) {
-                    Some(calls) => calls.clone(),
-                    None => vec![j],
+                .zip(&b.receipts)
+                .filter(|(t, _)| hub::is_inference_contract(t.to()))
+                .filter_map(|(t, r)| pipe.job_json(&t.hash).map(|j| (j, r.status)))
+                .flat_map(|(j, ok)| {
+                    let calls = match j.get("calls").and_then(|c| c.as_array()) {
+                        Some(calls) => calls.clone(),
+                        None => vec![j],
+                    };
+                    // A transaction that failed (one call failed, too little gas) delivered
+                    // nothing: every call of it failed with it.
+                    calls.into_iter().map(move |mut c| {
+                        if !ok {
+                            c["status"] = json!("failed");
+                            if c["error"].is_null() {
+                                c["error"] = json!("the transaction failed: another call of it failed or it ran out of gas");
+                            }
+                        }
+                        c
+                    })
                 })
                 .collect();
             let number = b.header.number;
@@ -477,6 +509,8 @@ impl PyChain {
             // Results this block delivered that someone must now prove (ZKML) or watch
             // (OPTIMISTIC).
             record["deliveries"] = json!(c.unsettled().iter().filter(|d| d.included_block == number && d.mode != 2).map(delivery_json).collect::<Vec<_>>());
+            // Saved with the block so a restart resumes settling them.
+            record["unsettled"] = json!(c.unsettled());
             Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record: record.to_string() })
         })
         .map_err(to_py)
@@ -546,7 +580,7 @@ fn settlement_json(r: &crate::chain::settlement::SettlementRecord) -> serde_json
     json!({
         "id": r.id, "tx_hash": r.tx_hash, "mode": r.mode, "node": r.node, "outcome": r.outcome, "reason": r.reason,
         "t_result": r.t_result, "t_proof_submitted": r.t_proof_submitted, "proof_hash": r.proof_hash,
-        "fee": r.fee.to_string(), "slashed": r.slashed.to_string(), "slashed_account": r.slashed_account,
+        "proof_bytes": r.proof_bytes, "fee": r.fee.to_string(), "slashed": r.slashed.to_string(), "slashed_account": r.slashed_account,
         "challenger": r.challenger, "reward": r.reward.to_string(),
     })
 }
