@@ -55,6 +55,19 @@ def _prove_in_worker(directory: str, model_input: list[float]) -> dict[str, Any]
         return ZkmlCircuit(Path(directory)).prove(np.asarray(model_input))
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker outlives a node killed with SIGKILL otherwise: it leaves when its parent goes."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _ready() -> bool:
     import ezkl  # noqa: F401 - loading ezkl is most of a worker's start-up
 
@@ -77,7 +90,8 @@ class ZkmlService:
     def _executor(self) -> ProcessPoolExecutor:
         # Started on first use: a devnet that never proves never pays for the workers.
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_exit_with_parent, initargs=(os.getpid(),))  # fmt: skip
         return self._pool
 
     def warm(self) -> None:
