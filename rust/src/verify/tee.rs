@@ -7,7 +7,7 @@ use alloy_primitives::B256;
 use ciborium::Value;
 use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
 use der::{Decode, Encode};
-use p384::ecdsa::signature::Verifier;
+use p384::ecdsa::signature::{self, Verifier};
 use p384::ecdsa::{Signature, VerifyingKey};
 use x509_cert::Certificate;
 
@@ -111,9 +111,34 @@ fn parse_document(payload: &[u8]) -> Result<Document, String> {
     })
 }
 
-fn spki_key(cert: &Certificate) -> Result<VerifyingKey, String> {
+/// A P-384 public key. `p384` parses and validates it (SEC1, compressed or not, on the curve,
+/// not the identity) as it does signatures (DER or r ‖ s, 0 < r, s < n); the ECDSA-SHA384
+/// check itself runs on AWS-LC, whose assembly P-384 is ~5x faster than `p384`'s arithmetic
+/// (~0.19 ms against ~1.1 ms a verification, five of them in each `verify_tee`). Same checks
+/// either way: high-S is accepted by both, and a failure is `signature::Error` as before.
+struct P384Key {
+    /// The validated point, uncompressed (0x04 ‖ x ‖ y), as AWS-LC takes it.
+    point: p384::EncodedPoint,
+}
+
+impl P384Key {
+    fn from_sec1_bytes(bytes: &[u8]) -> Result<Self, signature::Error> {
+        Ok(Self { point: VerifyingKey::from_sec1_bytes(bytes)?.to_encoded_point(false) })
+    }
+}
+
+impl Verifier<Signature> for P384Key {
+    fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), signature::Error> {
+        use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P384_SHA384_FIXED};
+        UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, self.point.as_bytes())
+            .verify(message, &signature.to_bytes())
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+fn spki_key(cert: &Certificate) -> Result<P384Key, String> {
     let spki = &cert.tbs_certificate.subject_public_key_info;
-    VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("not a P-384 key: {e}"))
+    P384Key::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("not a P-384 key: {e}"))
 }
 
 /// Checks `cert` was signed by `issuer` (ecdsa-with-SHA384).
@@ -218,9 +243,9 @@ pub fn verify_tee(
 }
 
 /// A P-384 public key from SubjectPublicKeyInfo DER.
-fn spki_from_der(der_bytes: &[u8]) -> Result<VerifyingKey, String> {
+fn spki_from_der(der_bytes: &[u8]) -> Result<P384Key, String> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| format!("public_key is not SPKI: {e}"))?;
-    VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not P-384: {e}"))
+    P384Key::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not P-384: {e}"))
 }
 
 #[cfg(test)]
@@ -281,5 +306,34 @@ mod tests {
         let mut v = vector();
         v.evidence.attestation.truncate(20);
         assert_eq!(check(&v, t).unwrap_err().reason, "malformed_attestation");
+    }
+
+    #[test]
+    fn the_p384_check_accepts_what_p384_did() {
+        use p384::ecdsa::signature::Signer;
+        use p384::ecdsa::SigningKey;
+        let signer = SigningKey::from_slice(&[7; 48]).unwrap();
+        let reference = VerifyingKey::from(&signer);
+        for compress in [false, true] {
+            let point = reference.to_encoded_point(compress);
+            let key = P384Key::from_sec1_bytes(point.as_bytes()).unwrap();
+            for message in [&b""[..], b"attestation", &[0xab; 300]] {
+                let sig: Signature = signer.sign(message);
+                let (r, s) = sig.split_scalars();
+                // ECDSA as `p384` verifies it accepts s and n - s alike (no low-S rule).
+                let flipped = Signature::from_scalars(r, -*s).unwrap();
+                let mut other = message.to_vec();
+                other.push(1);
+                for (m, sig) in [(message, sig), (message, flipped), (&other[..], sig)] {
+                    assert_eq!(key.verify(m, &sig).is_ok(), reference.verify(m, &sig).is_ok());
+                }
+                assert!(key.verify(message, &flipped).is_ok());
+                assert!(key.verify(&other, &sig).is_err());
+            }
+        }
+        // Not on the curve: refused when parsed, as before.
+        let mut point = reference.to_encoded_point(false).as_bytes().to_vec();
+        point[60] ^= 1;
+        assert!(P384Key::from_sec1_bytes(&point).is_err());
     }
 }
