@@ -210,3 +210,11 @@ def test_evm_revert_undoes_settlements_made_after_the_snapshot() -> None:
         n.mine(1)
         assert result(n, "og_getInference", [tx])["status"] == "settled"
         assert n.chain.balance(HUB, "latest") == 0
+
+
+def test_automine_seals_the_block_that_settles_a_proof() -> None:
+    # Under automine no later transaction may come: the proof still gets its block.
+    with Devnet(mining="auto") as n:
+        tx = send(n, 2)
+        r = wait_for(n, tx, FINAL, timeout=30)
+        assert r["status"] == "settled" and r["settlement_block"] == r["block_number"] + 1

@@ -157,6 +157,8 @@ class Chain:
     def submit_proof(self, id: str, proof: str, t_ms: int, rejection: str | None = None, node_at_fault: bool = True) -> None:
         """A ZKML proof with the full node's verdict (None: it holds); settled next block.
         `node_at_fault` False: no proof could be made through no lie of the node's."""
+    def settlement_due(self, now_ms: int) -> bool:
+        """Whether the next block would take a settlement step (automine seals one for it)."""
     def saved_deliveries_json(self) -> str:
         """Unsettled results in full, as saved with each block and restored after a restart."""
     def challenge(self, id: str, output: str, t_ms: int) -> None:

@@ -349,8 +349,11 @@ class Node:
             due = self.chain.next_block_due(now_ms())
             if due is None:
                 # Automine: an inference decided after its request was answered still gets
-                # its block, as soon as its race ends.
-                if self.chain.mining_mode()[0] == "auto" and (now := self.chain.pipe().decided_count()) != decided:
+                # its block, as soon as its race ends; and a proof that can settle gets one
+                # too (asynchronous settlement needs a later block).
+                if self.chain.mining_mode()[0] == "auto" and (
+                    (now := self.chain.pipe().decided_count()) != decided or self.chain.settlement_due(now_ms())
+                ):
                     decided = now
                     try:
                         self.mine(1)

@@ -334,6 +334,18 @@ impl Chain {
         Ok(())
     }
 
+    /// Whether the next block would take a settlement step (automine seals one for it, so
+    /// results settle without waiting for unrelated traffic). TEE evidence counts as due
+    /// without being checked here; OPTIMISTIC windows count only once closed.
+    pub fn settlement_due(&self, now_ms: u64) -> bool {
+        let number = self.tip() + 1;
+        self.pipe.has_penalties()
+            || self.deliveries.iter().any(|d| {
+                d.included_block < number
+                    && settlement::next_step(d, number, now_ms, self.challenge_window, || Ok(())) != settlement::Step::Wait
+            })
+    }
+
     /// Brings back the unsettled results saved with the chain (after a restart).
     pub fn restore_deliveries(&mut self, deliveries: Vec<settlement::Delivery>) {
         self.deliveries = deliveries;

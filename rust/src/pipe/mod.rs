@@ -418,6 +418,11 @@ impl Pipe {
         (!jobs.is_empty()).then(|| jobs.iter().map(|j| crate::chain::native::hub::gas_for(j.kind.unwrap_or(CallKind::Model))).sum())
     }
 
+    /// Whether nodes were caught out that no block has slashed yet.
+    pub fn has_penalties(&self) -> bool {
+        !self.lock().penalties.is_empty()
+    }
+
     /// Nodes caught out since the last call, for the next block to slash.
     pub fn take_penalties(&self) -> Vec<Penalty> {
         std::mem::take(&mut self.lock().penalties)

@@ -308,6 +308,11 @@ impl PyChain {
         py.detach(|| self.lock().referee(id, output)).map_err(to_py)
     }
 
+    /// Whether the next block would take a settlement step (automine seals one for it).
+    fn settlement_due(&self, py: Python<'_>, now_ms: u64) -> bool {
+        py.detach(|| self.lock().settlement_due(now_ms))
+    }
+
     /// Unsettled results in full (JSON), to save with each block and restore after a restart.
     fn saved_deliveries_json(&self, py: Python<'_>) -> String {
         py.detach(|| serde_json::to_string(self.lock().unsettled()).expect("serialisable"))
