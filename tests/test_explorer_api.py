@@ -82,6 +82,10 @@ def test_inferences_filter_and_search(node: Devnet) -> None:
         ("/api/inferences?node=99", 422), ("/api/nodes/99", 404), ("/api/accounts/0x12", 422),
         ("/api/search?q=", 422), ("/api/search?q=nothing-here", 404), ("/api/models/nope/quote", 404),
         ("/api/models/x/quote?value_at_risk=-1", 422), ("/api/no-such-thing", 404),
+        ("/api/blocks?before=99999999999999999999", 422), ("/api/blocks/99999999999999999999", 404),
+        ("/api/blocks/0xffffffffffffffff", 404), ("/api/blocks/%C2%B2", 422), ("/api/search?q=%C2%B2", 404),
+        ("/api/search?q=99999999999999999999", 404), ("/api/txs?before=5&before_key=x", 422),
+        ("/api/inferences?before=5&before_key=12", 422),
     ],
 )  # fmt: skip
 def test_unknown_ids_get_404_and_bad_parameters_422_with_a_detail(node: Devnet, path: str, status: int) -> None:
@@ -139,3 +143,30 @@ def test_node_fault_changes_are_events(node: Devnet) -> None:
         assert events and events[0].data == {"index": 3, "fault": "slow:2"}
     finally:
         node.set_node_fault(3, "ok")
+
+
+def test_pages_of_one_crowded_block_lose_no_row() -> None:
+    with Devnet(mining="manual") as n:
+        sender = n.chain.dev_accounts()[0][0]
+        sent = {n.chain.send_transaction({"from": sender, "to": "0x" + "11" * 20, "value": 1}) for _ in range(7)}
+        n.mine(1)
+        seen, before, key = [], None, None
+        while True:
+            page = get(n, "/api/txs?limit=3" + (f"&before={before}&before_key={key}" if before is not None else ""))
+            seen += [t["hash"] for t in page["items"]]
+            before, key = page["next_before"], page["next_before_key"]
+            if before is None:
+                break
+        assert set(seen) == sent and len(seen) == 7
+
+
+def test_an_event_id_from_before_a_restart_gets_everything_kept_and_a_reset(node: Devnet) -> None:
+    # The node restarted since the client's last event: its id is ahead of this run's.
+    headers = {"Last-Event-ID": str(node.events.last_id + 10_000)}
+    with httpx.stream("GET", node.url + "/api/events", headers=headers, timeout=30) as r:
+        lines = []
+        for line in r.iter_lines():
+            lines.append(line)
+            if line.startswith("id: "):
+                break
+    assert "event: reset" in lines

@@ -46,6 +46,10 @@ class EventLog:
     def since(self, last_id: int) -> tuple[list[Event], bool]:
         """Events after `last_id`, and whether some were already dropped from the ring."""
         with self._lock:
+            if last_id >= self._next:
+                # An id from the future: the client saw another run of this node (it
+                # restarted). Everything kept is new to it, and it missed what it cannot get.
+                return list(self._events), True
             if not self._events or last_id >= self._events[-1].id:
                 return [], False
             first = self._events[0].id

@@ -359,6 +359,7 @@ class Node:
                         self.mine(1)
                     except Exception:
                         log.exception("automine failed to seal a block")
+                        self._wake.wait(0.5)  # do not spin while the store keeps failing
                     continue
                 self._wake.wait(0.01)
                 self._wake.clear()
@@ -395,9 +396,12 @@ class Node:
             self.chain.discard_staged()
             raise
         self.chain.publish(sealed.number)
-        block_events(self.events, record)
         if record.get("deliveries") or record.get("settlements"):
             self.duties.after_commit(record)
+        try:
+            block_events(self.events, record)
+        except Exception:  # the block is mined; a malformed event must not say otherwise
+            log.exception("publishing the events of block %d failed", sealed.number)
         return sealed.number
 
     def after_submit(self) -> None:
@@ -424,6 +428,9 @@ class Node:
             self.store.revert_to(*target)
             reverted = self.chain.revert(snapshot_id)
             self.store.save_unsettled(self.chain.saved_deliveries_json())
+            self.events.publish("reset", {"reason": "evm_revert", "head": self.chain.head()})
+            # Proofs and challenges made after the snapshot were undone with it: redo them.
+            self.duties.resume(json.loads(self.chain.saved_deliveries_json()))
             return reverted
 
     def set_balance(self, address: str, balance: int) -> None:

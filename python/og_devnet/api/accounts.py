@@ -29,7 +29,7 @@ def account(addr: str, node: NodeDep, queries: QueriesDep, limit: Limit = 20) ->
 def search(node: NodeDep, queries: QueriesDep, q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
     """Where a block number, tx hash, block hash, inference id, address or model id leads."""
     q = q.strip()
-    if q.isdigit() and queries.block(int(q)) is not None:
+    if q.isascii() and q.isdecimal() and len(q) <= 18 and queries.block(int(q)) is not None:
         return {"kind": "block", "path": f"/block/{int(q)}"}
     if HASH.fullmatch(q):
         h = q.lower()

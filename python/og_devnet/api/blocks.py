@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException
 
-from og_devnet.api.deps import ADDRESS, Before, Limit, NodeDep, QueriesDep, hash32
+from og_devnet.api.deps import ADDRESS, MAX_INT, Before, BeforeKey, Limit, NodeDep, QueriesDep, hash32
 
 router = APIRouter(prefix="/api", tags=["blocks"])
 
@@ -21,7 +21,7 @@ def list_blocks(queries: QueriesDep, limit: Limit = 20, before: Before = None) -
 def get_block(ref: str, queries: QueriesDep) -> dict[str, Any]:
     """A block by number (decimal or 0x hex) or by hash."""
     key: int | str
-    if ref.isdigit():
+    if ref.isascii() and ref.isdecimal() and len(ref) <= 78:
         key = int(ref)
     elif ref.startswith("0x") and len(ref) == 66:
         key = hash32(ref, "block hash")
@@ -32,17 +32,20 @@ def get_block(ref: str, queries: QueriesDep) -> dict[str, Any]:
             raise HTTPException(422, detail=f"block: {ref!r} is not a number or a block hash") from None
     else:
         raise HTTPException(422, detail=f"block: {ref!r} is not a number or a block hash")
-    block = queries.block(key)
+    block = queries.block(key) if not isinstance(key, int) or key <= MAX_INT else None
     if block is None:
         raise HTTPException(404, detail=f"no block {ref}")
     return block
 
 
 @router.get("/txs")
-def list_txs(queries: QueriesDep, limit: Limit = 20, before: Before = None, address: str | None = None) -> dict[str, Any]:
+def list_txs(queries: QueriesDep, limit: Limit = 20, before: Before = None, before_key: BeforeKey = None,
+             address: str | None = None) -> dict[str, Any]:  # fmt: skip
     if address is not None and not ADDRESS.fullmatch(address):
         raise HTTPException(422, detail=f"address: expected 0x and 40 hex digits, got {address!r}")
-    return queries.txs(limit, before, address)
+    if before_key is not None and not (before_key.isascii() and before_key.isdecimal() and len(before_key) <= 9):
+        raise HTTPException(422, detail="before_key: expected the previous page's next_before_key (a transaction index)")
+    return queries.txs(limit, before, address, None if before_key is None else int(before_key))
 
 
 @router.get("/txs/{tx_hash}")

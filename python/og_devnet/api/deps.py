@@ -30,7 +30,11 @@ NodeDep = Annotated[NodeType, Depends(get_node)]
 QueriesDep = Annotated[ExplorerQueries, Depends(get_queries)]
 #: Page size and cursor: items from blocks strictly before `before`, newest first.
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
-Before = Annotated[int | None, Query(ge=0, description="Only items from blocks before this number (the previous page's next_before)")]
+#: SQLite integers stop at 2**63 - 1.
+MAX_INT = 2**63 - 1
+Before = Annotated[int | None, Query(ge=0, le=MAX_INT, description="Only items from blocks before this number (the previous page's next_before)")]
+#: Within the `before` block, only items before this key (the previous page's next_before_key).
+BeforeKey = Annotated[str | None, Query(max_length=80, description="The previous page's next_before_key")]
 
 
 def hash32(value: str, what: str = "hash") -> str:

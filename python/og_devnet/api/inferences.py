@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 
-from og_devnet.api.deps import Before, Limit, NodeDep, QueriesDep, hash32
+from og_devnet.api.deps import HASH, Before, BeforeKey, Limit, NodeDep, QueriesDep, hash32
 
 router = APIRouter(prefix="/api", tags=["inferences"])
 MODE_NAMES = {0: "VANILLA", 3: "OPTIMISTIC", 2: "TEE", 1: "ZKML"}
@@ -21,11 +21,14 @@ def list_inferences(
     queries: QueriesDep,
     limit: Limit = 20,
     before: Before = None,
+    before_key: BeforeKey = None,
     mode: Annotated[int | None, Query(ge=0, le=3, description="0 VANILLA, 1 ZKML, 2 TEE, 3 OPTIMISTIC")] = None,
     status: Annotated[str | None, Query(description=", ".join(STATUSES))] = None,
     model: Annotated[str | None, Query(description="Model id")] = None,
     node_index: Annotated[int | None, Query(alias="node", ge=0, description="Winning node's index")] = None,
 ) -> dict[str, Any]:
+    if before_key is not None and not HASH.fullmatch(before_key):
+        raise HTTPException(422, detail="before_key: expected the previous page's next_before_key (an inference id)")
     if status is not None and status not in STATUSES:
         raise HTTPException(422, detail=f"status: {status!r} is not one of {', '.join(STATUSES)}")
     winner = None
@@ -33,7 +36,7 @@ def list_inferences(
         if node_index >= len(node.nodes):
             raise HTTPException(422, detail=f"node: {node_index} is not a node index (0..{len(node.nodes) - 1})")
         winner = node.nodes[node_index].address.lower()
-    return queries.inferences(limit, before, mode, status, model, winner)
+    return queries.inferences(limit, before, mode, status, model, winner, before_key)
 
 
 @router.get("/inferences/{ref}")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from og_devnet._core import encode_run_call
+from og_devnet._core import CoreError, encode_run_call
 from og_devnet.api.deps import NodeDep
 
 router = APIRouter(prefix="/api/teach", tags=["teaching"])
@@ -29,7 +29,12 @@ def _send(node: Any) -> list[dict[str, Any]]:
         if name not in mlp["modes"]:
             continue
         data = "0x" + encode_run_call(mlp["id"], mode, json.dumps(SAMPLE), "[]").hex()
-        tx = node.chain.send_transaction({"from": sender, "to": HUB, "data": data, "gas": 400_000})
+        try:
+            tx = node.chain.send_transaction({"from": sender, "to": HUB, "data": data, "gas": 400_000})
+        except CoreError as e:
+            node.after_submit()  # what was sent still gets its block
+            raise HTTPException(409, detail=f"could not send the {name} sample from {sender}: {e}"
+                                + (f" (sent before it: {', '.join(t['mode_name'] for t in sent)})" if sent else "")) from e
         sent.append({"mode": mode, "mode_name": name, "tx_hash": tx})
     node.after_submit()
     return sent
@@ -37,4 +42,8 @@ def _send(node: Any) -> list[dict[str, Any]]:
 
 @router.post("/samples")
 async def samples(node: NodeDep) -> dict[str, Any]:
-    return {"txs": await run_in_threadpool(_send, node)}
+    txs = await run_in_threadpool(_send, node)
+    out: dict[str, Any] = {"txs": txs}
+    if node.chain.mining_mode()[0] == "manual":
+        out["note"] = "mining is manual: mine a block (evm_mine, og-devnet mine) to see them delivered"
+    return out

@@ -130,10 +130,12 @@ class SettlementDuties:
         rejection = self.zkml.verify(d["model_id"], proof, d["input"], output_array(json.loads(d["output"])))
         self.stats["proofs"] += 1
         reason = None if rejection is None else f"{rejection.reason}: {rejection.detail}"
-        self.chain.submit_proof(d["id"], json.dumps(proof), submitted, reason)
+        proof_json = json.dumps(proof)
+        # Published first: the block that settles it may seal as soon as the chain has it.
         if self.events is not None:
             self.events.publish("proof_submitted", {"id": d["id"], "tx_hash": d["tx_hash"], "mode": ZKML, "t_ms": submitted,
-                                                    "proof_bytes": len(json.dumps(proof))})  # fmt: skip
+                                                    "proof_bytes": len(proof_json)})  # fmt: skip
+        self.chain.submit_proof(d["id"], proof_json, submitted, reason)
 
     # ---- OPTIMISTIC: the watcher re-executes, the referee decides ----
     def _execute(self, d: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from og_devnet.store.tables import AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, TxRow
 
@@ -43,8 +43,9 @@ class ChainStore:
         with Session(self.engine) as s:
             self._add_block(s, rec)
             self._settle(s, rec.get("settlements", []))
-            # Unsettled results, saved with the block: a restart resumes settling them.
-            s.merge(MetaRow(key="unsettled", value=json.dumps(rec.get("unsettled", []))))
+            # Unsettled results, saved with the block when they changed: a restart resumes them.
+            if "unsettled" in rec:
+                s.merge(MetaRow(key="unsettled", value=json.dumps(rec["unsettled"])))
             for address, account in rec["stored"]["state_changes"]:
                 s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
             s.commit()
@@ -181,6 +182,7 @@ class ChainStore:
             record.setdefault("settlement_steps", []).append(st)
             _apply_step(record, st)
             row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
+            row.last_step_block = st["settlement_block"]
             row.record = json.dumps(record)
             s.add(row)
 
@@ -207,19 +209,18 @@ class ChainStore:
         """Drops every block after `head` and replaces the account table (evm_revert).
         Inferences delivered before `head` lose the settlement steps taken after it."""
         with Session(self.engine) as s:
-            touched = s.exec(select(InferenceRow).where(InferenceRow.block_number <= head,
-                                                        col(InferenceRow.t_settled).is_not(None) | (InferenceRow.status == "disputed")))  # fmt: skip
+            touched = s.exec(select(InferenceRow).where(InferenceRow.block_number <= head, InferenceRow.last_step_block > head))  # type: ignore[operator]
             for row in touched:
                 record = json.loads(row.record)
                 steps = record.get("settlement_steps", [])
-                if all(st["settlement_block"] <= head for st in steps):
-                    continue
-                for key in _SETTLEMENT_FIELDS:
+                # VANILLA's settlement fields come from its inclusion, not from a step.
+                for key in _SETTLEMENT_FIELDS if row.mode != 0 else ("penalties",):
                     record.pop(key, None)
                 record["status"] = record.get("delivered_status", record["status"])
                 record["settlement_steps"] = [st for st in steps if st["settlement_block"] <= head]
                 for st in record["settlement_steps"]:
                     _apply_step(record, st)
+                row.last_step_block = max((st["settlement_block"] for st in record["settlement_steps"]), default=None)
                 row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
                 row.record = json.dumps(record)
                 s.add(row)
@@ -267,6 +268,8 @@ def aggregate(tx_hash: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
         status = "settled"
     elif statuses == {"failed"}:
         status = "failed"
+    elif statuses <= {"rejected", "slashed"}:
+        status = "rejected"
     elif statuses & {"pending", "result_ready", "failing"}:
         status = "pending"
     elif statuses <= set(FINAL):

@@ -16,10 +16,12 @@ _INFERENCE_SUMMARY = ("id", "tx_hash", "call_index", "mode", "mode_name", "model
                       "t_request", "t_result", "t_included", "t_settled", "trust_gap_ms", "block_number")  # fmt: skip
 
 
-def _page(items: list[dict[str, Any]], limit: int, key: str = "block_number") -> dict[str, Any]:
-    # Rows of one block may straddle a page: the cursor repeats the last block and the
-    # client drops what it already has by id.
-    return {"items": items, "next_before": items[-1][key] if len(items) == limit else None}
+def _page(items: list[dict[str, Any]], limit: int, key: str) -> dict[str, Any]:
+    """A page and its cursor: (block, key within the block) of the last item, since the rows
+    of one block may straddle two pages."""
+    more = len(items) == limit
+    return {"items": items, "next_before": items[-1]["block_number"] if more else None,
+            "next_before_key": str(items[-1][key]) if more else None}  # fmt: skip
 
 
 def block_summary(r: BlockRow) -> dict[str, Any]:
@@ -67,15 +69,17 @@ class ExplorerQueries:
                                 | {"mode_name": MODE_NAMES.get(st.get("mode"), "?")} for st in stored.get("settlements", [])],
             }  # fmt: skip
 
-    def txs(self, limit: int, before: int | None, address: str | None) -> dict[str, Any]:
+    def txs(self, limit: int, before: int | None, address: str | None, before_index: int | None = None) -> dict[str, Any]:
         with Session(self.engine) as s:
             q = select(TxRow)
-            if before is not None:
+            if before is not None and before_index is not None:
+                q = q.where((TxRow.block_number < before) | ((TxRow.block_number == before) & (TxRow.tx_index < before_index)))
+            elif before is not None:
                 q = q.where(TxRow.block_number < before)
             if address is not None:
                 q = q.where(or_(TxRow.sender == address.lower(), TxRow.to == address.lower()))
             rows = s.exec(q.order_by(col(TxRow.block_number).desc(), col(TxRow.tx_index).desc()).limit(limit)).all()
-            return _page([tx_summary(r) for r in rows], limit)
+            return _page([tx_summary(r) for r in rows], limit, "tx_index")
 
     def tx(self, tx_hash: str) -> dict[str, Any] | None:
         with Session(self.engine) as s:
@@ -83,23 +87,25 @@ class ExplorerQueries:
             return None if row is None else tx_summary(row)
 
     def inferences(self, limit: int, before: int | None, mode: int | None, status: str | None,
-                   model: str | None, winner: str | None) -> dict[str, Any]:  # fmt: skip
+                   model: str | None, winner: str | None, before_id: str | None = None) -> dict[str, Any]:  # fmt: skip
         with Session(self.engine) as s:
             q = select(InferenceRow)
             for column, value in ((InferenceRow.mode, mode), (InferenceRow.status, status),
                                   (InferenceRow.model_id, model), (InferenceRow.winner, winner)):  # fmt: skip
                 if value is not None:
                     q = q.where(column == value)
-            if before is not None:
+            if before is not None and before_id is not None:
+                q = q.where((InferenceRow.block_number < before) | ((InferenceRow.block_number == before) & (InferenceRow.id < before_id.lower())))
+            elif before is not None:
                 q = q.where(InferenceRow.block_number < before)
-            q = q.order_by(col(InferenceRow.block_number).desc(), col(InferenceRow.t_request).desc()).limit(limit)
+            q = q.order_by(col(InferenceRow.block_number).desc(), col(InferenceRow.id).desc()).limit(limit)
             items = []
             for r in s.exec(q).all():
                 rec = json.loads(r.record)
                 items.append({k: rec.get(k) for k in _INFERENCE_SUMMARY} | {
                     "id": r.id, "status": r.status, "t_settled": r.t_settled, "trust_gap_ms": r.trust_gap_ms,
                     "block_number": r.block_number})  # fmt: skip
-            return _page(items, limit)
+            return _page(items, limit, "id")
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as s:

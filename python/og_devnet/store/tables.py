@@ -103,4 +103,6 @@ class InferenceRow(SQLModel, table=True):
     t_included: int | None = Field(default=None, sa_type=BigInteger)
     t_settled: int | None = Field(default=None, sa_type=BigInteger)
     trust_gap_ms: int | None = Field(default=None, sa_type=BigInteger)
+    #: The block of the latest settlement step (a revert undoes the steps after its head).
+    last_step_block: int | None = Field(default=None, index=True, sa_type=BigInteger)
     record: str  # JSON, as og_getInference returns it

@@ -191,6 +191,7 @@ impl Chain {
             logs_bloom,
             settlements_root: Block::settlements_root(&settlements),
         };
+        self.deliveries_changed |= !new_deliveries.is_empty() || !settlements.is_empty();
         self.deliveries.extend(new_deliveries);
         for (i, tx) in included.iter().enumerate() {
             self.tx_index.insert(tx.hash, (number, i));

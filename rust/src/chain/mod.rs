@@ -82,6 +82,8 @@ pub struct Chain {
     /// its commit fails.
     staged_penalties: Vec<settlement::Penalty>,
     staged_slashed_nodes: Vec<usize>,
+    /// The unsettled results changed since they were last saved.
+    deliveries_changed: bool,
     economics: economics::Economics,
     /// Re-executes OPTIMISTIC results and posts challenges from its own stake.
     watcher: Address,
@@ -156,6 +158,7 @@ impl Chain {
             deliveries_before_staged: Vec::new(),
             staged_penalties: Vec::new(),
             staged_slashed_nodes: Vec::new(),
+            deliveries_changed: false,
             economics: genesis.economics.clone(),
             watcher,
             challenge_window: DEFAULT_CHALLENGE_WINDOW,
@@ -326,6 +329,7 @@ impl Chain {
             .find(|d| d.id == *id && d.mode == mode)
             .ok_or_else(|| ChainError::InvalidArgument(format!("no unsettled {} result with id {id}", native::models::mode_name(mode))))?;
         f(d)?;
+        self.deliveries_changed = true;
         if self.tip() != self.published {
             if let Some(before) = self.deliveries_before_staged.iter_mut().find(|d| d.id == *id) {
                 let _ = f(before);
@@ -349,6 +353,11 @@ impl Chain {
     /// Brings back the unsettled results saved with the chain (after a restart).
     pub fn restore_deliveries(&mut self, deliveries: Vec<settlement::Delivery>) {
         self.deliveries = deliveries;
+    }
+
+    /// Whether the unsettled results changed since the last call (then they must be saved).
+    pub fn take_deliveries_changed(&mut self) -> bool {
+        std::mem::take(&mut self.deliveries_changed)
     }
 
     pub fn register_model(&mut self, spec: ModelSpec) -> Result<(), ChainError> {
@@ -665,6 +674,7 @@ impl Chain {
         };
         let snap = self.snapshots.drain(pos..).next().expect("found above");
         self.deliveries = snap.deliveries;
+        self.deliveries_changed = true;
         for block in self.blocks.drain(snap.head as usize + 1..) {
             for tx in &block.transactions {
                 self.tx_index.remove(&tx.hash);

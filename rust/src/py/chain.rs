@@ -514,8 +514,10 @@ impl PyChain {
             // Results this block delivered that someone must now prove (ZKML) or watch
             // (OPTIMISTIC).
             record["deliveries"] = json!(c.unsettled().iter().filter(|d| d.included_block == number && d.mode != 2).map(delivery_json).collect::<Vec<_>>());
-            // Saved with the block so a restart resumes settling them.
-            record["unsettled"] = json!(c.unsettled());
+            // Saved with the block, when they changed, so a restart resumes settling them.
+            if c.take_deliveries_changed() {
+                record["unsettled"] = json!(c.unsettled());
+            }
             Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record: record.to_string() })
         })
         .map_err(to_py)

@@ -43,8 +43,13 @@ async function route() {
   current?.abort();
   current = new AbortController();
   const { signal } = current;
-  const path = decodeURI(location.pathname).replace(/\/+$/, "") || "/";
-  const match = ROUTES.map(([re, page]) => [path.match(re), page]).find(([m]) => m);
+  let path;
+  try {
+    path = decodeURI(location.pathname).replace(/\/+$/, "") || "/";
+  } catch {
+    path = null; // a malformed address: not found, rather than a dead page
+  }
+  const match = path === null ? undefined : ROUTES.map(([re, page]) => [path.match(re), page]).find(([m]) => m);
   main.setAttribute("aria-busy", "true");
   try {
     if (!match) notFound(main);
@@ -143,6 +148,7 @@ history.scrollRestoration = "manual";
 document.addEventListener("click", interceptLinks);
 document.getElementById("search-form").addEventListener("submit", search);
 window.addEventListener("popstate", route);
+window.addEventListener("og-devnet:reset", () => route());
 window.addEventListener("unhandledrejection", (event) => {
   // Page code catches its own errors; this is a last guard so nothing escapes unexplained.
   if (event.reason?.name === "AbortError") event.preventDefault();

@@ -1,7 +1,7 @@
 // Formatting of chain values for people: durations, OPG amounts, hashes, times, tensors.
 
 export const MODES = ["VANILLA", "ZKML", "TEE", "OPTIMISTIC"];
-export const FINAL_STATUSES = new Set(["settled", "rejected", "slashed", "failed"]);
+export const FINAL_STATUSES = new Set(["settled", "rejected", "slashed", "failed", "partly_rejected"]);
 
 export function isFinal(record) {
   return !!record && FINAL_STATUSES.has(record.status);

@@ -8,6 +8,7 @@ const KINDS = ["block", "inference", "proof_submitted", "settled", "rejected", "
 const listeners = new Set();
 let outageTimer = null; // the banner waits a moment: a single dropped stream is not an outage
 let source = null;
+let lastEventId = null; // resumed from if we have to reopen the stream ourselves
 let clockSkew = null; // browser clock minus the devnet's, from block timestamps
 
 function indicator(text, state) {
@@ -33,7 +34,7 @@ function dispatch(kind, event) {
 
 export function start() {
   if (source || typeof EventSource === "undefined") return;
-  source = new EventSource("/api/events");
+  source = new EventSource(lastEventId === null ? "/api/events" : `/api/events?since=${lastEventId}`);
   source.onopen = () => {
     indicator("live", "open");
     clearTimeout(outageTimer);
@@ -52,7 +53,14 @@ export function start() {
       indicator("reconnecting…", "connecting");
     }
   };
-  for (const kind of KINDS) source.addEventListener(kind, (event) => dispatch(kind, event));
+  for (const kind of KINDS) {
+    source.addEventListener(kind, (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      dispatch(kind, event);
+    });
+  }
+  // Events were missed (the node restarted, or a revert rewrote history): redraw the page.
+  source.addEventListener("reset", () => window.dispatchEvent(new Event("og-devnet:reset")));
 }
 
 /** Calls fn(kind, data) for each event of the given kinds ("*" for all) until signal aborts. */

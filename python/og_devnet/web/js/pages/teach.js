@@ -109,7 +109,9 @@ export async function render(main, _params, signal) {
 
   // A race in the URL (after sending, or shared) is shown again on reload and Back.
   const fromUrl = new URLSearchParams(location.search).get("txs");
-  if (fromUrl) await load(fromUrl.split(",").filter(Boolean).map((tx_hash) => ({ tx_hash })));
+  // Only transaction hashes: the list comes from the address bar.
+  const hashes = fromUrl ? fromUrl.split(",").filter((h) => /^0x[0-9a-fA-F]{64}$/.test(h)) : [];
+  if (hashes.length) await load(hashes.map((tx_hash) => ({ tx_hash })));
 }
 
 /** One lane per sample on a shared time axis, each as it stood at `now`. */
