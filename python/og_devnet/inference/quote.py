@@ -3,7 +3,8 @@ take here, and what guarantees it; and, for a value at risk, the cheapest mode t
 
 The rule: each mode secures results up to a value —
   VANILLA    nothing (no proof: only for results worth nothing to a cheat),
-  OPTIMISTIC the bond (a node that lies loses at least that much of its stake),
+  OPTIMISTIC the bond (a node that lies loses that much of its stake; less if the weakest
+             node's stake has fallen below it),
   TEE        `teeAssurance` from genesis (what forging the hardware's attestation is taken to cost),
   ZKML       any value (a proof cannot be forged; soundness rests on the SRS, here development-only).
 The recommendation is the cheapest mode the model supports whose bound is at least the value
@@ -40,12 +41,13 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1), "samples": len(values)}
 
 
-def security(mode: int, economics: dict[str, Any]) -> int | None:
-    """Value (wei) a mode's guarantee covers; None for unbounded."""
+def security(mode: int, economics: dict[str, Any], weakest_stake: int) -> int | None:
+    """Value (wei) a mode's guarantee covers; None for unbounded. A lie costs an OPTIMISTIC
+    node its bond, or what is left of its stake if that is less."""
     if mode == 0:
         return 0
     if mode == 3:
-        return int(economics["bond"], 16)
+        return min(int(economics["bond"], 16), weakest_stake)
     if mode == 2:
         return int(economics["teeAssurance"], 16)
     return None
@@ -57,10 +59,11 @@ def quote(node: Node, model_id: str, value_at_risk: int | None) -> dict[str, Any
         raise KeyError(model_id)
     economics = json.loads(node.chain.economics_json())
     timings = node.store.settled_timings(model_id)
+    weakest_stake = min((int(n["stake"]) for n in node.node_info()), default=0)
     modes = []
     for mode in (0, 3, 2, 1):
         price = node.chain.inference_fee(model_id, mode)
-        bound = security(mode, economics)
+        bound = security(mode, economics, weakest_stake)
         samples = [t for t in timings if t["mode"] == mode]
         modes.append({
             "mode": mode, "name": MODES[mode], "supported": MODES[mode] in info["modes"],
