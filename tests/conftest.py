@@ -29,6 +29,26 @@ DEV1 = Account.from_key(DEV_KEYS[1])
 RECIPIENT = "0x00000000000000000000000000000000000000AA"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def zkml_circuit_cache() -> None:
+    """Sets up the fixture MLP's ZKML circuit once, in the user cache every devnet links from.
+    Otherwise, on a fresh machine, each short-lived test devnet would start the ~15 s set-up
+    in the background and abandon it when it stops."""
+    import tempfile
+
+    from og_devnet._core import content_id
+    from og_devnet.config import Settings
+    from og_devnet.inference.catalog import FIXTURES
+    from og_devnet.inference.prover import ZkmlService
+
+    with tempfile.TemporaryDirectory() as d:
+        service = ZkmlService(Path(d), Settings().zkml_cache)
+        try:
+            service.setup(content_id(FIXTURES / "mlp.onnx"), FIXTURES / "mlp.onnx", [1, 4]).result(timeout=600)
+        finally:
+            service.close()
+
+
 @pytest.fixture
 def manual_node() -> Iterator[Devnet]:
     """Blocks only when a test asks: heights and balances are stable between calls."""
