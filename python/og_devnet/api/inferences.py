@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 
 from og_devnet.api.deps import HASH, Before, BeforeKey, Limit, NodeDep, QueriesDep, hash32
+from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
+from og_devnet.inference.quote import percentiles
 
 router = APIRouter(prefix="/api", tags=["inferences"])
-MODE_NAMES = {0: "VANILLA", 3: "OPTIMISTIC", 2: "TEE", 1: "ZKML"}
 STATUSES = ("pending", "result_ready", "delivered", "challengeable", "disputed", "settled", "rejected", "slashed", "failed")
 
 
@@ -66,21 +66,14 @@ def pipe_stats(node: NodeDep) -> dict[str, Any]:
     return orjson.loads(node.chain.pipe().stats_json())
 
 
-def _percentiles(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"p50": None, "p95": None, "samples": 0}
-    a = np.asarray(values, dtype=np.float64)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)), "samples": len(values)}
-
-
 @router.get("/stats")
 def stats(node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
     """Trust gap and result latency per mode over the latest 1000 settled inferences."""
     timings = node.store.settled_timings(limit=1000)
-    by_mode = {name: [t for t in timings if t["mode"] == m] for m, name in MODE_NAMES.items()}
+    by_mode = {MODE_NAMES[m]: [t for t in timings if t["mode"] == m] for m in MODES_BY_STRENGTH}
     return {
-        "trust_gap_ms": {k: _percentiles([t["trust_gap_ms"] for t in v if t["trust_gap_ms"] is not None]) for k, v in by_mode.items()},
-        "latency_ms": {k: _percentiles([t["latency_ms"] for t in v]) for k, v in by_mode.items()},
+        "trust_gap_ms": {k: percentiles([t["trust_gap_ms"] for t in v if t["trust_gap_ms"] is not None]) for k, v in by_mode.items()},
+        "latency_ms": {k: percentiles([t["latency_ms"] for t in v]) for k, v in by_mode.items()},
         "counts": queries.counts(),
         "pipe": orjson.loads(node.chain.pipe().stats_json()),
     }  # fmt: skip

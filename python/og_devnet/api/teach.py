@@ -9,13 +9,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from og_devnet._core import CoreError, encode_run_call
+from og_devnet._core import Chain, CoreError, encode_run_call
 from og_devnet.api.deps import NodeDep
+from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
 
 router = APIRouter(prefix="/api/teach", tags=["teaching"])
-HUB = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
 SAMPLE = [{"name": "input", "values": [["25", "2"], ["-15", "1"], ["3", "0"], ["125", "3"]], "shape": [1, 4]}]
-MODES = {0: "VANILLA", 3: "OPTIMISTIC", 2: "TEE", 1: "ZKML"}
 
 
 def _send(node: Any) -> list[dict[str, Any]]:
@@ -25,12 +24,14 @@ def _send(node: Any) -> list[dict[str, Any]]:
         raise HTTPException(409, detail="the teaching samples need the fixture model mlp and a dev account (start without --no-fixtures)")
     sender = accounts[-1][0]  # the last dev account: out of the way of the class's own
     sent = []
-    for mode, name in MODES.items():
+    hub = dict(Chain.native_contracts())["inference_hub"]
+    for mode in MODES_BY_STRENGTH:
+        name = MODE_NAMES[mode]
         if name not in mlp["modes"]:
             continue
         data = "0x" + encode_run_call(mlp["id"], mode, json.dumps(SAMPLE), "[]").hex()
         try:
-            tx = node.chain.send_transaction({"from": sender, "to": HUB, "data": data, "gas": 400_000})
+            tx = node.chain.send_transaction({"from": sender, "to": hub, "data": data, "gas": 400_000})
         except CoreError as e:
             node.after_submit()  # what was sent still gets its block
             raise HTTPException(409, detail=f"could not send the {name} sample from {sender}: {e}"

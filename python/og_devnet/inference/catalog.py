@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 DEFAULT_MODES = [0, 2, 3]
 ZKML = 1
 MODE_NAMES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
+#: Modes from the cheapest and weakest guarantee to the dearest and strongest.
+MODES_BY_STRENGTH = (0, 3, 2, 1)
 #: Bigger uploads are refused (the demo LLM on PyPI is ~240 MB).
 MAX_MODEL_BYTES = 2 * 1024**3
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from og_devnet.config import WEI_PER_OPG
+from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
 
-MODES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
 GUARANTEES = {
     0: "none: the result is taken on trust (settles at inclusion, unverified)",
     3: "economic: the result is bonded from the node's stake; a watcher re-executes within the challenge "
@@ -34,7 +34,8 @@ GUARANTEES = {
 }  # fmt: skip
 
 
-def _percentiles(values: list[float]) -> dict[str, Any]:
+def percentiles(values: list[float]) -> dict[str, Any]:
+    """p50 and p95 (ms, to 0.1) and the number of samples; None when there are none."""
     if not values:
         return {"p50": None, "p95": None, "samples": 0}
     a = np.asarray(values, dtype=np.float64)
@@ -61,20 +62,20 @@ def quote(node: Node, model_id: str, value_at_risk: int | None) -> dict[str, Any
     timings = node.store.settled_timings(model_id)
     weakest_stake = min((int(n["stake"]) for n in node.node_info()), default=0)
     modes = []
-    for mode in (0, 3, 2, 1):
+    for mode in MODES_BY_STRENGTH:
         price = node.chain.inference_fee(model_id, mode)
         bound = security(mode, economics, weakest_stake)
         samples = [t for t in timings if t["mode"] == mode]
         modes.append({
-            "mode": mode, "name": MODES[mode], "supported": MODES[mode] in info["modes"],
+            "mode": mode, "name": MODE_NAMES[mode], "supported": MODE_NAMES[mode] in info["modes"],
             "price": hex(price), "price_opg": str(price / WEI_PER_OPG),
-            "latency_ms": _percentiles([t["latency_ms"] for t in samples]),
-            "trust_gap_ms": _percentiles([t["trust_gap_ms"] for t in samples if t["trust_gap_ms"] is not None]),
+            "latency_ms": percentiles([t["latency_ms"] for t in samples]),
+            "trust_gap_ms": percentiles([t["trust_gap_ms"] for t in samples if t["trust_gap_ms"] is not None]),
             "guarantee": GUARANTEES[mode],
             "secures_up_to": None if bound is None else hex(bound),
         })  # fmt: skip
-    if mode_support := [m for m in modes if not m["supported"]]:
-        for m in mode_support:
+    for m in modes:
+        if not m["supported"]:
             m["why_not"] = info.get("zkml") if m["mode"] == 1 else "not supported by this model"
     out: dict[str, Any] = {"model_id": model_id, "model_name": info["name"], "currency": "wei", "modes": modes,
                            "rule": __doc__.split("The rule: ", 1)[1].strip()}  # fmt: skip

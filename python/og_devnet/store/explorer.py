@@ -10,6 +10,8 @@ from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from og_devnet._core import Chain
+from og_devnet.inference.catalog import MODE_NAMES
 from og_devnet.store.tables import BlockRow, InferenceRow, TxRow
 
 _INFERENCE_SUMMARY = ("id", "tx_hash", "call_index", "mode", "mode_name", "model_id", "status", "winner_node",
@@ -29,9 +31,8 @@ def block_summary(r: BlockRow) -> dict[str, Any]:
             "tx_count": r.tx_count, "gas_used": r.gas_used, "miner": r.miner, "settlement_count": r.settlement_count}  # fmt: skip
 
 
-MODE_NAMES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
 #: The hub and the precompile, lower case as the store keeps addresses.
-INFERENCE_CONTRACTS = ("0x8383c9bd7462f12eb996dd02f78234c0421a6fae", "0x00000000000000000000000000000000000000f4")
+INFERENCE_CONTRACTS = tuple(a.lower() for n, a in Chain.native_contracts() if n in ("inference_hub", "inference_precompile"))
 
 
 def tx_summary(r: TxRow) -> dict[str, Any]:

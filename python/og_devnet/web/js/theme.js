@@ -1,8 +1,19 @@
-// Runs before first paint (classic script, not a module): applies the remembered theme.
-// Without a remembered choice the page follows prefers-color-scheme through CSS alone.
+// Runs before first paint (classic script, not a module): applies the remembered theme, or
+// the system's while nothing is remembered (and follows it when it changes), so the CSS
+// needs the dark palette once, under [data-theme="dark"].
 (function () {
-  try {
-    var theme = localStorage.getItem("og-theme");
-    if (theme === "dark" || theme === "light") document.documentElement.dataset.theme = theme;
-  } catch (e) { /* storage disabled: follow the system */ }
+  var media = window.matchMedia("(prefers-color-scheme: dark)");
+  function remembered() {
+    try {
+      var theme = localStorage.getItem("og-theme");
+      return theme === "dark" || theme === "light" ? theme : null;
+    } catch (e) {
+      return null; // storage disabled: follow the system
+    }
+  }
+  function apply() {
+    document.documentElement.dataset.theme = remembered() || (media.matches ? "dark" : "light");
+  }
+  apply();
+  media.addEventListener("change", function () { if (!remembered()) apply(); });
 })();
