@@ -60,6 +60,11 @@ def up(
     zkml: Annotated[bool, typer.Option("--zkml/--no-zkml", help="Set up a ZKML circuit for the fixture ONNX model (background, cached).")] = True,
     challenge_window: Annotated[int, typer.Option("--challenge-window", help="OPTIMISTIC: blocks a result stays challengeable.")] = 20,
     watch_rate: Annotated[float, typer.Option("--watch-rate", help="OPTIMISTIC: share of results the watcher re-executes.")] = 1.0,
+    base_fee: Annotated[int, typer.Option("--base-fee", help="Base fee of the first block, in wei.")] = 1_000_000_000,
+    no_base_fee_change: Annotated[bool, typer.Option("--no-base-fee-change", help="Keep the base fee fixed instead of following EIP-1559.")] = False,
+    allowed_host: Annotated[list[str] | None, typer.Option("--allowed-host", help="Also serve requests whose Host is NAME (loopback names are always served); repeatable.")] = None,
+    allow_origin: Annotated[list[str] | None, typer.Option("--allow-origin", help="Let web pages from URL call the node (CORS), e.g. http://localhost:3000; * allows every page; repeatable.")] = None,
+    models_dir: Annotated[list[Path] | None, typer.Option("--models-dir", help="Let JSON-RPC/REST register model files by path from DIR; repeatable (none by default).")] = None,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     from rich.progress import Progress
@@ -81,7 +86,9 @@ def up(
             balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db, nodes=nodes,
             redundancy=redundancy, hedge_quantile=hedge_quantile, hedge_budget=hedge_budget, node_faults=faults,
             node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures, zkml=zkml,
-            challenge_window=challenge_window, watch_rate=watch_rate,
+            challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
+            base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
+            models_dirs=models_dir or [],
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)

@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     db: str | None = None
     #: Print each JSON-RPC request (the CLI's --verbose).
     log_requests: bool = False
+    #: EIP-1559: the base fee follows gas use from block to block (False keeps `base_fee` fixed,
+    #: as hardhat's initialBaseFeePerGas with a constant fee).
+    base_fee_change: bool = True
+
+    # ---- safety: who may talk to the node ----
+    #: Host names served besides loopback names and the bound address (DNS rebinding guard).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Browser origins allowed to call the node cross-origin (CORS); "*" allows every origin.
+    allow_origins: list[str] = Field(default_factory=list)
+    #: Directories whose files JSON-RPC/REST may register by path; none by default.
+    models_dirs: list[Path] = Field(default_factory=list)
 
     # ---- PIPE: simulated inference nodes and the scheduler ----
     nodes: int = Field(4, ge=1, le=64)

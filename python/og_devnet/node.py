@@ -74,6 +74,10 @@ class Node:
         self.nodes: list[InferenceNode] = []
         #: Live events for the explorer (/api/events).
         self.events = EventLog()
+        #: Called with each transaction hash the pool accepts (newPendingTransactions, filters).
+        self.tx_listeners: list[Any] = []
+        #: Called with each committed block's record, after it is published (newHeads, logs).
+        self.block_listeners: list[Any] = []
         #: Called with (index, total, file name) before each model loads (the CLI's progress bar).
         self._on_model_loading = on_model_loading
 
@@ -402,7 +406,20 @@ class Node:
             block_events(self.events, record)
         except Exception:  # the block is mined; a malformed event must not say otherwise
             log.exception("publishing the events of block %d failed", sealed.number)
+        for listener in list(self.block_listeners):
+            try:
+                listener(record)
+            except Exception:
+                log.exception("a block listener failed on block %d", sealed.number)
         return sealed.number
+
+    def tx_pooled(self, tx_hash: str) -> None:
+        """The pool accepted `tx_hash` (from eth_sendRawTransaction / eth_sendTransaction)."""
+        for listener in list(self.tx_listeners):
+            try:
+                listener(tx_hash)
+            except Exception:
+                log.exception("a transaction listener failed")
 
     def after_submit(self) -> None:
         """Called once per RPC request (or batch) that pooled transactions."""

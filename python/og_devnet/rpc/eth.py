@@ -173,6 +173,7 @@ def send_raw_transaction(ctx: RpcContext, params: list[Any]) -> str:
     raw = p.raw_bytes(p.arg(params, 0, "signedTransaction"), "signedTransaction")
     tx_hash = ctx.node.chain.submit_raw(raw)
     ctx.submitted = True
+    ctx.node.tx_pooled(tx_hash)
     return tx_hash
 
 
@@ -185,6 +186,7 @@ def send_transaction(ctx: RpcContext, params: list[Any]) -> str:
         raise WrongChainId(f"wrong chain id: this devnet is chain {ctx.node.chain.chain_id}, the transaction is for {req['chainId']}")
     tx_hash = ctx.node.chain.send_transaction(req)
     ctx.submitted = True
+    ctx.node.tx_pooled(tx_hash)
     return tx_hash
 
 
