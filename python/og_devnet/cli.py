@@ -67,9 +67,17 @@ def up(
     models_dir: Annotated[list[Path] | None, typer.Option("--models-dir", help="Let JSON-RPC/REST register model files by path from DIR; repeatable (none by default).")] = None,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
+    import logging
+
     from rich.progress import Progress
 
+    from og_devnet.api.security import exposure_log, exposure_warnings
     from og_devnet.node import Node, NodeError
+
+    # The node logs its exposure warnings for library users; here they are printed, styled,
+    # after the banner where they are seen.
+    exposure_log.addHandler(logging.NullHandler())
+    exposure_log.propagate = False
 
     if automine and no_mining:
         fail("--automine and --no-mining exclude each other", 2)
@@ -112,6 +120,8 @@ def up(
         if config_out is not None:
             config_out.write_text(json.dumps(info, indent=2) + "\n")
         _print_banner(info, node)
+        for warning in exposure_warnings(settings.host, settings.allow_origins):
+            err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
         _report_zkml_setups(node, stop)
         while not stop.wait(0.5):
             pass

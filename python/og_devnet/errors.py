@@ -10,6 +10,7 @@ from typing import Any
 
 from og_devnet._core import (
     AlreadyKnown,
+    BlockNotFound,
     CoreError,
     ExecutionReverted,
     FeeTooLow,
@@ -30,7 +31,7 @@ from og_devnet._core import (
 )
 
 __all__ = [
-    "AlreadyKnown", "CoreError", "FeeTooLow", "GasError", "InsufficientFunds", "InvalidArgument",
+    "AlreadyKnown", "BlockNotFound", "CoreError", "FeeTooLow", "GasError", "InsufficientFunds", "InvalidArgument",
     "InvalidSignature", "InvalidTransaction", "MalformedTransaction", "NonceTooHigh", "NonceTooLow",
     "PoolFull", "TransactionRejected", "UnknownAccount", "UnsupportedError", "UnsupportedTxType",
     "WrongChainId", "RpcError", "InvalidParams", "MethodNotFound", "InvalidRequest", "ParseError",
@@ -93,6 +94,8 @@ _CORE_CODES: list[tuple[type[BaseException], int]] = [
     (TransactionRejected, TRANSACTION_REJECTED),
     (UnsupportedError, METHOD_NOT_SUPPORTED),
     (UnknownAccount, INVALID_INPUT),
+    # geth: -32000 "header not found" for a block hash it does not have.
+    (BlockNotFound, INVALID_INPUT),
     (InvalidArgument, INVALID_PARAMS),
 ]
 

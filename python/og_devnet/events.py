@@ -5,8 +5,7 @@ what it missed. Published from the miner and settlement threads; read by `/api/e
 from __future__ import annotations
 
 import threading
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,22 +19,34 @@ class Event:
     id: int
     kind: str
     data: dict[str, Any]
+    #: The SSE frame, serialised once when published: hundreds of clients replaying the
+    #: ring then share the bytes instead of each encoding every event again.
+    frame: bytes = field(default=b"", repr=False, compare=False)
 
     def sse(self) -> bytes:
-        return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.id, self.kind.encode(), orjson.dumps(self.data))
+        return self.frame or _frame(self.id, self.kind, self.data)
+
+
+def _frame(id_: int, kind: str, data: dict[str, Any]) -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (id_, kind.encode(), orjson.dumps(data))
 
 
 class EventLog:
+    """A fixed ring indexed by event id (slot = id % size), so reading a page of events after
+    any id costs the page, not the ring."""
+
     def __init__(self, size: int = RING_SIZE) -> None:
-        self._events: deque[Event] = deque(maxlen=size)
+        self._size = size
+        self._ring: list[Event | None] = [None] * size
         self._next = 1
         self._lock = threading.Lock()
 
     def publish(self, kind: str, data: dict[str, Any]) -> Event:
         with self._lock:
-            event = Event(self._next, kind, data)
+            id_ = self._next
+            event = Event(id_, kind, data, _frame(id_, kind, data))
+            self._ring[id_ % self._size] = event
             self._next += 1
-            self._events.append(event)
             return event
 
     @property
@@ -43,19 +54,21 @@ class EventLog:
         with self._lock:
             return self._next - 1
 
-    def since(self, last_id: int) -> tuple[list[Event], bool]:
-        """Events after `last_id`, and whether some were already dropped from the ring."""
+    def since(self, last_id: int, limit: int | None = None) -> tuple[list[Event], bool]:
+        """Events after `last_id` (at most `limit`, oldest first), and whether some were
+        already dropped from the ring."""
         with self._lock:
+            first = max(1, self._next - self._size)  # the oldest id still kept
+            missed = False
             if last_id >= self._next:
                 # An id from the future: the client saw another run of this node (it
                 # restarted). Everything kept is new to it, and it missed what it cannot get.
-                return list(self._events), True
-            if not self._events or last_id >= self._events[-1].id:
-                return [], False
-            first = self._events[0].id
-            missed = last_id + 1 < first
-            start = max(0, last_id + 1 - first)
-            return [self._events[i] for i in range(start, len(self._events))], missed
+                last_id, missed = first - 1, True
+            elif last_id + 1 < first:
+                last_id, missed = first - 1, True
+            end = self._next if limit is None else min(self._next, last_id + 1 + limit)
+            events = [self._ring[i % self._size] for i in range(last_id + 1, end)]
+            return [e for e in events if e is not None], missed
 
 
 def block_events(log: EventLog, record: dict[str, Any]) -> None:

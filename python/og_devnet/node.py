@@ -34,7 +34,7 @@ from og_devnet.store.chain_store import aggregate
 log = logging.getLogger("og_devnet.node")
 
 #: The store's format: state directories written in another are refused with a clear message.
-STORE_SCHEMA = 2
+STORE_SCHEMA = 3
 
 #: Tip suggested by eth_maxPriorityFeePerGas and used by eth_sendTransaction.
 SUGGESTED_TIP = 1_000_000_000
@@ -78,6 +78,8 @@ class Node:
         self.tx_listeners: list[Any] = []
         #: Called with each committed block's record, after it is published (newHeads, logs).
         self.block_listeners: list[Any] = []
+        #: Transactions pooled by the request this thread is answering (see after_submit).
+        self._pooled = threading.local()
         #: Called with (index, total, file name) before each model loads (the CLI's progress bar).
         self._on_model_loading = on_model_loading
 
@@ -93,6 +95,7 @@ class Node:
             self._open_chain()
             self._open_models()
             self._start_nodes()
+            self._replay_journal()
             self._serve(sock)
         except BaseException:
             if self._server is not None:
@@ -134,8 +137,13 @@ class Node:
 
     @staticmethod
     def _bind(host: str, port: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for
+        # sockets whose proto says TCP. Without it Nagle's algorithm meets the client's delayed
+        # ACK and every call on a kept-alive connection waits ~40 ms.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((host, port))
         except OSError as e:
@@ -167,6 +175,8 @@ class Node:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _open_chain(self) -> None:
+        from og_devnet._core import InvalidArgument
+
         s = self.settings
         pipe = {
             "redundancy": s.redundancy, "hedge_quantile": s.hedge_quantile, "hedge_budget": s.hedge_budget,
@@ -182,29 +192,41 @@ class Node:
                 f"(schema {meta.get('schema', 1)}, this version reads {STORE_SCHEMA}); start with a new --state directory"
             )
         if meta:
-            # Resume: genesis parameters come from the store, not from the command line.
+            # Resume: genesis parameters come from the store, not from the command line. Stores
+            # from before base-fee changes existed kept the fee fixed.
+            base_fee_change = meta.get("base_fee_change", False)
             self.chain = Chain.restore(
                 chain_id=meta["chain_id"], mnemonic=meta["mnemonic"], accounts=meta["accounts"],
                 balance=int(meta["balance"]), base_fee=meta["base_fee"], gas_limit=meta["gas_limit"],
                 blocks=self.store.stored_blocks(), state=self.store.accounts(),
-                economics_json=json.dumps(meta["economics"]), deliveries_json=json.dumps(meta.get("unsettled", [])), **mining,
+                economics_json=json.dumps(meta["economics"]), deliveries_json=json.dumps(meta.get("unsettled", [])),
+                base_fee_change=base_fee_change, contracts_json=json.dumps(meta.get("genesis_contracts", {})), **mining,
             )  # fmt: skip
             self.resumed = True
             if meta["chain_id"] != s.chain_id:
                 log.warning("resuming chain %s from %s; --chain-id %s ignored", meta["chain_id"], self.state_dir, s.chain_id)
+            if base_fee_change != s.base_fee_change:
+                log.warning("resuming chain %s from %s with the base fee %s, as it was made; the setting given now is ignored",
+                            meta["chain_id"], self.state_dir, "following EIP-1559" if base_fee_change else "fixed")  # fmt: skip
             return
-        self.chain = Chain(
-            chain_id=s.chain_id, mnemonic=s.mnemonic, accounts=s.accounts, balance=s.balance * WEI_PER_OPG,
-            timestamp_ms=now_ms(), base_fee=s.base_fee, gas_limit=s.gas_limit,
-            genesis_json=s.genesis.read_text() if s.genesis else None, **mining,
-        )  # fmt: skip
+        try:
+            self.chain = Chain(
+                chain_id=s.chain_id, mnemonic=s.mnemonic, accounts=s.accounts, balance=s.balance * WEI_PER_OPG,
+                timestamp_ms=now_ms(), base_fee=s.base_fee, gas_limit=s.gas_limit, base_fee_change=s.base_fee_change,
+                genesis_json=s.genesis.read_text() if s.genesis else None, **mining,
+            )  # fmt: skip
+        except InvalidArgument as e:
+            raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
+        genesis_record = self.chain.genesis_record()
         meta = {
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
-            "balance": str(s.balance * WEI_PER_OPG), "base_fee": self.chain.base_fee,
-            "gas_limit": self.chain.gas_limit, "version": __version__,
+            "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_record)["block"]["baseFeePerGas"], 16),
+            "base_fee_change": s.base_fee_change, "gas_limit": self.chain.gas_limit, "version": __version__,
             "economics": json.loads(self.chain.economics_json()), "schema": STORE_SCHEMA,
+            # Code and storage from the genesis file: no block carries them.
+            "genesis_contracts": json.loads(self.chain.genesis_contracts_json()),
         }  # fmt: skip
-        self.store.initialise(meta, self.chain.genesis_record(), self.chain.accounts())
+        self.store.initialise(meta, genesis_record, self.chain.accounts())
 
     def _open_models(self) -> None:
         self.zkml = ZkmlService(self.state_dir, self.settings.zkml_cache, self.settings.provers)
@@ -413,8 +435,11 @@ class Node:
                 log.exception("a block listener failed on block %d", sealed.number)
         return sealed.number
 
-    def tx_pooled(self, tx_hash: str) -> None:
-        """The pool accepted `tx_hash` (from eth_sendRawTransaction / eth_sendTransaction)."""
+    def tx_pooled(self, tx_hash: str, raw: bytes | None = None) -> None:
+        """The pool accepted `tx_hash` (from eth_sendRawTransaction / eth_sendTransaction).
+        It is journaled by `after_submit`, before the request that brought it is answered."""
+        pooled = self._pooled.__dict__.setdefault("entries", [])
+        pooled.append((tx_hash, raw))
         for listener in list(self.tx_listeners):
             try:
                 listener(tx_hash)
@@ -422,9 +447,45 @@ class Node:
                 log.exception("a transaction listener failed")
 
     def after_submit(self) -> None:
-        """Called once per RPC request (or batch) that pooled transactions."""
-        if self.chain.mining_mode()[0] == "auto":
-            self.mine(1)
+        """Called once per RPC request (or batch) that pooled transactions, before it is
+        answered: automine seals a block, and what is still pooled goes to the journal, so
+        every hash a client was given survives `kill -9`."""
+        try:
+            if self.chain.mining_mode()[0] == "auto":
+                self.mine(1)
+        finally:
+            self._journal_pooled()
+
+    def _journal_pooled(self) -> None:
+        entries = self._pooled.__dict__.pop("entries", [])
+        unmined = []
+        for tx_hash, raw in entries:
+            if self.chain.receipt_json(tx_hash) is not None:
+                continue  # already in a committed block: durable there
+            if raw is None:
+                signed = self.chain.raw_transaction(tx_hash)  # signed by the node (eth_sendTransaction)
+                raw = None if signed is None else bytes.fromhex(signed.removeprefix("0x"))
+            if raw is not None:
+                unmined.append((tx_hash, raw))
+        if unmined:
+            self.store.journal(unmined)
+
+    def _replay_journal(self) -> None:
+        """Transactions accepted before a crash and not mined: back into the pool, in the
+        order they arrived. Those no longer valid (mined meanwhile, replaced) are dropped."""
+        dropped, replayed = [], 0
+        for seq, raw in self.store.journaled():
+            try:
+                self.chain.submit_raw(raw)
+                replayed += 1
+            except Exception:
+                dropped.append(seq)
+        if dropped:
+            self.store.forget_journaled(dropped)
+        if replayed:
+            log.info("resubmitted %d pooled transactions from the journal", replayed)
+            if self.chain.mining_mode()[0] == "auto":
+                self.mine(1)
 
     def set_mining_mode(self, mode: str, block_time: float | None = None) -> None:
         block_time_ms = round((block_time or self.settings.block_time) * 1000) if mode == "interval" else 0

@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, Response
 
 from og_devnet import __version__
-from og_devnet.api import accounts, blocks, events, inferences, models, rpc_route, status, teach
+from og_devnet.api import accounts, blocks, events, inferences, models, rpc_route, status, teach, ws
+from og_devnet.api.limits import BodyLimit
+from og_devnet.api.security import AccessGuard, AccessPolicy, exposure_log, exposure_warnings
 from og_devnet.store.explorer import ExplorerQueries
 
 if TYPE_CHECKING:
@@ -37,11 +39,20 @@ class ExplorerFiles(StaticFiles):
 
 
 def create_app(node: Node) -> FastAPI:
+    s = node.settings
+    # Built first: a bad --allowed-host or --allow-origin stops the start with its reason.
+    policy = AccessPolicy.build(s.host, s.allowed_hosts, s.allow_origins)
+    for warning in exposure_warnings(s.host, s.allow_origins):
+        exposure_log.warning(warning)
     app = FastAPI(title="og-devnet", version=__version__, docs_url="/docs", redoc_url=None)
     app.state.node = node
     app.state.queries = ExplorerQueries(node.store.engine)
-    for module in (rpc_route, status, blocks, inferences, models, accounts, events, teach):
+    for module in (rpc_route, ws, status, blocks, inferences, models, accounts, events, teach):
         app.include_router(module.router)
+    # Outermost last: who may ask (Host, Origin, CORS) is settled before any body is read.
+    # Both are pure ASGI, so the WebSocket endpoint at "/" (api/ws.py) passes the same guards.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(AccessGuard, policy=policy)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     def unknown_api(rest: str) -> None:

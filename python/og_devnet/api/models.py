@@ -1,14 +1,16 @@
-"""/api/models: list, upload (multipart), one model."""
+"""/api/models: list, upload (multipart, streamed to disk), one model."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from og_devnet.api.deps import NodeDep
-from og_devnet.inference.catalog import MAX_MODEL_BYTES, ModelError
+from og_devnet.api.uploads import UploadError, receive_file
+from og_devnet.inference import catalog
+from og_devnet.inference.catalog import MAX_NAME, ModelError, display_name
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
@@ -37,19 +39,38 @@ def quote(model_id: str, node: NodeDep, value_at_risk: Annotated[int | None, Que
         raise HTTPException(404, detail=f"no model with id {model_id}") from None
 
 
-@router.post("", status_code=201)
-async def upload_model(
-    node: NodeDep,
-    file: Annotated[UploadFile, File(description="An ONNX (.onnx) or GGUF (.gguf) model file")],
-    name: Annotated[str | None, Form(max_length=100)] = None,
-    zkml: Annotated[bool, Form(description="Set up a ZKML circuit (in the background)")] = False,
-) -> dict[str, Any]:
-    data = await file.read(MAX_MODEL_BYTES + 1)
-    if len(data) > MAX_MODEL_BYTES:
-        raise HTTPException(413, detail=f"model files are limited to {MAX_MODEL_BYTES} bytes")
-    if not data:
-        raise HTTPException(422, detail="the uploaded file is empty")
-    try:
-        return await run_in_threadpool(node.catalog.add_bytes, data, file.filename or "model", name, zkml)
-    except ModelError as e:
-        raise HTTPException(422, detail=str(e)) from e
+#: The request body /docs shows for the upload (the route reads the stream itself).
+_UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "An ONNX (.onnx) or GGUF (.gguf) model file"},
+        "name": {"type": "string", "maxLength": MAX_NAME, "description": "A name to show (default: the file name)"},
+        "zkml": {"type": "boolean", "default": False, "description": "Set up a ZKML circuit (in the background)"},
+    }}}}}}  # fmt: skip
+
+
+@router.post("", status_code=201, openapi_extra=_UPLOAD_FORM)
+async def upload_model(request: Request, node: NodeDep) -> dict[str, Any]:
+    """Streams the file to the models directory (never held in memory), with the size cap
+    checked as it arrives; a partial file is removed on any failure."""
+    cap = catalog.MAX_MODEL_BYTES  # read at call time: tests lower it
+    with node.catalog.incoming() as (tmp, f):
+        try:
+            upload = await receive_file(request, f, cap)
+        except UploadError as e:
+            raise HTTPException(e.status, detail=e.detail) from None
+        f.close()
+        if upload.size == 0:
+            raise HTTPException(422, detail="the uploaded file is empty")
+        name = upload.fields.get("name") or display_name(upload.filename or "")
+        if len(name) > MAX_NAME:
+            raise HTTPException(422, detail=f"name: at most {MAX_NAME} characters")
+        zkml = upload.fields.get("zkml", "false").strip().lower()
+        if zkml not in _BOOLEANS:
+            raise HTTPException(422, detail=f"zkml: expected true or false, got {zkml[:20]!r}")
+        try:
+            return await run_in_threadpool(node.catalog.add_upload, tmp, name, _BOOLEANS[zkml])
+        except ModelError as e:
+            raise HTTPException(422, detail=str(e)) from e
+
+
+_BOOLEANS = {"true": True, "1": True, "on": True, "yes": True, "false": False, "0": False, "off": False, "no": False, "": False}

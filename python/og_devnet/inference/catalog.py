@@ -4,11 +4,14 @@ runtimes (loaded once), their rows in the store, and their specs registered in t
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
-import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from og_devnet._core import content_id, keccak256
 from og_devnet.inference.runtimes import InferenceError, LlamaRuntime, Runtime, load_runtime
@@ -31,6 +34,10 @@ MAX_MODEL_BYTES = 2 * 1024**3
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FIXTURE_MODELS = {"mlp.onnx": "mlp", "tiny-llama.gguf": "tiny-llama"}
+#: Display names (never used as paths) are at most this long.
+MAX_NAME = 100
+#: Files being received (uploads, copies) are named so in the models directory until complete.
+INCOMING_PREFIX = ".incoming-"
 
 
 class ModelError(ValueError):
@@ -42,6 +49,8 @@ class ModelCatalog:
         self.zkml = zkml
         self.dir = models_dir
         self.dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.dir.glob("*.part"):  # a transfer cut short by a crash
+            leftover.unlink(missing_ok=True)
         self.store = store
         self.chain = chain
         self._runtimes: dict[str, Runtime] = {}
@@ -59,28 +68,55 @@ class ModelCatalog:
         return [(FIXTURES / f, n) for f, n in FIXTURE_MODELS.items()]
 
     def add_file(self, path: Path, name: str | None = None, zkml: bool = False) -> dict[str, Any]:
-        """Registers a model file. With `zkml`, its circuit is set up in the background and
-        ZKML becomes available when ready (`zkml_ready(id)` waits for it)."""
+        """Registers a model file the node itself names (the fixtures; trusted, local). With
+        `zkml`, its circuit is set up in the background and ZKML becomes available when ready
+        (`zkml_ready(id)` waits for it). Requests from clients come through `add_upload`."""
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"{path} is not a file")
         size = path.stat().st_size
         if size > MAX_MODEL_BYTES:
             raise ModelError(f"{path.name} is {size} bytes, over the limit of {MAX_MODEL_BYTES}")
-        model_id = content_id(path)
         with self._lock:
-            if model_id in self._info:
-                if zkml and not self._info[model_id]["zkml_enabled"]:
-                    self._start_zkml(model_id, stored_path(self.dir, model_id))
-                    self.store.save_model(self._info[model_id], stored_path(self.dir, model_id).name)
-                return self._info[model_id]
-            suffix = ".gguf" if path.open("rb").read(4) == b"GGUF" else ".onnx"
+            known = self._known(content_id(path), zkml)
+            if known is not None:
+                return known
+        with self.incoming() as (tmp, f):
+            with path.open("rb") as src:
+                shutil.copyfileobj(src, f)
+            f.close()
+            return self.add_upload(tmp, name or display_name(path.name), zkml)
+
+    def add_bytes(self, data: bytes, name: str, zkml: bool = False) -> dict[str, Any]:
+        with self.incoming() as (tmp, f):
+            f.write(data)
+            f.close()
+            return self.add_upload(tmp, name, zkml)
+
+    @contextmanager
+    def incoming(self) -> Iterator[tuple[Path, BinaryIO]]:
+        """A new temporary file in the models directory (so it is moved into place, not
+        copied), opened for writing; removed on the way out unless `add_upload` took it."""
+        tmp = self.dir / f"{INCOMING_PREFIX}{secrets.token_hex(8)}.part"
+        f = open(tmp, "xb")  # noqa: SIM115 - closed below, or by the caller before add_upload
+        try:
+            yield tmp, f
+        finally:
+            f.close()
+            tmp.unlink(missing_ok=True)
+
+    def add_upload(self, tmp: Path, name: str, zkml: bool = False) -> dict[str, Any]:
+        """Registers the complete file at `tmp` (from `incoming()`), moving it to its content
+        address. `name` is only shown; it never becomes part of a path."""
+        model_id = content_id(tmp)
+        with self._lock:
+            known = self._known(model_id, zkml)
+            if known is not None:
+                return known
+            with open(tmp, "rb") as f:
+                suffix = ".gguf" if f.read(4) == b"GGUF" else ".onnx"
             stored = self.dir / f"{model_id}{suffix}"
-            if not stored.exists():
-                tmp = stored.with_suffix(".part")
-                shutil.copyfile(path, tmp)
-                tmp.replace(stored)
-            name = name or path.name.rsplit(".", 1)[0]
+            os.replace(tmp, stored)
             try:
                 info = self._activate(model_id, name, stored, None, zkml)
             except ModelError:
@@ -89,11 +125,14 @@ class ModelCatalog:
             self.store.save_model(info, stored.name)
             return info
 
-    def add_bytes(self, data: bytes, filename: str, name: str | None = None, zkml: bool = False) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory() as d:
-            path = Path(d) / (Path(filename).name or "model")
-            path.write_bytes(data)
-            return self.add_file(path, name or path.name.rsplit(".", 1)[0], zkml)
+    def _known(self, model_id: str, zkml: bool) -> dict[str, Any] | None:
+        """A model already registered (the same content); asks for its ZKML set-up if wanted."""
+        if model_id not in self._info:
+            return None
+        if zkml and not self._info[model_id]["zkml_enabled"]:
+            self._start_zkml(model_id, stored_path(self.dir, model_id))
+            self.store.save_model(self._info[model_id], stored_path(self.dir, model_id).name)
+        return self._info[model_id]
 
     def _activate(self, model_id: str, name: str, path: Path, registered_at: float | None, zkml: bool) -> dict[str, Any]:
         import time
@@ -101,7 +140,10 @@ class ModelCatalog:
         try:
             runtime = load_runtime(path)
         except InferenceError as e:
-            raise ModelError(f"{name}: not a usable ONNX or GGUF model ({e})") from e
+            # The runtime's words name the stored file, whose name is the content's blake3:
+            # an error must not hand a client a digest of what it sent (or of a file it named).
+            reason = str(e).replace(str(path), "the file").replace(model_id, "the file")
+            raise ModelError(f"{name}: not a usable ONNX or GGUF model ({reason})") from e
         spec = {"id": model_id, "name": name, "kind": runtime.kind, **runtime.spec()}
         info = {**spec, "size": path.stat().st_size, "registered_at": registered_at or time.time(), "zkml_enabled": False}
         self._runtimes[model_id] = runtime
@@ -182,6 +224,12 @@ class ModelCatalog:
 
     def list(self) -> list[dict[str, Any]]:
         return sorted(self._info.values(), key=lambda m: (m["registered_at"], m["name"]))
+
+
+def display_name(filename: str) -> str:
+    """A model's shown name from a file name: without its extension, at most MAX_NAME characters."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename.lstrip(".") else filename
+    return (stem or "model")[:MAX_NAME]
 
 
 def stored_path(models_dir: Path, model_id: str) -> Path:

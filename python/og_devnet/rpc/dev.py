@@ -8,8 +8,10 @@ from og_devnet.errors import InvalidParams
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
 
-#: Upper bound for anvil_mine/hardhat_mine in one call, so a typo cannot wedge the node.
+#: Upper bound for the blocks one request mines (anvil_mine/hardhat_mine, evm_mine; a batch
+#: counts as one request), so a typo or a batch of them cannot wedge the node.
 MAX_MINE = 10_000
+MINED = "blocks mined"
 
 
 @method("evm_mine")
@@ -19,6 +21,7 @@ def evm_mine(ctx: RpcContext, params: list[Any]) -> str:
         raise InvalidParams("evm_mine: options objects are not supported; use anvil_mine(count)")
     if ts is not None:
         raise InvalidParams("evm_mine: setting a timestamp is not supported; block times follow the wall clock")
+    ctx.spend(MINED, 1, MAX_MINE)
     ctx.node.mine(1)
     return "0x0"
 
@@ -30,6 +33,7 @@ def anvil_mine(ctx: RpcContext, params: list[Any]) -> None:
         raise InvalidParams(f"blocks must be between 1 and {MAX_MINE}")
     if p.arg(params, 1, "interval", required=False) is not None:
         raise InvalidParams("anvil_mine: an interval between timestamps is not supported")
+    ctx.spend(MINED, count, MAX_MINE)
     ctx.node.mine(count)
     return None
 

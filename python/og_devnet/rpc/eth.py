@@ -79,21 +79,29 @@ def get_transaction_count(ctx: RpcContext, params: list[Any]) -> str:
 @method("eth_getCode")
 def get_code(ctx: RpcContext, params: list[Any]) -> str:
     address = p.address(p.arg(params, 0, "address"), "address")
-    p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
-    return ctx.node.chain.code(address)
+    tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
+    return ctx.node.chain.code(address, tag)
 
 
 @method("eth_getStorageAt")
 def get_storage_at(ctx: RpcContext, params: list[Any]) -> str:
-    p.address(p.arg(params, 0, "address"), "address")
-    p.quantity(p.arg(params, 1, "slot"), "slot")
-    return "0x" + "00" * 32
+    address = p.address(p.arg(params, 0, "address"), "address")
+    slot = p.quantity(p.arg(params, 1, "slot"), "slot")
+    tag = p.block_tag(p.arg(params, 2, "block", required=False, default="latest"))
+    return ctx.node.chain.storage_at(address, slot, tag)
 
 
 @method("eth_gasPrice")
 def gas_price(ctx: RpcContext, params: list[Any]) -> str:
-    # Base fee plus the suggested tip, so a legacy tx at this price is mined promptly.
+    # The next block's base fee plus the suggested tip, so a legacy tx at this price is mined
+    # promptly.
     return hex(ctx.node.chain.base_fee + ctx.node.suggested_tip)
+
+
+@method("eth_blobBaseFee")
+def blob_base_fee(ctx: RpcContext, params: list[Any]) -> str:
+    # The chain carries no blobs.
+    return "0x0"
 
 
 @method("eth_maxPriorityFeePerGas")
@@ -102,36 +110,19 @@ def max_priority_fee(ctx: RpcContext, params: list[Any]) -> str:
 
 
 @method("eth_feeHistory")
-def fee_history(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
+def fee_history(ctx: RpcContext, params: list[Any]) -> Any:
     count = p.quantity(p.arg(params, 0, "blockCount"), "blockCount")
     if not 1 <= count <= 1024:
         raise InvalidParams("blockCount must be between 1 and 1024")
-    newest = p.block_tag(p.arg(params, 1, "newestBlock"))
+    newest = p.block_number(p.arg(params, 1, "newestBlock"), "newestBlock")
     percentiles = p.arg(params, 2, "rewardPercentiles", required=False, default=[])
-    if not isinstance(percentiles, list) or not all(isinstance(x, (int, float)) and 0 <= x <= 100 for x in percentiles):
+    if not isinstance(percentiles, list) or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 100 for x in percentiles
+    ):
         raise InvalidParams("rewardPercentiles must be a list of numbers in [0, 100]")
     if percentiles != sorted(percentiles):
         raise InvalidParams("rewardPercentiles must be increasing")
-    chain = ctx.node.chain
-    block = _json(chain.block_json(newest, False))
-    if block is None:
-        raise InvalidParams(f"block {newest} does not exist")
-    newest_n = int(block["number"], 16)
-    oldest = max(0, newest_n - count + 1)
-    ratios = []
-    for n in range(oldest, newest_n + 1):
-        b = _json(chain.block_json(n, False))
-        ratios.append(int(b["gasUsed"], 16) / int(b["gasLimit"], 16))
-    base = hex(chain.base_fee)
-    out: dict[str, Any] = {
-        "oldestBlock": hex(oldest),
-        # One more than the blocks: the base fee of the block after the newest.
-        "baseFeePerGas": [base] * (len(ratios) + 1),
-        "gasUsedRatio": ratios,
-    }
-    if percentiles:
-        out["reward"] = [[hex(ctx.node.suggested_tip)] * len(percentiles) for _ in ratios]
-    return out
+    return orjson.loads(ctx.node.chain.fee_history_json(count, newest, [float(x) for x in percentiles]))
 
 
 def _check_prompt_fits(ctx: RpcContext, req: dict[str, Any]) -> None:
@@ -154,10 +145,22 @@ def _check_prompt_fits(ctx: RpcContext, req: dict[str, Any]) -> None:
 @method("eth_estimateGas")
 def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
     req = p.tx_request(p.arg(params, 0, "transaction"))
-    p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
+    ctx.node.chain.resolve_block(p.block_tag(p.arg(params, 1, "block", required=False, default="latest")))
     gas = ctx.node.chain.estimate_gas(req)
     _check_prompt_fits(ctx, req)
     return hex(gas)
+
+
+@method("eth_createAccessList")
+def create_access_list(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
+    # No bytecode runs, so no transaction touches storage: the list is empty and the gas is
+    # what eth_estimateGas gives.
+    req = p.tx_request(p.arg(params, 0, "transaction"))
+    tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
+    ctx.node.chain.resolve_block(tag)
+    gas = ctx.node.chain.estimate_gas(req)
+    _check_prompt_fits(ctx, req)
+    return {"accessList": [], "gasUsed": hex(gas)}
 
 
 @method("eth_call")
@@ -173,21 +176,55 @@ def send_raw_transaction(ctx: RpcContext, params: list[Any]) -> str:
     raw = p.raw_bytes(p.arg(params, 0, "signedTransaction"), "signedTransaction")
     tx_hash = ctx.node.chain.submit_raw(raw)
     ctx.submitted = True
-    ctx.node.tx_pooled(tx_hash)
+    ctx.node.tx_pooled(tx_hash, raw)
     return tx_hash
 
 
-@method("eth_sendTransaction")
-def send_transaction(ctx: RpcContext, params: list[Any]) -> str:
+def _to_sign(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
+    """The transaction a dev account asks the node to sign (eth_sendTransaction,
+    eth_signTransaction)."""
     req = p.tx_request(p.arg(params, 0, "transaction"))
     if "from" not in req:
         raise InvalidParams("transaction.from is required")
     if req.get("chainId", ctx.node.chain.chain_id) != ctx.node.chain.chain_id:
         raise WrongChainId(f"wrong chain id: this devnet is chain {ctx.node.chain.chain_id}, the transaction is for {req['chainId']}")
+    return req
+
+
+@method("eth_sendTransaction")
+def send_transaction(ctx: RpcContext, params: list[Any]) -> str:
+    req = _to_sign(ctx, params)
     tx_hash = ctx.node.chain.send_transaction(req)
     ctx.submitted = True
     ctx.node.tx_pooled(tx_hash)
     return tx_hash
+
+
+@method("eth_signTransaction")
+def sign_transaction(ctx: RpcContext, params: list[Any]) -> str:
+    # The raw signed transaction, as anvil returns it and ethers and viem expect (geth wraps
+    # it as {"raw", "tx"}).
+    return ctx.node.chain.sign_transaction(_to_sign(ctx, params))
+
+
+@method("eth_sign")
+def sign(ctx: RpcContext, params: list[Any]) -> str:
+    # geth's order: [address, data]; the data is signed as an EIP-191 personal message.
+    address = p.address(p.arg(params, 0, "address"), "address")
+    message = p.raw_bytes(p.arg(params, 1, "message"), "message")
+    return ctx.node.chain.sign_message(address, message)
+
+
+# web3.py's `sign_typed_data` calls eth_signTypedData with the same v4 payload.
+@method("eth_signTypedData_v4", "eth_signTypedData")
+def sign_typed_data(ctx: RpcContext, params: list[Any]) -> str:
+    address = p.address(p.arg(params, 0, "address"), "address")
+    typed = p.arg(params, 1, "typedData")
+    if isinstance(typed, dict):
+        typed = orjson.dumps(typed).decode()
+    elif not isinstance(typed, str):  # ethers, viem and MetaMask send a JSON string
+        raise InvalidParams(f"typedData: expected an EIP-712 object (types, primaryType, domain, message), got {typed!r}")
+    return ctx.node.chain.sign_typed_data(address, typed)
 
 
 @method("eth_getTransactionByHash")
@@ -198,6 +235,42 @@ def get_transaction_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
 @method("eth_getTransactionReceipt")
 def get_transaction_receipt(ctx: RpcContext, params: list[Any]) -> Any:
     return _json(ctx.node.chain.receipt_json(p.hash32(p.arg(params, 0, "hash"), "hash")))
+
+
+@method("eth_getRawTransactionByHash")
+def get_raw_transaction_by_hash(ctx: RpcContext, params: list[Any]) -> str | None:
+    return ctx.node.chain.raw_transaction(p.hash32(p.arg(params, 0, "hash"), "hash"))
+
+
+def _block_and_index(params: list[Any], by_hash: bool) -> tuple[int | str, int]:
+    first = p.arg(params, 0, "blockHash" if by_hash else "block")
+    block = p.hash32(first, "blockHash") if by_hash else p.block_tag(first)
+    return block, p.index(p.arg(params, 1, "index"))
+
+
+@method("eth_getTransactionByBlockHashAndIndex")
+def get_transaction_by_block_hash_and_index(ctx: RpcContext, params: list[Any]) -> Any:
+    return _json(ctx.node.chain.block_transaction_json(*_block_and_index(params, by_hash=True)))
+
+
+@method("eth_getTransactionByBlockNumberAndIndex")
+def get_transaction_by_block_number_and_index(ctx: RpcContext, params: list[Any]) -> Any:
+    return _json(ctx.node.chain.block_transaction_json(*_block_and_index(params, by_hash=False)))
+
+
+@method("eth_getRawTransactionByBlockHashAndIndex")
+def get_raw_transaction_by_block_hash_and_index(ctx: RpcContext, params: list[Any]) -> str | None:
+    return ctx.node.chain.raw_block_transaction(*_block_and_index(params, by_hash=True))
+
+
+@method("eth_getRawTransactionByBlockNumberAndIndex")
+def get_raw_transaction_by_block_number_and_index(ctx: RpcContext, params: list[Any]) -> str | None:
+    return ctx.node.chain.raw_block_transaction(*_block_and_index(params, by_hash=False))
+
+
+@method("eth_getBlockReceipts")
+def get_block_receipts(ctx: RpcContext, params: list[Any]) -> Any:
+    return _json(ctx.node.chain.block_receipts_json(p.block_tag(p.arg(params, 0, "block"))))
 
 
 def _full(params: list[Any]) -> bool:
@@ -219,43 +292,26 @@ def get_block_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
     return _json(ctx.node.chain.block_by_hash_json(block_hash, _full(params)))
 
 
-@method("eth_getBlockTransactionCountByNumber")
-def block_tx_count(ctx: RpcContext, params: list[Any]) -> Any:
-    block = _json(ctx.node.chain.block_json(p.block_tag(p.arg(params, 0, "block")), False))
+def _tx_count(ctx: RpcContext, tag: int | str) -> str | None:
+    block = _json(ctx.node.chain.block_json(tag, False))
     return None if block is None else hex(len(block["transactions"]))
 
 
+@method("eth_getBlockTransactionCountByNumber")
+def block_tx_count(ctx: RpcContext, params: list[Any]) -> str | None:
+    return _tx_count(ctx, p.block_tag(p.arg(params, 0, "block")))
+
+
+@method("eth_getBlockTransactionCountByHash")
+def block_tx_count_by_hash(ctx: RpcContext, params: list[Any]) -> str | None:
+    return _tx_count(ctx, p.hash32(p.arg(params, 0, "blockHash"), "blockHash"))
+
+
 def _topics(v: Any) -> list[list[str] | None]:
-    if not isinstance(v, list) or len(v) > 4:
-        raise InvalidParams("filter.topics: expected a list of at most 4 entries")
-    out: list[list[str] | None] = []
-    for i, t in enumerate(v):
-        if t is None:
-            out.append(None)
-        elif isinstance(t, list):
-            out.append([p.hash32(x, f"filter.topics[{i}]") for x in t])
-        else:
-            out.append([p.hash32(t, f"filter.topics[{i}]")])
-    return out
+    """filter.topics, parsed strictly (shared with rpc/filters.py)."""
+    return p.topics(v, "filter.topics")
 
 
 @method("eth_getLogs")
 def get_logs(ctx: RpcContext, params: list[Any]) -> Any:
-    f = p.arg(params, 0, "filter")
-    if not isinstance(f, dict):
-        raise InvalidParams("filter: expected an object")
-    block_hash = f.get("blockHash")
-    if block_hash is not None and ("fromBlock" in f or "toBlock" in f):
-        raise InvalidParams("filter: blockHash cannot be combined with fromBlock/toBlock")
-    addresses = f.get("address") or []
-    if isinstance(addresses, str):
-        addresses = [addresses]
-    return orjson.loads(
-        ctx.node.chain.logs_json(
-            from_block=p.block_tag(f.get("fromBlock", "latest"), "filter.fromBlock"),
-            to_block=p.block_tag(f.get("toBlock", "latest"), "filter.toBlock"),
-            block_hash=None if block_hash is None else p.hash32(block_hash, "filter.blockHash"),
-            addresses=[p.address(a, "filter.address") for a in addresses],
-            topics=_topics(f.get("topics") or []),
-        )
-    )
+    return orjson.loads(ctx.node.chain.logs_json(**p.log_filter(p.arg(params, 0, "filter"))))

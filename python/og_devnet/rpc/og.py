@@ -8,7 +8,15 @@ from typing import Any
 import orjson
 
 from og_devnet.errors import InvalidParams
-from og_devnet.inference.catalog import ModelError
+from og_devnet.inference.catalog import MAX_MODEL_BYTES, MAX_NAME, ModelError, display_name
+from og_devnet.inference.model_paths import (
+    FileTooLarge,
+    ModelDirs,
+    PathRefused,
+    ReadTimeout,
+    copy_regular_file,
+    shown,
+)
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
 
@@ -18,23 +26,62 @@ def models(ctx: RpcContext, params: list[Any]) -> list[dict[str, Any]]:
     return ctx.node.catalog.list()
 
 
+#: A request (a batch counts as one) reads at most this many model bytes in all.
+MODEL_BYTES = "model bytes registered"
+
+
 @method("og_registerModel")
 def register_model(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
-    """[{"path": "/abs/model.onnx", "name": "optional", "zkml": false}]: a file on this
-    machine; with zkml, its circuit is set up in the background (og_models shows progress)."""
+    """[{"data": "0x<file bytes>" | "path": "/models/x.onnx", "name": "optional", "zkml": false}]:
+    the bytes of an ONNX or GGUF file, or a file under one of the node's --models-dir
+    directories; with zkml, its circuit is set up in the background (og_models shows progress)."""
     spec = p.arg(params, 0, "model")
-    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
-        raise InvalidParams('model: expected {"path": "/path/to/model.onnx|.gguf", "name": "..."}')
+    if not isinstance(spec, dict) or ("path" in spec) == ("data" in spec):
+        raise InvalidParams('model: expected {"data": "0x<bytes of an .onnx or .gguf file>"} or '
+                            '{"path": "/dir/model.onnx"} (a file under the node\'s --models-dir), with optional "name" and "zkml"')  # fmt: skip
     name = spec.get("name")
-    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 100):
-        raise InvalidParams("model.name: expected a string of 1 to 100 characters")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME):
+        raise InvalidParams(f"model.name: expected a string of 1 to {MAX_NAME} characters")
     zkml = spec.get("zkml", False)
     if not isinstance(zkml, bool):
         raise InvalidParams("model.zkml: expected true or false")
+    catalog = ctx.node.catalog
+    if "data" in spec:
+        data = _model_bytes(spec["data"])
+        ctx.spend(MODEL_BYTES, len(data), MAX_MODEL_BYTES)
+        try:
+            return catalog.add_bytes(data, name or "model", zkml)
+        except ModelError as e:
+            raise InvalidParams(f"cannot register the model: {e}") from e
+    given = spec["path"]
+    if not isinstance(given, str):
+        raise InvalidParams("model.path: expected a string")
+    dirs = ModelDirs(ctx.node.settings.models_dirs)
     try:
-        return ctx.node.catalog.add_file(Path(spec["path"]).expanduser(), name, zkml=zkml)
-    except (ModelError, OSError) as e:
-        raise InvalidParams(f"cannot register {spec['path']}: {e}") from e
+        real = dirs.resolve(given)
+        with catalog.incoming() as (tmp, f):
+            size = copy_regular_file(real, dirs.refusal(given), f, min(MAX_MODEL_BYTES, _left(ctx)))
+            ctx.spend(MODEL_BYTES, size, MAX_MODEL_BYTES)
+            f.close()
+            return catalog.add_upload(tmp, name or display_name(Path(given).name), zkml)
+    except PathRefused as e:
+        raise InvalidParams(str(e)) from e
+    except (ModelError, FileTooLarge, ReadTimeout) as e:
+        raise InvalidParams(f"cannot register {shown(given)}: {e}") from e
+
+
+def _left(ctx: RpcContext) -> int:
+    return MAX_MODEL_BYTES - ctx.spent.get(MODEL_BYTES, 0)
+
+
+def _model_bytes(v: Any) -> bytes:
+    # Checked here rather than by params.data: its error echoes the value, megabytes of it.
+    if isinstance(v, str) and v.startswith("0x") and len(v) % 2 == 0 and len(v) > 2:
+        try:
+            return bytes.fromhex(v[2:])
+        except ValueError:
+            pass
+    raise InvalidParams("model.data: expected the file's bytes as 0x-prefixed hex")
 
 
 @method("og_quote")

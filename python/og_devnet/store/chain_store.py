@@ -5,15 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from og_devnet.store.tables import AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, TxRow
+from og_devnet.store.tables import (
+    AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, PooledTxRow, TxRow, pack_record, unpack_record,
+)  # fmt: skip
 
 
 def _int(hex_or_int: Any) -> int:
     return int(hex_or_int, 16) if isinstance(hex_or_int, str) else int(hex_or_int)
+
+
+def _upsert(s: Session, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE, in the dialect of the session's database."""
+    if s.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(table)
+    s.connection().execute(stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in rows[0] if c != key}), rows)
 
 
 class ChainStore:
@@ -38,67 +50,74 @@ class ChainStore:
     # ---- blocks ----
     def commit_block(self, record: str) -> dict[str, Any]:
         """Stores a sealed block, its transactions, receipts, logs, inferences, settlement
-        steps and the accounts it changed, in one database transaction. Returns the record."""
+        steps and the accounts it changed, in one database transaction. Returns the record.
+        Rows go in as Core bulk statements: this runs once per block (per transaction under
+        automine), and the ORM's unit of work cost more than the block itself."""
         rec = json.loads(record)
         with Session(self.engine) as s:
             self._add_block(s, rec)
             self._settle(s, rec.get("settlements", []))
             # Unsettled results, saved with the block when they changed: a restart resumes them.
             if "unsettled" in rec:
-                s.merge(MetaRow(key="unsettled", value=json.dumps(rec["unsettled"])))
-            for address, account in rec["stored"]["state_changes"]:
-                s.merge(AccountRow(address=address.lower(), balance=str(_int(account["balance"])), nonce=account["nonce"]))
+                _upsert(s, MetaRow, [{"key": "unsettled", "value": json.dumps(rec["unsettled"])}], "key")
+            changes = rec["stored"]["state_changes"]
+            if changes:
+                _upsert(s, AccountRow, [{"address": a.lower(), "balance": str(_int(acc["balance"])), "nonce": acc["nonce"]}
+                                        for a, acc in changes], "address")  # fmt: skip
+            if mined := [tx["hash"] for tx in rec["block"]["transactions"]]:
+                s.exec(delete(PooledTxRow).where(PooledTxRow.hash.in_(mined)))  # type: ignore[call-overload,attr-defined]
             s.commit()
         return rec
+
+    # ---- the pool's journal ----
+    def journal(self, entries: list[tuple[str, bytes]]) -> None:
+        """Makes accepted transactions durable (one database transaction for them all)."""
+        with Session(self.engine) as s:
+            s.connection().execute(insert(PooledTxRow), [{"hash": h, "raw": raw} for h, raw in entries])
+            s.commit()
+
+    def journaled(self) -> list[tuple[int, bytes]]:
+        """Accepted transactions no committed block holds, in the order they arrived."""
+        with Session(self.engine) as s:
+            return [(r.seq, r.raw) for r in s.exec(select(PooledTxRow).order_by(PooledTxRow.seq))]  # type: ignore[arg-type,misc]
+
+    def forget_journaled(self, seqs: list[int]) -> None:
+        with Session(self.engine) as s:
+            s.exec(delete(PooledTxRow).where(PooledTxRow.seq.in_(seqs)))  # type: ignore[call-overload,union-attr]
+            s.commit()
 
     @staticmethod
     def _add_block(s: Session, rec: dict[str, Any]) -> None:
         block = rec["block"]
         number = _int(block["number"])
-        s.add(
-            BlockRow(
-                number=number,
-                hash=block["hash"],
-                parent_hash=block["parentHash"],
-                timestamp=_int(block["timestamp"]),
-                timestamp_ms=_int(block["timestampMs"]),
-                tx_count=len(block["transactions"]),
-                gas_used=_int(block["gasUsed"]),
-                miner=block["miner"],
-                settlement_count=len(rec.get("settlements", [])),
-                record=json.dumps(rec["stored"], separators=(",", ":")),
-            )
-        )
-        s.flush()  # the block row first: transactions reference it
+        conn = s.connection()
+        conn.execute(insert(BlockRow), [{
+            "number": number, "hash": block["hash"], "parent_hash": block["parentHash"],
+            "timestamp": _int(block["timestamp"]), "timestamp_ms": _int(block["timestampMs"]),
+            "tx_count": len(block["transactions"]), "gas_used": _int(block["gasUsed"]), "miner": block["miner"],
+            "settlement_count": len(rec.get("settlements", [])),
+            "record": pack_record(json.dumps(rec["stored"], separators=(",", ":"))),
+        }])  # fmt: skip
+        txs, logs = [], []
         for tx, receipt in zip(block["transactions"], rec["receipts"], strict=True):
-            s.add(
-                TxRow(
-                    hash=tx["hash"],
-                    block_number=number,
-                    tx_index=_int(tx["transactionIndex"]),
-                    sender=tx["from"].lower(),
-                    to=tx["to"].lower() if tx["to"] else None,
-                    value=str(_int(tx["value"])),
-                    nonce=_int(tx["nonce"]),
-                    tx_type=_int(tx["type"]),
-                    status=_int(receipt["status"]),
-                    gas_used=_int(receipt["gasUsed"]),
-                    effective_gas_price=str(_int(receipt["effectiveGasPrice"])),
-                )
-            )
-            for log in receipt["logs"]:
-                s.add(
-                    LogRow(
-                        block_number=number,
-                        tx_hash=tx["hash"],
-                        log_index=_int(log["logIndex"]),
-                        address=log["address"].lower(),
-                        topic0=log["topics"][0] if log["topics"] else None,
-                        topics=json.dumps(log["topics"]),
-                        data=log["data"],
-                    )
-                )
+            txs.append({
+                "hash": tx["hash"], "block_number": number, "tx_index": _int(tx["transactionIndex"]),
+                "sender": tx["from"].lower(), "to": tx["to"].lower() if tx["to"] else None,
+                "value": str(_int(tx["value"])), "nonce": _int(tx["nonce"]), "tx_type": _int(tx["type"]),
+                "status": _int(receipt["status"]), "gas_used": _int(receipt["gasUsed"]),
+                "effective_gas_price": str(_int(receipt["effectiveGasPrice"])),
+            })  # fmt: skip
+            logs += [{
+                "block_number": number, "tx_hash": tx["hash"], "log_index": _int(log["logIndex"]),
+                "address": log["address"].lower(), "topic0": log["topics"][0] if log["topics"] else None,
+                "topics": json.dumps(log["topics"]), "data": log["data"],
+            } for log in receipt["logs"]]  # fmt: skip
+        if txs:
+            conn.execute(insert(TxRow), txs)
+        if logs:
+            conn.execute(insert(LogRow), logs)
         window = rec.get("challenge_window")
+        inferences = []
         for inf in rec.get("inferences", []):
             if inf["mode"] == 0 and inf["status"] == "settled":
                 # VANILLA: settled at inclusion, with nothing to verify.
@@ -108,24 +127,16 @@ class ChainStore:
             if inf["mode"] == 3 and inf["status"] == "challengeable" and window is not None:
                 inf["challenge_window_ends"] = number + window
             inf["delivered_status"] = inf["status"]
-            s.add(
-                InferenceRow(
-                    id=(inf.get("id") or inf["tx_hash"]).lower(),
-                    tx_hash=inf["tx_hash"].lower(),
-                    call_index=inf.get("call_index"),
-                    block_number=number,
-                    model_id=inf["model_id"],
-                    mode=inf["mode"],
-                    status=inf["status"],
-                    winner=(inf.get("winner_address") or "").lower() or None,
-                    t_request=inf["t_request"],
-                    t_result=inf.get("t_result"),
-                    t_included=inf.get("t_included"),
-                    t_settled=inf.get("t_settled"),
-                    trust_gap_ms=inf.get("trust_gap_ms"),
-                    record=json.dumps(inf),
-                )
-            )
+            inferences.append({
+                "id": (inf.get("id") or inf["tx_hash"]).lower(), "tx_hash": inf["tx_hash"].lower(),
+                "call_index": inf.get("call_index"), "block_number": number, "model_id": inf["model_id"],
+                "mode": inf["mode"], "status": inf["status"], "winner": (inf.get("winner_address") or "").lower() or None,
+                "t_request": inf["t_request"], "t_result": inf.get("t_result"), "t_included": inf.get("t_included"),
+                "t_settled": inf.get("t_settled"), "trust_gap_ms": inf.get("trust_gap_ms"),
+                "last_step_block": None, "record": json.dumps(inf),
+            })  # fmt: skip
+        if inferences:
+            conn.execute(insert(InferenceRow), inferences)
 
     # ---- models and inferences ----
     def save_model(self, info: dict[str, Any], filename: str) -> None:
@@ -193,7 +204,7 @@ class ChainStore:
 
     def stored_blocks(self) -> list[str]:
         with Session(self.engine) as s:
-            return list(s.exec(select(BlockRow.record).order_by(BlockRow.number)))
+            return [unpack_record(r) for r in s.exec(select(BlockRow.record).order_by(BlockRow.number))]
 
     # ---- accounts ----
     def accounts(self) -> list[tuple[str, int, int]]:

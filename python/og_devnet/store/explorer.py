@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from og_devnet._core import Chain
 from og_devnet.inference.catalog import MODE_NAMES
-from og_devnet.store.tables import BlockRow, InferenceRow, TxRow
+from og_devnet.store.tables import BlockRow, InferenceRow, TxRow, unpack_record
 
 _INFERENCE_SUMMARY = ("id", "tx_hash", "call_index", "mode", "mode_name", "model_id", "status", "winner_node",
                       "t_request", "t_result", "t_included", "t_settled", "trust_gap_ms", "block_number")  # fmt: skip
@@ -59,7 +59,7 @@ class ExplorerQueries:
             row = s.get(BlockRow, ref) if isinstance(ref, int) else s.exec(select(BlockRow).where(BlockRow.hash == ref)).first()
             if row is None:
                 return None
-            stored = json.loads(row.record)
+            stored = json.loads(unpack_record(row.record))
             txs = s.exec(select(TxRow).where(TxRow.block_number == row.number).order_by(col(TxRow.tx_index))).all()
             header = stored["header"]
             return {

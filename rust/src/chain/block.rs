@@ -9,7 +9,7 @@ use super::state::Account;
 use super::ChainError;
 use crate::eth::{decode_raw_transaction, SignedTx};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub number: u64,
     pub parent_hash: B256,
@@ -122,6 +122,17 @@ impl Block {
         let tx_root = merkle::root(transactions.iter().map(|t| t.hash.as_slice()));
         let leaves: Vec<Vec<u8>> = receipts.iter().map(Receipt::leaf).collect();
         (tx_root, merkle::root(leaves.iter().map(|l| l.as_slice())))
+    }
+
+    /// A header with the fields the body determines (transactions and receipts roots, logs
+    /// bloom) filled in and the rest zero.
+    pub fn body_header(transactions: &[SignedTx], receipts: &[Receipt]) -> Header {
+        let (transactions_root, receipts_root) = Block::roots(transactions, receipts);
+        let mut logs_bloom = Bloom::default();
+        for r in receipts {
+            logs_bloom.accrue_bloom(&r.logs_bloom);
+        }
+        Header { transactions_root, receipts_root, logs_bloom, ..Header::default() }
     }
 
     pub fn to_stored(&self) -> StoredBlock {

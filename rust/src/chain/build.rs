@@ -9,12 +9,14 @@ use super::economics::stake_address;
 use super::native::{hub, INFERENCE_HUB};
 use super::settlement::{next_step, Delivery, SettlementRecord, Step};
 use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt, StateDb};
+use crate::eth::SignedTx;
 
 /// The accounts a block has touched so far, over the state of its layer.
-struct Ledger<'a> {
-    state: &'a dyn StateDb,
-    at: u64,
-    accounts: BTreeMap<Address, Account>,
+pub(super) struct Ledger<'a> {
+    pub state: &'a dyn StateDb,
+    /// The block being built: reads see its layer.
+    pub at: u64,
+    pub accounts: BTreeMap<Address, Account>,
 }
 
 impl Ledger<'_> {
@@ -41,17 +43,26 @@ impl Ledger<'_> {
     }
 }
 
+/// What running the pool's ready transactions over a ledger gave: the block's body.
+pub(super) struct Execution {
+    pub included: Vec<SignedTx>,
+    pub receipts: Vec<Receipt>,
+    pub gas_used: u64,
+    /// Transactions that can never run (the balance fell since they were pooled).
+    pub dropped: Vec<(Address, u64)>,
+}
+
 impl Chain {
     /// Seals the next block at wall-clock `now_ms` and stages it. Readers see it only after
     /// [`Chain::publish`]. Never waits for anything.
     pub fn seal_block(&mut self, now_ms: u64) -> Result<&Block, ChainError> {
         self.require_no_staged()?;
+        let base_fee = self.base_fee();
         let parent = self.blocks.last().expect("genesis exists");
         let number = parent.header.number + 1;
         let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
         let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
         let parent_hash = parent.hash;
-        let base_fee = self.base_fee as u128;
         self.deliveries_before_staged = self.deliveries.clone();
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
@@ -65,6 +76,70 @@ impl Chain {
         );
         self.staged_penalties = penalties;
         self.staged_slashed_nodes = slashed_nodes;
+        let Execution { included, receipts, gas_used, dropped } = self.execute_ready(&mut ledger, base_fee as u128);
+        let mut new_deliveries: Vec<Delivery> = Vec::new();
+        for (tx, receipt) in included.iter().zip(&receipts) {
+            if hub::is_inference_contract(tx.to()) {
+                self.pipe.mark_included(&tx.hash, number, timestamp_ms);
+                if receipt.status {
+                    new_deliveries.extend(self.pipe.deliveries(&tx.hash, number).into_iter().map(|mut d| {
+                        d.sender = tx.sender;
+                        d.fee = self.economics.fee(&d.model_id, d.mode);
+                        d
+                    }));
+                }
+            }
+        }
+
+        let touched = std::mem::take(&mut ledger.accounts);
+        for (address, account) in &touched {
+            self.state.set_account(*address, number, *account);
+        }
+        let state_changes = self.state.changes_at(number);
+        let header = Header {
+            number,
+            parent_hash,
+            timestamp,
+            timestamp_ms,
+            coinbase: self.coinbase,
+            gas_limit: self.gas_limit,
+            gas_used,
+            base_fee,
+            state_root: self.state_root(number),
+            settlements_root: Block::settlements_root(&settlements),
+            ..Block::body_header(&included, &receipts)
+        };
+        self.deliveries_changed |= !new_deliveries.is_empty() || !settlements.is_empty();
+        self.deliveries.extend(new_deliveries);
+        for (i, tx) in included.iter().enumerate() {
+            self.tx_index.insert(tx.hash, (number, i));
+        }
+        let block = Block {
+            hash: header.hash(),
+            header,
+            transactions: included,
+            receipts,
+            state_changes,
+            settlements,
+        };
+        let mut gone = Vec::new();
+        for (sender, nonce) in dropped {
+            gone.extend(self.pool.evict_from(&sender, nonce));
+        }
+        let state = &self.state;
+        let mined: std::collections::HashSet<B256> = block.transactions.iter().map(|t| t.hash).collect();
+        gone.extend(self.pool.prune(|a| state.account_at(a, number).nonce).into_iter().filter(|h| !mined.contains(h)));
+        self.pipe.forget(&gone);
+        self.schedule.sealed(now_ms);
+        self.blocks.push(block);
+        Ok(self.blocks.last().expect("just pushed"))
+    }
+
+    /// Runs the pool's ready transactions, best first, over `ledger` (the next block's
+    /// layer) at `base_fee`, as far as the gas limit allows. Changes only the ledger: the
+    /// pending block is built the same way without sealing anything.
+    pub(super) fn execute_ready(&self, ledger: &mut Ledger<'_>, base_fee: u128) -> Execution {
+        let number = ledger.at;
         let state = &self.state;
         let pipe = &self.pipe;
         // An inference transaction goes in once its race is decided; block production never
@@ -73,7 +148,6 @@ impl Chain {
             !hub::is_inference_contract(tx.to()) || pipe.is_decided(&tx.hash)
         });
         let mut deferred: HashSet<Address> = HashSet::new();
-        let mut new_deliveries: Vec<Delivery> = Vec::new();
         let mut dropped: Vec<(Address, u64)> = Vec::new();
         let (mut included, mut receipts, mut gas_used) = (Vec::new(), Vec::new(), 0u64);
         for tx in candidates {
@@ -152,69 +226,10 @@ impl Chain {
             }
             ledger.accounts.extend(touched);
             gas_used += tx_gas;
-            if hub::is_inference_contract(Some(to)) {
-                pipe.mark_included(&tx.hash, number, timestamp_ms);
-                if status {
-                    new_deliveries.extend(pipe.deliveries(&tx.hash, number).into_iter().map(|mut d| {
-                        d.sender = tx.sender;
-                        d.fee = self.economics.fee(&d.model_id, d.mode);
-                        d
-                    }));
-                }
-            }
             receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));
             included.push(tx);
         }
-
-        let touched = std::mem::take(&mut ledger.accounts);
-        for (address, account) in &touched {
-            self.state.set_account(*address, number, *account);
-        }
-        let state_changes = self.state.changes_at(number);
-        let (transactions_root, receipts_root) = Block::roots(&included, &receipts);
-        let mut logs_bloom = alloy_primitives::Bloom::default();
-        for r in &receipts {
-            logs_bloom.accrue_bloom(&r.logs_bloom);
-        }
-        let header = Header {
-            number,
-            parent_hash,
-            timestamp,
-            timestamp_ms,
-            coinbase: self.coinbase,
-            gas_limit: self.gas_limit,
-            gas_used,
-            base_fee: self.base_fee,
-            transactions_root,
-            receipts_root,
-            state_root: self.state.state_root(number),
-            logs_bloom,
-            settlements_root: Block::settlements_root(&settlements),
-        };
-        self.deliveries_changed |= !new_deliveries.is_empty() || !settlements.is_empty();
-        self.deliveries.extend(new_deliveries);
-        for (i, tx) in included.iter().enumerate() {
-            self.tx_index.insert(tx.hash, (number, i));
-        }
-        let block = Block {
-            hash: header.hash(),
-            header,
-            transactions: included,
-            receipts,
-            state_changes,
-            settlements,
-        };
-        let mut gone = Vec::new();
-        for (sender, nonce) in dropped {
-            gone.extend(self.pool.evict_from(&sender, nonce));
-        }
-        let state = &self.state;
-        let mined: std::collections::HashSet<B256> = block.transactions.iter().map(|t| t.hash).collect();
-        gone.extend(self.pool.prune(|a| state.account_at(a, number).nonce).into_iter().filter(|h| !mined.contains(h)));
-        self.pipe.forget(&gone);
-        self.schedule.sealed(now_ms);
-        self.blocks.push(block);
-        Ok(self.blocks.last().expect("just pushed"))
+        Execution { included, receipts, gas_used, dropped }
     }
 
     /// Hash of the staged block, if one awaits its commit.

@@ -1,4 +1,4 @@
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 
 /// Every way the chain refuses a request. Each variant becomes one Python exception class in
 /// `py/errors.rs` and from there one JSON-RPC error code, so messages here are user-facing.
@@ -34,8 +34,11 @@ pub enum ChainError {
     PoolFull(usize),
     #[error("{0}")]
     Unsupported(String),
-    #[error("account {0} is not unlocked: eth_sendTransaction signs only for the devnet's dev accounts; sign locally and use eth_sendRawTransaction")]
+    #[error("account {0} is not unlocked: the node signs (eth_sendTransaction, eth_sign, eth_signTransaction, eth_signTypedData_v4) only for the devnet's dev accounts; sign locally and use eth_sendRawTransaction")]
     UnknownAccount(Address),
+    /// A block asked for by hash that this chain does not have (geth: "header not found").
+    #[error("header not found: no block with hash {0} on this chain")]
+    BlockNotFound(B256),
     #[error("{0}")]
     InvalidArgument(String),
     /// A contract call that fails: the reason is returned as `Error(string)` revert data.

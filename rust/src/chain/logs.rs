@@ -44,7 +44,7 @@ pub fn query<'a>(
     by_hash: impl Fn(&B256) -> Option<&'a Block>,
 ) -> Result<Vec<LogRef<'a>>, ChainError> {
     let blocks: Vec<&Block> = match filter.block_hash {
-        Some(h) => vec![by_hash(&h).ok_or_else(|| ChainError::InvalidArgument(format!("unknown block hash {h}")))?],
+        Some(h) => vec![by_hash(&h).ok_or(ChainError::BlockNotFound(h))?],
         None => {
             if filter.from_block > filter.to_block {
                 return Err(ChainError::InvalidArgument(format!(

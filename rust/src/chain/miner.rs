@@ -49,10 +49,19 @@ impl Schedule {
         }
     }
 
-    /// Called after a block was sealed at `now_ms`.
+    /// Called after a block was sealed at `now_ms`. Only the block that was due moves the
+    /// schedule on: an extra block (`evm_mine` between slots) leaves the next slot where it
+    /// was, as anvil and hardhat do, so requests for blocks never delay the interval blocks.
     pub fn sealed(&mut self, now_ms: u64) {
         if let MiningMode::Interval { block_time_ms } = self.mode {
-            let next = self.next_due_ms.unwrap_or(now_ms) + block_time_ms;
+            let Some(due) = self.next_due_ms else {
+                self.next_due_ms = Some(now_ms + block_time_ms);
+                return;
+            };
+            if now_ms < due {
+                return;
+            }
+            let next = due + block_time_ms;
             self.next_due_ms = Some(if next <= now_ms { now_ms + block_time_ms } else { next });
         }
     }
@@ -72,5 +81,17 @@ mod tests {
         assert_eq!(s.next_due(2000), Some(2200));
         s.set_mode(MiningMode::Manual);
         assert_eq!(s.next_due(2000), None);
+    }
+
+    #[test]
+    fn extra_blocks_between_slots_do_not_push_the_next_slot() {
+        let mut s = Schedule::new(MiningMode::Interval { block_time_ms: 2000 });
+        assert_eq!(s.next_due(0), Some(2000));
+        for t in [100, 600, 1100, 1600] {
+            s.sealed(t); // evm_mine
+            assert_eq!(s.next_due(t), Some(2000));
+        }
+        s.sealed(2001); // the due block
+        assert_eq!(s.next_due(2001), Some(4000));
     }
 }

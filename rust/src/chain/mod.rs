@@ -1,8 +1,10 @@
 //! The chain: state, gas mempool, block building and the mining schedule behind one facade,
 //! [`Chain`]. Knows nothing of Python; `py/` wraps it.
 pub mod block;
+pub mod contracts;
 pub mod economics;
 pub mod error;
+pub mod fees;
 pub mod genesis;
 pub mod logs;
 pub mod mempool;
@@ -13,6 +15,8 @@ pub mod settlement;
 pub mod state;
 
 mod build;
+mod pending;
+mod signing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,14 +24,16 @@ use std::sync::Arc;
 use alloy_primitives::{Address, Bytes, B256, U256};
 
 pub use block::{Block, Header, Receipt, StoredBlock};
+pub use contracts::Contracts;
 pub use error::ChainError;
+pub use fees::{BaseFeeRule, FeeHistory};
 pub use genesis::Genesis;
 pub use logs::LogFilter;
 pub use mempool::GasMempool;
 pub use miner::{MiningMode, Schedule};
 pub use state::{Account, MemoryState, StateDb};
 
-use crate::eth::keys::{DevKeys, UnsignedFields};
+use crate::eth::keys::DevKeys;
 use crate::eth::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};
 use crate::pipe::{Clock, Pipe, PipeConfig, SystemClock};
 use native::hub;
@@ -46,6 +52,9 @@ pub enum BlockTag {
     Safe,
     Finalized,
     Pending,
+    /// A block by its hash (EIP-1898); this chain has no forks, so every known hash is
+    /// canonical.
+    Hash(B256),
 }
 
 struct Snapshot {
@@ -58,8 +67,11 @@ struct Snapshot {
 
 pub struct Chain {
     chain_id: u64,
-    base_fee: u64,
+    /// How each block's base fee follows from its parent's header.
+    base_fee_rule: BaseFeeRule,
     gas_limit: u64,
+    /// Code and storage from genesis (served, not executed).
+    contracts: Contracts,
     coinbase: Address,
     keys: DevKeys,
     state: Box<dyn StateDb>,
@@ -110,11 +122,14 @@ impl Chain {
             keys.addresses().into_iter().map(|a| (a, genesis.balance)).collect();
         let stake = genesis.economics.node_stake;
         funded.extend(node_addresses.iter().chain([&watcher]).map(|a| (economics::stake_address(a), stake)));
-        funded.extend(genesis.alloc.iter().copied());
         let mut state = MemoryState::default();
         for (address, balance) in &funded {
             state.set_account(*address, 0, Account { balance: *balance, nonce: 0 });
         }
+        for (address, alloc) in &genesis.alloc {
+            state.set_account(*address, 0, Account { balance: alloc.balance, nonce: alloc.nonce });
+        }
+        let contracts = genesis.contracts();
         let header = Header {
             number: 0,
             parent_hash: B256::ZERO,
@@ -126,7 +141,7 @@ impl Chain {
             base_fee: genesis.base_fee,
             transactions_root: B256::ZERO,
             receipts_root: B256::ZERO,
-            state_root: state.state_root(0),
+            state_root: state_root(&state, &contracts, 0),
             logs_bloom: Default::default(),
             settlements_root: B256::ZERO,
         };
@@ -140,8 +155,9 @@ impl Chain {
         };
         Ok(Chain {
             chain_id: genesis.chain_id,
-            base_fee: genesis.base_fee,
+            base_fee_rule: BaseFeeRule::new(genesis.base_fee, genesis.base_fee_change),
             gas_limit: genesis.gas_limit,
+            contracts,
             coinbase: Address::ZERO,
             keys,
             state: Box::new(state),
@@ -206,7 +222,8 @@ impl Chain {
             blocks.push(block);
         }
         let head = blocks.len() as u64 - 1;
-        chain.base_fee = blocks[head as usize].header.base_fee;
+        // Base fees come from the stored headers: the next one follows the head's.
+        chain.base_fee_rule = BaseFeeRule::new(blocks[0].header.base_fee, genesis.base_fee_change);
         chain.gas_limit = blocks[head as usize].header.gas_limit;
         // The account table is complete: an account missing from it is empty. Where it differs
         // from the blocks (anvil_setBalance between blocks), it is the layer above the head.
@@ -235,8 +252,12 @@ impl Chain {
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
+    /// The base fee of the next block: what new transactions are checked and ordered by.
     pub fn base_fee(&self) -> u64 {
-        self.base_fee
+        self.base_fee_rule.next(&self.blocks.last().expect("genesis exists").header)
+    }
+    pub fn base_fee_rule(&self) -> BaseFeeRule {
+        self.base_fee_rule
     }
     pub fn gas_limit(&self) -> u64 {
         self.gas_limit
@@ -399,6 +420,7 @@ impl Chain {
             ))),
             BlockTag::Earliest => Ok(0),
             BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized | BlockTag::Pending => Ok(self.published),
+            BlockTag::Hash(h) => self.block_by_hash(&h).map(|b| b.header.number).ok_or(ChainError::BlockNotFound(h)),
         }
     }
 
@@ -417,8 +439,39 @@ impl Chain {
         Ok(if tag == BlockTag::Pending { self.pool.pending_nonce(address, account.nonce) } else { account.nonce })
     }
 
-    pub fn code(&self, address: &Address) -> Bytes {
-        native::code(address)
+    /// Code at `address` as of block `tag`: a native contract's marker, or code from genesis
+    /// (which no block can change yet).
+    pub fn code(&self, address: &Address, tag: BlockTag) -> Result<Bytes, ChainError> {
+        self.resolve(tag)?;
+        Ok(self.contracts.code(address).cloned().unwrap_or_else(|| native::code(address)))
+    }
+
+    /// Storage slot `slot` of `address` as of block `tag`.
+    pub fn storage(&self, address: &Address, slot: &B256, tag: BlockTag) -> Result<B256, ChainError> {
+        self.resolve(tag)?;
+        Ok(self.contracts.storage(address, slot))
+    }
+
+    pub fn contracts(&self) -> &Contracts {
+        &self.contracts
+    }
+
+    /// A transaction or call to an account with code would need the EVM: refused, never
+    /// treated as a plain transfer.
+    fn refuse_bytecode(&self, to: Option<Address>) -> Result<(), ChainError> {
+        match to {
+            None => Err(ChainError::no_bytecode()),
+            Some(to) if self.contracts.code(&to).is_some() => Err(ChainError::Unsupported(format!(
+                "the account {to} has code from genesis, and running EVM bytecode is not supported yet: \
+                 og-devnet runs native contracts only"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The state root of block `at`: accounts, and the genesis code and storage if any.
+    fn state_root(&self, at: u64) -> B256 {
+        state_root(&*self.state, &self.contracts, at)
     }
 
     /// Every non-empty account with its latest value (edits included), sorted by address.
@@ -426,9 +479,11 @@ impl Chain {
         self.state.accounts_at(self.next_layer())
     }
 
+    /// A published block; None for `Pending` (see [`Chain::pending_block`]) and for blocks
+    /// that do not exist.
     pub fn block(&self, tag: BlockTag) -> Option<&Block> {
         if tag == BlockTag::Pending {
-            return self.blocks.get(self.published as usize);
+            return None;
         }
         self.resolve(tag).ok().and_then(|n| self.blocks.get(n as usize))
     }
@@ -476,10 +531,8 @@ impl Chain {
     /// Checks a signed transaction against the tip state and pools it. On error nothing
     /// changes.
     pub fn submit(&mut self, tx: SignedTx) -> Result<B256, ChainError> {
-        if tx.to().is_none() {
-            return Err(ChainError::no_bytecode());
-        }
-        let base_fee = self.base_fee as u128;
+        self.refuse_bytecode(tx.to())?;
+        let base_fee = self.base_fee() as u128;
         if tx.max_fee_per_gas() < base_fee {
             return Err(ChainError::FeeTooLow { offered: tx.max_fee_per_gas(), base_fee });
         }
@@ -539,42 +592,14 @@ impl Chain {
 
     /// `eth_sendTransaction`: fills in nonce, gas and fees, signs with the dev key, submits.
     pub fn send_transaction(&mut self, req: &TxRequest) -> Result<B256, ChainError> {
-        let from = req.from.ok_or_else(|| ChainError::InvalidArgument("'from' is required".into()))?;
-        if !self.keys.is_unlocked(from) {
-            return Err(ChainError::UnknownAccount(from));
-        }
-        let gas = match req.gas {
-            Some(g) => g,
-            None => self.estimate_gas(req)?,
-        };
-        // As geth: without an explicit tip, suggest one but never above the given max fee.
-        let tip = req
-            .max_priority_fee_per_gas
-            .unwrap_or_else(|| req.max_fee_per_gas.map_or(SUGGESTED_TIP, |m| m.min(SUGGESTED_TIP)));
-        let fields = UnsignedFields {
-            chain_id: self.chain_id,
-            nonce: match req.nonce {
-                Some(n) => n,
-                None => self.nonce(&from, BlockTag::Pending)?,
-            },
-            to: req.to,
-            value: req.value.unwrap_or_default(),
-            data: req.data.clone().unwrap_or_default(),
-            gas,
-            gas_price: req.gas_price,
-            max_fee_per_gas: req.max_fee_per_gas.unwrap_or(2 * self.base_fee as u128 + tip),
-            max_priority_fee_per_gas: tip,
-        };
-        let envelope = self.keys.sign(from, fields)?;
-        self.submit(SignedTx::from_envelope(envelope)?)
+        let signed = self.sign_transaction(req)?;
+        self.submit(signed)
     }
 
     /// Gas a transaction would use. Transfers and calls to accounts without code use only
     /// intrinsic gas.
     pub fn estimate_gas(&self, req: &TxRequest) -> Result<u64, ChainError> {
-        if req.to.is_none() {
-            return Err(ChainError::no_bytecode());
-        }
+        self.refuse_bytecode(req.to)?;
         let data = req.data.clone().unwrap_or_default();
         let mut gas = intrinsic_gas(&data, false, 0, 0);
         let mut fee = U256::ZERO;
@@ -596,6 +621,7 @@ impl Chain {
     /// `eth_call`. Accounts without code return empty data, as on Ethereum.
     pub fn call(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
         self.resolve(tag)?;
+        self.refuse_bytecode(req.to)?;
         match req.to {
             None => Err(ChainError::no_bytecode()),
             Some(to) if hub::is_inference_contract(Some(to)) => {
@@ -732,6 +758,20 @@ impl Chain {
     }
 }
 
+/// The state root of block `at`.
+fn state_root(state: &dyn StateDb, contracts: &Contracts, at: u64) -> B256 {
+    with_contracts(state.state_root(at), contracts)
+}
+
+/// A state root over the accounts' root and the genesis code and storage. These are folded
+/// in only when there are any, so chains without them keep the accounts-only root.
+fn with_contracts(accounts_root: B256, contracts: &Contracts) -> B256 {
+    if contracts.is_empty() {
+        return accounts_root;
+    }
+    merkle::root([accounts_root.as_slice(), contracts.root().as_slice()])
+}
+
 /// What a transaction can cost at most: gas limit × max fee + value; None if that does not
 /// fit in 256 bits (no account can pay it).
 fn max_cost(tx: &SignedTx) -> Option<U256> {
@@ -740,3 +780,5 @@ fn max_cost(tx: &SignedTx) -> Option<U256> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_wire;

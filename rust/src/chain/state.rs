@@ -29,19 +29,25 @@ pub trait StateDb: Send + Sync {
 
     /// blake3 Merkle root over (address ‖ balance ‖ nonce) of every account at `at`.
     fn state_root(&self, at: u64) -> B256 {
-        let leaves: Vec<Vec<u8>> = self
-            .accounts_at(at)
-            .into_iter()
-            .map(|(a, acc)| {
-                let mut leaf = Vec::with_capacity(20 + 32 + 8);
-                leaf.extend_from_slice(a.as_slice());
-                leaf.extend_from_slice(&acc.balance.to_be_bytes::<32>());
-                leaf.extend_from_slice(&acc.nonce.to_be_bytes());
-                leaf
-            })
-            .collect();
-        merkle::root(leaves.iter().map(|l| l.as_slice()))
+        accounts_root(self.accounts_at(at))
     }
+}
+
+/// blake3 Merkle root over (address ‖ balance ‖ nonce) of `accounts`, sorted by address,
+/// empty accounts left out.
+pub fn accounts_root(accounts: impl IntoIterator<Item = (Address, Account)>) -> B256 {
+    let leaves: Vec<Vec<u8>> = accounts
+        .into_iter()
+        .filter(|(_, acc)| *acc != Account::default())
+        .map(|(a, acc)| {
+            let mut leaf = Vec::with_capacity(20 + 32 + 8);
+            leaf.extend_from_slice(a.as_slice());
+            leaf.extend_from_slice(&acc.balance.to_be_bytes::<32>());
+            leaf.extend_from_slice(&acc.nonce.to_be_bytes());
+            leaf
+        })
+        .collect();
+    merkle::root(leaves.iter().map(|l| l.as_slice()))
 }
 
 /// In-memory state: per account, the list of (block, value) changes in block order.

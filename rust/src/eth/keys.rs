@@ -1,7 +1,7 @@
 //! Dev accounts derived from a BIP-39 mnemonic at m/44'/60'/0'/0/i, the same keys anvil and
 //! hardhat print, and signing of transactions on behalf of those unlocked accounts.
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
-use alloy_primitives::{Address, TxKind, B256};
+use alloy_primitives::{Address, Signature, TxKind, B256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::{coins_bip39::English, MnemonicBuilder, PrivateKeySigner};
 
@@ -63,6 +63,18 @@ impl DevKeys {
 
     pub fn is_unlocked(&self, address: Address) -> bool {
         self.signer(address).is_some()
+    }
+
+    /// Signs a 32-byte digest (EIP-712 signing hashes) for an unlocked account.
+    pub fn sign_hash(&self, from: Address, hash: &B256) -> Result<Signature, ChainError> {
+        let signer = self.signer(from).ok_or(ChainError::UnknownAccount(from))?;
+        signer.sign_hash_sync(hash).map_err(|e| ChainError::InvalidSignature(e.to_string()))
+    }
+
+    /// Signs `message` as an EIP-191 personal message for an unlocked account.
+    pub fn sign_message(&self, from: Address, message: &[u8]) -> Result<Signature, ChainError> {
+        let signer = self.signer(from).ok_or(ChainError::UnknownAccount(from))?;
+        signer.sign_message_sync(message).map_err(|e| ChainError::InvalidSignature(e.to_string()))
     }
 
     /// Signs a fully specified transaction for an unlocked account: EIP-1559 unless a legacy
@@ -139,6 +151,15 @@ mod tests {
             keys.private_keys()[0].to_string(),
             "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
         );
+    }
+
+    #[test]
+    fn signs_personal_messages_recoverably() {
+        let keys = DevKeys::from_mnemonic(DEFAULT_MNEMONIC, 1).unwrap();
+        let a = keys.addresses()[0];
+        let sig = keys.sign_message(a, b"hello").unwrap();
+        assert_eq!(sig.recover_address_from_msg(b"hello").unwrap(), a);
+        assert!(matches!(keys.sign_message(Address::ZERO, b"x"), Err(ChainError::UnknownAccount(_))));
     }
 
     #[test]

@@ -4,27 +4,39 @@ use alloy_primitives::{Address, Signature};
 use serde_json::{json, Value};
 
 use crate::chain::logs::LogRef;
-use crate::chain::Block;
+use crate::chain::{Block, FeeHistory};
 use crate::eth::SignedTx;
 
 fn q<T: std::fmt::LowerHex>(v: T) -> String {
     format!("{v:#x}")
 }
 
+/// Whether a block is sealed or the pending block. As geth shows it, the pending block has
+/// no hash, nonce or miner yet (null); its transactions no block hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    Sealed,
+    Pending,
+}
+
 pub fn block(block: &Block, full_transactions: bool) -> Value {
+    block_of_kind(block, full_transactions, BlockKind::Sealed)
+}
+
+pub fn block_of_kind(block: &Block, full_transactions: bool, kind: BlockKind) -> Value {
     let h = &block.header;
     let transactions: Vec<Value> = if full_transactions {
         block
             .transactions
             .iter()
             .enumerate()
-            .map(|(i, tx)| transaction(tx, Some((block, i)), h.base_fee as u128))
+            .map(|(i, tx)| transaction_in(tx, block, i, kind))
             .collect()
     } else {
         block.transactions.iter().map(|tx| json!(tx.hash)).collect()
     };
     let size: usize = 600 + block.transactions.iter().map(|t| t.raw().len()).sum::<usize>();
-    json!({
+    let mut v = json!({
         "number": q(h.number),
         "hash": block.hash,
         "parentHash": h.parent_hash,
@@ -47,10 +59,26 @@ pub fn block(block: &Block, full_transactions: bool) -> Value {
         "size": q(size),
         "uncles": [],
         "transactions": transactions,
-    })
+    });
+    if kind == BlockKind::Pending {
+        for field in ["hash", "nonce", "miner"] {
+            v[field] = Value::Null;
+        }
+    }
+    v
 }
 
-/// A transaction; `at` is (block, index) once included, None while pooled.
+/// The transaction at `index` of `block`.
+pub fn transaction_in(tx: &SignedTx, block: &Block, index: usize, kind: BlockKind) -> Value {
+    let mut v = transaction(tx, Some((block, index)), block.header.base_fee as u128);
+    if kind == BlockKind::Pending {
+        v["blockHash"] = Value::Null;
+    }
+    v
+}
+
+/// A transaction; `at` is (block, index) once included, None while pooled (then the
+/// block fields are null and `gasPrice` is what it would pay at `base_fee`).
 pub fn transaction(tx: &SignedTx, at: Option<(&Block, usize)>, base_fee: u128) -> Value {
     let env = &tx.envelope;
     let sig: &Signature = env.signature();
@@ -70,6 +98,8 @@ pub fn transaction(tx: &SignedTx, at: Option<(&Block, usize)>, base_fee: u128) -
         "blockHash": at.map(|(b, _)| b.hash),
         "blockNumber": at.map(|(b, _)| q(b.header.number)),
         "transactionIndex": at.map(|(_, i)| q(i)),
+        // execution-apis' TransactionInfo: the including block's timestamp.
+        "blockTimestamp": at.map(|(b, _)| q(b.header.timestamp)),
     });
     let obj = v.as_object_mut().expect("object");
     match env {
@@ -136,4 +166,16 @@ pub fn log(l: &LogRef<'_>) -> Value {
         "logIndex": q(l.log_index),
         "removed": false,
     })
+}
+
+pub fn fee_history(h: &FeeHistory) -> Value {
+    let mut v = json!({
+        "oldestBlock": q(h.oldest_block),
+        "baseFeePerGas": h.base_fee_per_gas.iter().map(|f| q(*f)).collect::<Vec<_>>(),
+        "gasUsedRatio": h.gas_used_ratio,
+    });
+    if let Some(reward) = &h.reward {
+        v["reward"] = json!(reward.iter().map(|r| r.iter().map(|t| q(*t)).collect::<Vec<_>>()).collect::<Vec<_>>());
+    }
+    v
 }

@@ -14,6 +14,7 @@ use crate::chain::native::hub;
 use crate::pipe::{PipeConfig, SystemClock};
 use crate::chain::native::NATIVE_CONTRACTS;
 use crate::chain::{Account, Chain, Genesis, LogFilter, MiningMode, StoredBlock};
+use super::wire;
 use crate::eth::{rpc_json, TxRequest};
 
 #[pyclass(name = "Chain", module = "og_devnet._core", frozen)]
@@ -99,6 +100,7 @@ fn genesis(
     timestamp_ms: u64,
     base_fee: u64,
     gas_limit: u64,
+    base_fee_change: bool,
     genesis_json: Option<&str>,
 ) -> PyResult<Genesis> {
     let mut g = Genesis::new(timestamp_ms);
@@ -108,6 +110,7 @@ fn genesis(
     g.balance = convert::u256(balance)?;
     g.base_fee = base_fee;
     g.gas_limit = gas_limit;
+    g.base_fee_change = base_fee_change;
     if let Some(text) = genesis_json {
         g = g.apply_json(text).map_err(to_py)?;
     }
@@ -153,7 +156,7 @@ impl PyChain {
 #[pymethods]
 impl PyChain {
     #[new]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20, base_fee_change=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -170,8 +173,9 @@ impl PyChain {
         nodes: u32,
         pipe: Option<PipeArgs>,
         challenge_window: u64,
+        base_fee_change: bool,
     ) -> PyResult<Self> {
-        let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json)?;
+        let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, base_fee_change, genesis_json)?;
         g.nodes = nodes;
         let mut chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
         chain.set_challenge_window(challenge_window);
@@ -179,9 +183,10 @@ impl PyChain {
     }
 
     /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
-    /// first) and the latest (address, balance, nonce) of every account.
+    /// first) and the latest (address, balance, nonce) of every account. `contracts_json` is
+    /// what `genesis_contracts_json` gave when the chain was made.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None, base_fee_change=true, contracts_json=None))]
     #[allow(clippy::too_many_arguments)]
     fn restore(
         py: Python<'_>,
@@ -200,8 +205,17 @@ impl PyChain {
         economics_json: Option<&str>,
         challenge_window: u64,
         deliveries_json: Option<&str>,
+        base_fee_change: bool,
+        contracts_json: Option<&str>,
     ) -> PyResult<Self> {
-        let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, None)?;
+        let alloc = contracts_json
+            .map(|text| -> PyResult<String> {
+                let contracts: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored genesis contracts: {e}"))))?;
+                Ok(json!({ "alloc": contracts }).to_string())
+            })
+            .transpose()?;
+        let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, base_fee_change, alloc.as_deref())?;
         g.nodes = nodes;
         if let Some(text) = economics_json {
             g.economics = serde_json::from_str(text)
@@ -237,9 +251,15 @@ impl PyChain {
     fn chain_id(&self) -> u64 {
         self.lock().chain_id()
     }
+    /// The base fee of the next block.
     #[getter]
     fn base_fee(&self) -> u64 {
         self.lock().base_fee()
+    }
+
+    /// Code and storage from genesis, as a geth `alloc` object (JSON) that `restore` takes.
+    fn genesis_contracts_json(&self) -> String {
+        Genesis::contracts_alloc_json(self.lock().contracts()).to_string()
     }
     #[getter]
     fn gas_limit(&self) -> u64 {
@@ -247,6 +267,13 @@ impl PyChain {
     }
     fn head(&self) -> u64 {
         self.lock().head()
+    }
+
+    /// The number of the block `tag` names ("pending": the head's); raises BlockNotFound for
+    /// an unknown hash, InvalidArgument for a future number.
+    fn resolve_block(&self, tag: TagArg) -> PyResult<u64> {
+        let tag = convert::tag(tag)?;
+        self.lock().resolve(tag).map_err(to_py)
     }
 
     /// Prices, multipliers, stakes and bonds fixed at genesis (JSON, amounts as 0x-hex).
@@ -376,8 +403,16 @@ impl PyChain {
         self.lock().nonce(&convert::address(address)?, convert::tag(tag)?).map_err(to_py)
     }
 
-    fn code(&self, address: &str) -> PyResult<String> {
-        Ok(self.lock().code(&convert::address(address)?).to_string())
+    #[pyo3(signature = (address, tag=TagArg::Name("latest".into())))]
+    fn code(&self, address: &str, tag: TagArg) -> PyResult<String> {
+        let (address, tag) = (convert::address(address)?, convert::tag(tag)?);
+        self.lock().code(&address, tag).map(|c| c.to_string()).map_err(to_py)
+    }
+
+    /// The 32-byte word in storage slot `slot` of `address`, 0x-hex.
+    fn storage_at(&self, address: &str, slot: &Bound<'_, PyInt>, tag: TagArg) -> PyResult<String> {
+        let (address, slot, tag) = (convert::address(address)?, convert::word(slot)?, convert::tag(tag)?);
+        self.lock().storage(&address, &slot, tag).map(|w| w.to_string()).map_err(to_py)
     }
 
     /// [(address, balance, nonce)] of every account at the tip.
@@ -386,10 +421,41 @@ impl PyChain {
         accounts_to_py(py, accounts)
     }
 
-    /// The block as JSON-RPC shapes it, or None.
-    fn block_json(&self, tag: TagArg, full: bool) -> PyResult<Option<String>> {
+    /// The block as JSON-RPC shapes it (by number, tag or hash; "pending" builds the pending
+    /// block), or None.
+    fn block_json(&self, py: Python<'_>, tag: TagArg, full: bool) -> PyResult<Option<String>> {
         let tag = convert::tag(tag)?;
-        Ok(self.lock().block(tag).map(|b| to_json(rpc_json::block(b, full))))
+        Ok(py.detach(|| wire::block(&self.lock(), tag, full).map(to_json)))
+    }
+
+    /// Every receipt of a sealed block (JSON list), or None (no such block, or pending).
+    fn block_receipts_json(&self, py: Python<'_>, tag: TagArg) -> PyResult<Option<String>> {
+        let tag = convert::tag(tag)?;
+        Ok(py.detach(|| wire::block_receipts(&self.lock(), tag).map(to_json)))
+    }
+
+    /// The transaction at `index` of a block, or None.
+    fn block_transaction_json(&self, py: Python<'_>, tag: TagArg, index: usize) -> PyResult<Option<String>> {
+        let tag = convert::tag(tag)?;
+        Ok(py.detach(|| wire::block_transaction(&self.lock(), tag, index).map(to_json)))
+    }
+
+    /// The signed bytes (0x-hex) of the transaction at `index` of a block, or None.
+    fn raw_block_transaction(&self, py: Python<'_>, tag: TagArg, index: usize) -> PyResult<Option<String>> {
+        let tag = convert::tag(tag)?;
+        Ok(py.detach(|| wire::raw_block_transaction(&self.lock(), tag, index)))
+    }
+
+    /// The signed bytes (0x-hex) of a mined or pooled transaction, or None.
+    fn raw_transaction(&self, hash: &str) -> PyResult<Option<String>> {
+        let h = convert::hash(hash)?;
+        Ok(self.lock().transaction(&h).map(|(tx, _)| tx.raw().to_string()))
+    }
+
+    /// eth_feeHistory (JSON) over `count` blocks ending at `newest`.
+    fn fee_history_json(&self, py: Python<'_>, count: u64, newest: TagArg, percentiles: Vec<f64>) -> PyResult<String> {
+        let newest = convert::tag(newest)?;
+        py.detach(|| wire::fee_history(&self.lock(), count, newest, &percentiles).map(to_json)).map_err(to_py)
     }
 
     fn block_by_hash_json(&self, hash: &str, full: bool) -> PyResult<Option<String>> {
@@ -452,6 +518,27 @@ impl PyChain {
     fn send_transaction(&self, py: Python<'_>, request: &Bound<'_, PyDict>) -> PyResult<String> {
         let req = self::request(request)?;
         py.detach(|| self.lock().send_transaction(&req)).map(|h| h.to_string()).map_err(to_py)
+    }
+
+    /// eth_signTransaction: fills in and signs for an unlocked dev account; the raw signed
+    /// transaction, 0x-hex.
+    fn sign_transaction(&self, py: Python<'_>, request: &Bound<'_, PyDict>) -> PyResult<String> {
+        let req = self::request(request)?;
+        py.detach(|| self.lock().sign_transaction(&req)).map(|tx| tx.raw().to_string()).map_err(to_py)
+    }
+
+    /// eth_sign: the EIP-191 signature (65 bytes r ‖ s ‖ v, v 27/28, 0x-hex) of `message`.
+    fn sign_message(&self, address: &str, message: Vec<u8>) -> PyResult<String> {
+        let from = convert::address(address)?;
+        let sig = self.lock().sign_message(from, &message).map_err(to_py)?;
+        Ok(alloy_primitives::hex::encode_prefixed(sig.as_bytes()))
+    }
+
+    /// eth_signTypedData_v4: the EIP-712 signature (65 bytes, 0x-hex) of typed data (JSON).
+    fn sign_typed_data(&self, address: &str, typed_json: &str) -> PyResult<String> {
+        let from = convert::address(address)?;
+        let sig = self.lock().sign_typed_data(from, typed_json).map_err(to_py)?;
+        Ok(alloy_primitives::hex::encode_prefixed(sig.as_bytes()))
     }
 
     fn estimate_gas(&self, request: &Bound<'_, PyDict>) -> PyResult<u64> {

@@ -27,6 +27,11 @@ pub fn u256(v: &Bound<'_, PyInt>) -> PyResult<U256> {
     s.parse::<U256>().map_err(|e| bad("uint256", &s, e))
 }
 
+/// A storage slot or word given as an integer.
+pub fn word(v: &Bound<'_, PyInt>) -> PyResult<B256> {
+    u256(v).map(B256::from)
+}
+
 pub fn u256_to_py(py: Python<'_>, v: U256) -> PyResult<Py<PyAny>> {
     Ok(py.get_type::<PyInt>().call1((v.to_string(),))?.unbind())
 }
@@ -37,16 +42,18 @@ pub enum TagArg {
     Name(String),
 }
 
+/// A block number, a tag name, or a 32-byte block hash (0x + 64 hex digits).
 pub fn tag(t: TagArg) -> PyResult<BlockTag> {
     Ok(match t {
         TagArg::Number(n) => BlockTag::Number(n),
+        TagArg::Name(s) if s.len() == 66 && s.starts_with("0x") => BlockTag::Hash(hash(&s)?),
         TagArg::Name(s) => match s.as_str() {
             "latest" => BlockTag::Latest,
             "pending" => BlockTag::Pending,
             "earliest" => BlockTag::Earliest,
             "safe" => BlockTag::Safe,
             "finalized" => BlockTag::Finalized,
-            other => return Err(bad("block tag", other, "expected a number or latest/pending/earliest/safe/finalized")),
+            other => return Err(bad("block tag", other, "expected a number, a block hash or latest/pending/earliest/safe/finalized")),
         },
     })
 }

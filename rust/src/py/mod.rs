@@ -7,6 +7,7 @@ mod convert;
 mod errors;
 mod functions;
 mod pipe;
+mod wire;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
