@@ -156,8 +156,10 @@ def test_an_allowed_origin_gets_a_proper_cors_exchange(page: playwright.Page, pa
             """async (rpc) => {
                  const r = await fetch(rpc, {method: "POST", headers: {"content-type": "application/json"},
                                              body: JSON.stringify({jsonrpc: "2.0", id: 1, method: "eth_chainId", params: []})});
-                 return {status: r.status, body: await r.json(), allow: r.headers.get("access-control-allow-origin")};
+                 return {status: r.status, body: await r.json()};
                }""",
             node.rpc_url,
         )
-        assert answer == {"status": 200, "body": {"jsonrpc": "2.0", "id": 1, "result": "0x29f8"}, "allow": page_origin}
+        # The browser let the page read the answer: the preflight and the response carried the
+        # CORS headers it checks (a refused exchange throws a TypeError instead).
+        assert answer == {"status": 200, "body": {"jsonrpc": "2.0", "id": 1, "result": "0x29f8"}}

@@ -98,14 +98,14 @@ def test_registration_errors(tmp_path: Path) -> None:
 
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"this is not a model")
-    with Devnet(mining="manual") as node:
+    with Devnet(mining="manual", models_dirs=[tmp_path]) as node:  # by path: only from here
         r = httpx.post(node.url + "/api/models", files={"file": ("junk.onnx", junk.read_bytes())})
         assert r.status_code == 422 and "not a usable ONNX or GGUF model" in r.json()["detail"]
         r = httpx.post(node.url + "/api/models", files={"file": ("empty.onnx", b"")})
         assert r.status_code == 422 and "empty" in r.json()["detail"]
         assert httpx.get(node.url + "/api/models/nope").status_code == 404
         body = rpc(node, "og_registerModel", [{"path": str(tmp_path / "missing.onnx")}])
-        assert body["error"]["code"] == -32602 and "is not a file" in body["error"]["message"]
+        assert body["error"]["code"] == -32602 and "--models-dir" in body["error"]["message"]
         body = rpc(node, "og_registerModel", [{"path": str(junk)}])
         assert body["error"]["code"] == -32602 and "not a usable" in body["error"]["message"]
         model = make_model(tmp_path / "ok.onnx", seed=3, width=2)

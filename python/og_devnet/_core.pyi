@@ -1,5 +1,6 @@
 """Type stub of the Rust extension `og_devnet._core`. Kept in step with rust/src/py/ by hand."""
 
+from collections.abc import Iterable
 from os import PathLike
 from typing import Any, Literal, TypedDict
 
@@ -28,6 +29,12 @@ class UnknownAccount(CoreError): ...
 class InvalidArgument(CoreError): ...
 class BlockNotFound(CoreError):
     """A block asked for by hash that the chain does not have (geth: "header not found")."""
+
+class BodyArchived(CoreError):
+    """A read needs block bodies that are in the store only. args: (message, [block numbers]):
+    load those records and hand them to `Chain.load_bodies`, then read again."""
+
+    args: tuple[str, list[int]]
 
 class ExecutionReverted(CoreError):
     """args: (message, revert data hex: Error(string))."""
@@ -120,6 +127,7 @@ class Chain:
         pipe: PipeArgs | None = None,
         challenge_window: int = 20,
         base_fee_change: bool = True,
+        body_window: int = 128,
     ) -> None: ...
     @staticmethod
     def restore(
@@ -130,7 +138,7 @@ class Chain:
         balance: int,
         base_fee: int,
         gas_limit: int,
-        blocks: list[str],
+        blocks: Iterable[str],
         state: list[tuple[str, int, int]],
         mining: MiningModeName = "interval",
         block_time_ms: int = 500,
@@ -141,8 +149,10 @@ class Chain:
         deliveries_json: str | None = None,
         base_fee_change: bool = True,
         contracts_json: str | None = None,
+        body_window: int = 128,
     ) -> Chain:
-        """`contracts_json`: what `genesis_contracts_json` gave when the chain was made."""
+        """`contracts_json`: what `genesis_contracts_json` gave when the chain was made. `blocks`
+        is read once; only the last `body_window` records are decoded in full."""
     @property
     def chain_id(self) -> int: ...
     @property
@@ -191,6 +201,8 @@ class Chain:
     def storage_at(self, address: str, slot: int, tag: BlockTag) -> str:
         """The 32-byte word in `slot`, 0x-hex."""
     def accounts(self) -> list[tuple[str, int, int]]: ...
+    # Reads of blocks, transactions, receipts, logs and fee history raise BodyArchived when
+    # they need bodies that left memory: call them through `og_devnet.store.archive.ArchivedReads`.
     def block_json(self, tag: BlockTag, full: bool) -> str | None:
         """"pending": the pending block (hash, nonce and miner null, as geth shows it)."""
     def block_receipts_json(self, tag: BlockTag) -> str | None:
@@ -211,6 +223,13 @@ class Chain:
         addresses: list[str] = ...,
         topics: list[list[str] | None] = ...,
     ) -> str: ...
+    def load_bodies(self, records: list[tuple[int, str]]) -> int:
+        """Archived bodies read back from the store, [(number, stored JSON)], into a small
+        cache so the read that raised BodyArchived can be retried; returns how many were taken
+        (a record that is not this chain's archived block is left out)."""
+    @property
+    def body_window(self) -> int:
+        """How many recent published blocks keep their bodies in memory."""
     def pool_counts(self) -> tuple[int, int]: ...
     def submit_raw(self, raw: bytes) -> str: ...
     def send_transaction(self, request: dict[str, Any]) -> str: ...

@@ -263,7 +263,11 @@ def models_add(
     """Upload a model to a running node and print its id."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+    from og_devnet.inference.catalog import MAX_MODEL_BYTES
+
     size = file.stat().st_size
+    if size > MAX_MODEL_BYTES:  # the node would refuse it once the cap is reached (413)
+        fail(f"{file.name} is {size} bytes; models are limited to {MAX_MODEL_BYTES} bytes")
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=err, transient=True) as progress:  # fmt: skip
         task = progress.add_task(f"Uploading {file.name}", total=size)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     state: Path | None = None
     #: SQLAlchemy URL; None means SQLite in the state directory.
     db: str | None = None
+    #: Recent blocks whose transactions and receipts stay in memory; older ones are read back
+    #: from the store when asked for (memory stays flat however long the chain runs).
+    body_window: int = Field(128, ge=1, le=1_000_000)
     #: Print each JSON-RPC request (the CLI's --verbose).
     log_requests: bool = False
     #: EIP-1559: the base fee follows gas use from block to block (False keeps `base_fee` fixed,

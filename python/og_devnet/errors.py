@@ -11,6 +11,7 @@ from typing import Any
 from og_devnet._core import (
     AlreadyKnown,
     BlockNotFound,
+    BodyArchived,
     CoreError,
     ExecutionReverted,
     FeeTooLow,
@@ -31,11 +32,33 @@ from og_devnet._core import (
 )
 
 __all__ = [
-    "AlreadyKnown", "BlockNotFound", "CoreError", "FeeTooLow", "GasError", "InsufficientFunds", "InvalidArgument",
-    "InvalidSignature", "InvalidTransaction", "MalformedTransaction", "NonceTooHigh", "NonceTooLow",
-    "PoolFull", "TransactionRejected", "UnknownAccount", "UnsupportedError", "UnsupportedTxType",
-    "WrongChainId", "RpcError", "InvalidParams", "MethodNotFound", "InvalidRequest", "ParseError",
-    "rpc_error", "ExecutionReverted", "reverted",
+    "AlreadyKnown",
+    "BlockNotFound",
+    "BodyArchived",
+    "CoreError",
+    "ExecutionReverted",
+    "FeeTooLow",
+    "GasError",
+    "InsufficientFunds",
+    "InvalidArgument",
+    "InvalidParams",
+    "InvalidRequest",
+    "InvalidSignature",
+    "InvalidTransaction",
+    "MalformedTransaction",
+    "MethodNotFound",
+    "NonceTooHigh",
+    "NonceTooLow",
+    "ParseError",
+    "PoolFull",
+    "RpcError",
+    "TransactionRejected",
+    "UnknownAccount",
+    "UnsupportedError",
+    "UnsupportedTxType",
+    "WrongChainId",
+    "reverted",
+    "rpc_error",
 ]
 
 # JSON-RPC 2.0 and EIP-1474 codes.
@@ -80,6 +103,24 @@ class InvalidParams(RpcError):
     code = INVALID_PARAMS
 
 
+class FilterNotFound(RpcError):
+    """geth: -32000 "filter not found" for an unknown, expired or uninstalled id."""
+
+    code = INVALID_INPUT
+
+
+class SubscriptionNotFound(RpcError):
+    """geth: -32000 "subscription not found"."""
+
+    code = INVALID_INPUT
+
+
+class LimitExceeded(RpcError):
+    """-32005: a limit of the node (filters, subscriptions, a batch's budget of work)."""
+
+    code = LIMIT_EXCEEDED
+
+
 def reverted(reason: str) -> ExecutionReverted:
     """A revert raised on the Python side (a check the chain cannot make itself)."""
     from og_devnet._core import revert_data_hex
@@ -106,6 +147,9 @@ def rpc_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ExecutionReverted):
         message, data = exc.args
         return {"code": EXECUTION_REVERTED, "message": message, "data": data}
+    if isinstance(exc, BodyArchived):
+        # Its loaded bodies were pushed out again before the retry (a busy cache): transient.
+        return {"code": INVALID_INPUT, "message": exc.args[0]}
     if isinstance(exc, RpcError):
         err: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.data is not None:

@@ -4,27 +4,37 @@ what it missed. Published from the miner and settlement threads; read by `/api/e
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-#: Events kept for clients that reconnect (minutes of a busy devnet).
+#: Events kept for clients that reconnect (minutes of a busy devnet) ...
 RING_SIZE = 20_000
+#: ... within this many bytes of frames: memory stays bounded whatever the events carry, and
+#: a client that comes back after more than that gets a `reset` and redraws.
+RING_BYTES = 4 * 2**20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
+    """One event, kept only as its SSE frame, serialised once when published: hundreds of
+    clients replaying the ring share the bytes, and a full ring of 20 000 events costs a few
+    MB rather than a dict per event."""
+
     id: int
     kind: str
-    data: dict[str, Any]
-    #: The SSE frame, serialised once when published: hundreds of clients replaying the
-    #: ring then share the bytes instead of each encoding every event again.
-    frame: bytes = field(default=b"", repr=False, compare=False)
+    frame: bytes = field(repr=False, compare=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        payload = self.frame[self.frame.index(b"\ndata: ") + 7 : -2]
+        return orjson.loads(payload)
 
     def sse(self) -> bytes:
-        return self.frame or _frame(self.id, self.kind, self.data)
+        return self.frame
 
 
 def _frame(id_: int, kind: str, data: dict[str, Any]) -> bytes:
@@ -35,17 +45,27 @@ class EventLog:
     """A fixed ring indexed by event id (slot = id % size), so reading a page of events after
     any id costs the page, not the ring."""
 
-    def __init__(self, size: int = RING_SIZE) -> None:
+    def __init__(self, size: int = RING_SIZE, max_bytes: int = RING_BYTES) -> None:
         self._size = size
+        self._max_bytes = max_bytes
         self._ring: list[Event | None] = [None] * size
         self._next = 1
+        #: The oldest id still kept, and the bytes of the frames kept.
+        self._first = 1
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def publish(self, kind: str, data: dict[str, Any]) -> Event:
         with self._lock:
             id_ = self._next
-            event = Event(id_, kind, data, _frame(id_, kind, data))
+            event = Event(id_, sys.intern(kind), _frame(id_, kind, data))
+            while self._first < id_ and (id_ - self._first >= self._size or self._bytes + len(event.frame) > self._max_bytes):
+                old = self._ring[self._first % self._size]
+                self._bytes -= len(old.frame) if old is not None else 0
+                self._ring[self._first % self._size] = None
+                self._first += 1
             self._ring[id_ % self._size] = event
+            self._bytes += len(event.frame)
             self._next += 1
             return event
 
@@ -58,7 +78,7 @@ class EventLog:
         """Events after `last_id` (at most `limit`, oldest first), and whether some were
         already dropped from the ring."""
         with self._lock:
-            first = max(1, self._next - self._size)  # the oldest id still kept
+            first = self._first  # the oldest id still kept
             missed = False
             if last_id >= self._next:
                 # An id from the future: the client saw another run of this node (it

@@ -29,6 +29,7 @@ from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
 from og_devnet.inference.tee import DevnetCA, Enclave, measurements
 from og_devnet.store import ChainStore, make_engine
+from og_devnet.store.archive import ArchivedReads
 from og_devnet.store.chain_store import aggregate
 
 log = logging.getLogger("og_devnet.node")
@@ -59,6 +60,9 @@ class Node:
         self.settings = settings
         self.chain: Chain
         self.store: ChainStore
+        #: Every read of blocks, transactions, receipts, logs or fee history goes through this:
+        #: `node.read(node.chain.block_json, tag, full)` loads archived bodies it needs.
+        self.read: ArchivedReads
         self.state_dir: Path
         self.port: int = 0
         self.resumed = False
@@ -184,7 +188,7 @@ class Node:
             "cooldown_ms": 5000,
         }  # fmt: skip
         mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe,
-                      challenge_window=s.challenge_window)  # fmt: skip
+                      challenge_window=s.challenge_window, body_window=s.body_window)  # fmt: skip
         meta = self.store.meta()
         if meta and meta.get("schema") != STORE_SCHEMA:
             raise NodeError(
@@ -203,6 +207,7 @@ class Node:
                 base_fee_change=base_fee_change, contracts_json=json.dumps(meta.get("genesis_contracts", {})), **mining,
             )  # fmt: skip
             self.resumed = True
+            self.read = ArchivedReads(self.chain, self.store)
             if meta["chain_id"] != s.chain_id:
                 log.warning("resuming chain %s from %s; --chain-id %s ignored", meta["chain_id"], self.state_dir, s.chain_id)
             if base_fee_change != s.base_fee_change:
@@ -217,6 +222,7 @@ class Node:
             )  # fmt: skip
         except InvalidArgument as e:
             raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
+        self.read = ArchivedReads(self.chain, self.store)
         genesis_record = self.chain.genesis_record()
         meta = {
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
@@ -460,10 +466,10 @@ class Node:
         entries = self._pooled.__dict__.pop("entries", [])
         unmined = []
         for tx_hash, raw in entries:
-            if self.chain.receipt_json(tx_hash) is not None:
+            if self.read(self.chain.receipt_json, tx_hash) is not None:
                 continue  # already in a committed block: durable there
             if raw is None:
-                signed = self.chain.raw_transaction(tx_hash)  # signed by the node (eth_sendTransaction)
+                signed = self.read(self.chain.raw_transaction, tx_hash)  # signed by the node (eth_sendTransaction)
                 raw = None if signed is None else bytes.fromhex(signed.removeprefix("0x"))
             if raw is not None:
                 unmined.append((tx_hash, raw))

@@ -35,7 +35,7 @@ def search(node: NodeDep, queries: QueriesDep, q: Annotated[str, Query(min_lengt
         h = q.lower()
         if node.inference(h) is not None:
             return {"kind": "inference", "path": f"/inference/{h}"}
-        if node.chain.transaction_json(h) is not None:
+        if node.read(node.chain.transaction_json, h) is not None:
             return {"kind": "tx", "path": f"/tx/{h}"}
         if (b := queries.block(h)) is not None:
             return {"kind": "block", "path": f"/block/{b['number']}"}

@@ -51,11 +51,11 @@ def list_txs(queries: QueriesDep, limit: Limit = 20, before: Before = None, befo
 @router.get("/txs/{tx_hash}")
 def get_tx(tx_hash: str, node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
     tx_hash = hash32(tx_hash, "transaction hash")
-    raw = node.chain.transaction_json(tx_hash)
+    raw = node.read(node.chain.transaction_json, tx_hash)
     if raw is None:
         raise HTTPException(404, detail=f"no transaction {tx_hash}")
     tx = orjson.loads(raw)
-    receipt = orjson.loads(r) if (r := node.chain.receipt_json(tx_hash)) else None
+    receipt = orjson.loads(r) if (r := node.read(node.chain.receipt_json, tx_hash)) else None
     mined = queries.tx(tx_hash)
     return {
         "hash": tx["hash"], "block_number": None if mined is None else mined["block_number"], "from": tx["from"],

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -18,28 +19,39 @@ POLL_S = 0.05
 KEEPALIVE_S = 15.0
 #: Events written at once while a client catches up.
 PAGE = 128
-#: Streams writing a page at the same moment; the others wait for a turn, parked off the
-#: loop's ready queue. JSON-RPC shares the loop: when 200 clients replaying the whole ring
-#: each took a step in every pass, eth_blockNumber waited behind all of them (p99 4.1 s).
-TURNS = 4
+#: What all streams together may write, in bytes per second (and at once, the burst). JSON-RPC
+#: shares the loop: when 200 clients replaying the whole ring wrote as fast as they could read,
+#: the loop spent all its time on them and eth_blockNumber's p99 went to 4.1 s. One client
+#: still catches up on the whole ring (~6 MB) in a fraction of a second.
+RATE = 48 * 1024 * 1024
+BURST = 8 * 1024 * 1024
 #: Event streams open at once; more get 503 (each open stream costs a poll every POLL_S).
 MAX_STREAMS = 512
 RESET = b"event: reset\ndata: {\"reason\": \"events since your Last-Event-ID are no longer kept\"}\n\n"
 
 
 class Streams:
-    """One app's event streams: how many are open, and the turns to write."""
+    """One app's event streams: how many are open, and the pace they share."""
 
     def __init__(self) -> None:
         self.open = 0
-        self.turns = asyncio.Semaphore(TURNS)
+        self._allowance = float(BURST)
+        self._at = time.monotonic()
 
     @staticmethod
     def of(request: Request) -> Streams:
         state = request.app.state
-        if not hasattr(state, "event_streams"):  # made on the loop that serves them
+        if not hasattr(state, "event_streams"):
             state.event_streams = Streams()
         return state.event_streams
+
+    async def pace(self, size: int) -> None:
+        """Takes `size` bytes from the shared allowance, waiting off any debt first."""
+        now = time.monotonic()
+        self._allowance = min(BURST, self._allowance + (now - self._at) * RATE) - size
+        self._at = now
+        if self._allowance < 0:
+            await asyncio.sleep(-self._allowance / RATE)
 
 
 async def _stream(request: Request, log: EventLog, last: int, streams: Streams) -> AsyncIterator[bytes]:
@@ -48,16 +60,16 @@ async def _stream(request: Request, log: EventLog, last: int, streams: Streams) 
         yield b"retry: 1000\n\n"
         quiet = 0.0
         while True:
-            async with streams.turns:
-                events, missed = log.since(last, PAGE)
-                # Older than the ring: say so, so the client reloads what it shows.
-                page = (RESET if missed else b"") + b"".join(event.sse() for event in events)
+            events, missed = log.since(last, PAGE)
+            # Older than the ring: say so, so the client reloads what it shows.
+            page = (RESET if missed else b"") + b"".join(event.sse() for event in events)
             if events:
                 last = events[-1].id
             if page:
+                await streams.pace(len(page))
                 yield page
                 quiet = 0.0
-                await asyncio.sleep(0)
+                await asyncio.sleep(0)  # the others' turn, even when there is no debt
                 continue
             if await request.is_disconnected():
                 return

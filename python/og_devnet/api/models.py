@@ -57,7 +57,8 @@ async def upload_model(request: Request, node: NodeDep) -> dict[str, Any]:
         try:
             upload = await receive_file(request, f, cap)
         except UploadError as e:
-            raise HTTPException(e.status, detail=e.detail) from None
+            # The rest of the body is not read: close, rather than take it all to discard it.
+            raise HTTPException(e.status, detail=e.detail, headers={"Connection": "close"}) from None
         f.close()
         if upload.size == 0:
             raise HTTPException(422, detail="the uploaded file is empty")

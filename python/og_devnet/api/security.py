@@ -221,15 +221,13 @@ async def _preflight(send: Send, origin: str, headers: Headers) -> None:
 
 
 async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    if scope["type"] == "websocket":
+        # Closing before accepting refuses the handshake: the server answers it with 403.
+        # (Not the denial-response extension: uvicorn's sans-io WebSocket protocol then logs
+        # "returned without completing handshake" as an error for every refusal.)
+        await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+        return
     body = _json(detail)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-    elif "websocket.http.response" in scope.get("extensions", {}):
-        # The WebSocket Denial Response extension: a real HTTP 403 with the reason.
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
-    else:
-        # Closing before accepting refuses the handshake (servers answer it with 403).
-        await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -27,9 +27,17 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
 
-from og_devnet.errors import INVALID_INPUT, InvalidParams, InvalidRequest, ParseError, RpcError, rpc_error
+from og_devnet.errors import (
+    InvalidParams,
+    InvalidRequest,
+    LimitExceeded,
+    ParseError,
+    RpcError,
+    SubscriptionNotFound,
+    rpc_error,
+)
 from og_devnet.rpc import dispatch
-from og_devnet.rpc.filters import LimitExceeded, LogCriteria, block_logs, new_id
+from og_devnet.rpc.filters import LogCriteria, block_logs, new_id
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
@@ -52,12 +60,6 @@ CLOSE_TOO_SLOW = 1008
 CLOSE_WAIT_S = 10.0
 
 _SUBSCRIPTION_METHODS = ("eth_subscribe", "eth_unsubscribe")
-
-
-class SubscriptionNotFound(RpcError):
-    """geth: -32000 "subscription not found"."""
-
-    code = INVALID_INPUT
 
 
 def _response(id_: Any, result: Any = None, error: BaseException | None = None) -> dict[str, Any]:

@@ -122,7 +122,7 @@ def fee_history(ctx: RpcContext, params: list[Any]) -> Any:
         raise InvalidParams("rewardPercentiles must be a list of numbers in [0, 100]")
     if percentiles != sorted(percentiles):
         raise InvalidParams("rewardPercentiles must be increasing")
-    return orjson.loads(ctx.node.chain.fee_history_json(count, newest, [float(x) for x in percentiles]))
+    return orjson.loads(ctx.node.read(ctx.node.chain.fee_history_json, count, newest, [float(x) for x in percentiles]))
 
 
 def _check_prompt_fits(ctx: RpcContext, req: dict[str, Any]) -> None:
@@ -229,17 +229,17 @@ def sign_typed_data(ctx: RpcContext, params: list[Any]) -> str:
 
 @method("eth_getTransactionByHash")
 def get_transaction_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
-    return _json(ctx.node.chain.transaction_json(p.hash32(p.arg(params, 0, "hash"), "hash")))
+    return _json(ctx.node.read(ctx.node.chain.transaction_json, p.hash32(p.arg(params, 0, "hash"), "hash")))
 
 
 @method("eth_getTransactionReceipt")
 def get_transaction_receipt(ctx: RpcContext, params: list[Any]) -> Any:
-    return _json(ctx.node.chain.receipt_json(p.hash32(p.arg(params, 0, "hash"), "hash")))
+    return _json(ctx.node.read(ctx.node.chain.receipt_json, p.hash32(p.arg(params, 0, "hash"), "hash")))
 
 
 @method("eth_getRawTransactionByHash")
 def get_raw_transaction_by_hash(ctx: RpcContext, params: list[Any]) -> str | None:
-    return ctx.node.chain.raw_transaction(p.hash32(p.arg(params, 0, "hash"), "hash"))
+    return ctx.node.read(ctx.node.chain.raw_transaction, p.hash32(p.arg(params, 0, "hash"), "hash"))
 
 
 def _block_and_index(params: list[Any], by_hash: bool) -> tuple[int | str, int]:
@@ -250,27 +250,27 @@ def _block_and_index(params: list[Any], by_hash: bool) -> tuple[int | str, int]:
 
 @method("eth_getTransactionByBlockHashAndIndex")
 def get_transaction_by_block_hash_and_index(ctx: RpcContext, params: list[Any]) -> Any:
-    return _json(ctx.node.chain.block_transaction_json(*_block_and_index(params, by_hash=True)))
+    return _json(ctx.node.read(ctx.node.chain.block_transaction_json, *_block_and_index(params, by_hash=True)))
 
 
 @method("eth_getTransactionByBlockNumberAndIndex")
 def get_transaction_by_block_number_and_index(ctx: RpcContext, params: list[Any]) -> Any:
-    return _json(ctx.node.chain.block_transaction_json(*_block_and_index(params, by_hash=False)))
+    return _json(ctx.node.read(ctx.node.chain.block_transaction_json, *_block_and_index(params, by_hash=False)))
 
 
 @method("eth_getRawTransactionByBlockHashAndIndex")
 def get_raw_transaction_by_block_hash_and_index(ctx: RpcContext, params: list[Any]) -> str | None:
-    return ctx.node.chain.raw_block_transaction(*_block_and_index(params, by_hash=True))
+    return ctx.node.read(ctx.node.chain.raw_block_transaction, *_block_and_index(params, by_hash=True))
 
 
 @method("eth_getRawTransactionByBlockNumberAndIndex")
 def get_raw_transaction_by_block_number_and_index(ctx: RpcContext, params: list[Any]) -> str | None:
-    return ctx.node.chain.raw_block_transaction(*_block_and_index(params, by_hash=False))
+    return ctx.node.read(ctx.node.chain.raw_block_transaction, *_block_and_index(params, by_hash=False))
 
 
 @method("eth_getBlockReceipts")
 def get_block_receipts(ctx: RpcContext, params: list[Any]) -> Any:
-    return _json(ctx.node.chain.block_receipts_json(p.block_tag(p.arg(params, 0, "block"))))
+    return _json(ctx.node.read(ctx.node.chain.block_receipts_json, p.block_tag(p.arg(params, 0, "block"))))
 
 
 def _full(params: list[Any]) -> bool:
@@ -283,17 +283,17 @@ def _full(params: list[Any]) -> bool:
 @method("eth_getBlockByNumber")
 def get_block_by_number(ctx: RpcContext, params: list[Any]) -> Any:
     tag = p.block_tag(p.arg(params, 0, "block"))
-    return _json(ctx.node.chain.block_json(tag, _full(params)))
+    return _json(ctx.node.read(ctx.node.chain.block_json, tag, _full(params)))
 
 
 @method("eth_getBlockByHash")
 def get_block_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
     block_hash = p.hash32(p.arg(params, 0, "hash"), "hash")
-    return _json(ctx.node.chain.block_by_hash_json(block_hash, _full(params)))
+    return _json(ctx.node.read(ctx.node.chain.block_by_hash_json, block_hash, _full(params)))
 
 
 def _tx_count(ctx: RpcContext, tag: int | str) -> str | None:
-    block = _json(ctx.node.chain.block_json(tag, False))
+    block = _json(ctx.node.read(ctx.node.chain.block_json, tag, False))
     return None if block is None else hex(len(block["transactions"]))
 
 
@@ -314,4 +314,4 @@ def _topics(v: Any) -> list[list[str] | None]:
 
 @method("eth_getLogs")
 def get_logs(ctx: RpcContext, params: list[Any]) -> Any:
-    return orjson.loads(ctx.node.chain.logs_json(**p.log_filter(p.arg(params, 0, "filter"))))
+    return orjson.loads(ctx.node.read(ctx.node.chain.logs_json, **p.log_filter(p.arg(params, 0, "filter"))))

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from og_devnet.errors import INVALID_INPUT, LIMIT_EXCEEDED, InvalidParams, MethodNotFound, RpcError
+from og_devnet.errors import (
+    FilterNotFound,
+    InvalidParams,
+    LimitExceeded,
+    MethodNotFound,
+)
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
 
@@ -38,16 +43,6 @@ FILTER_TIMEOUT_S = 300.0
 MAX_FILTERS = 1024
 #: Entries (hashes or logs) one filter may hold between polls.
 MAX_BUFFERED = 4096
-
-
-class FilterNotFound(RpcError):
-    """geth: -32000 "filter not found" for an unknown, expired or uninstalled id."""
-
-    code = INVALID_INPUT
-
-
-class LimitExceeded(RpcError):
-    code = LIMIT_EXCEEDED
 
 
 # ---- log criteria ----
@@ -106,7 +101,8 @@ class LogCriteria:
         else:
             bounds = {"from_block": self.from_block, "to_block": self.to_block}
         return orjson.loads(
-            node.chain.logs_json(
+            node.read(
+                node.chain.logs_json,
                 **bounds,
                 addresses=sorted(self.addresses),
                 topics=[None if t is None else sorted(t) for t in self.topics],

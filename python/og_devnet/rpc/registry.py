@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from og_devnet.errors import InvalidParams
+from og_devnet.errors import LimitExceeded
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
@@ -28,7 +28,7 @@ class RpcContext:
         """Takes `amount` of `kind` from this request's budget of `limit`, or refuses."""
         used = self.spent.get(kind, 0)
         if used + amount > limit:
-            raise InvalidParams(
+            raise LimitExceeded(
                 f"{kind}: at most {limit} per request, a batch counting as one request "
                 f"({limit - used} left, {amount} asked)"
             )

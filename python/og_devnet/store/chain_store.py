@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import delete, insert
@@ -202,9 +203,25 @@ class ChainStore:
             s.merge(MetaRow(key="unsettled", value=deliveries_json))
             s.commit()
 
-    def stored_blocks(self) -> list[str]:
+    def stored_blocks(self) -> Iterator[str]:
+        """Every block's record, block 0 first, streamed: a long chain's records are never in
+        memory together (`Chain.restore` reads them once)."""
         with Session(self.engine) as s:
-            return [unpack_record(r) for r in s.exec(select(BlockRow.record).order_by(BlockRow.number))]
+            rows = s.exec(select(BlockRow.record).order_by(BlockRow.number).execution_options(yield_per=256))  # type: ignore[arg-type]
+            for packed in rows:
+                yield unpack_record(packed)
+
+    def block_records(self, numbers: Iterable[int]) -> list[tuple[int, str]]:
+        """The records of blocks `numbers` (those that exist), for `Chain.load_bodies`."""
+        wanted = sorted(set(numbers))
+        out: list[tuple[int, str]] = []
+        with Session(self.engine) as s:
+            # In chunks: SQLite caps the parameters of one statement.
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                q = select(BlockRow.number, BlockRow.record).where(BlockRow.number.in_(chunk))  # type: ignore[attr-defined]
+                out += [(n, unpack_record(packed)) for n, packed in s.exec(q)]
+        return out
 
     # ---- accounts ----
     def accounts(self) -> list[tuple[str, int, int]]:

@@ -146,6 +146,22 @@ impl Block {
         }
     }
 
+    /// Roughly what the decoded transactions and receipts take in memory (0 for an empty
+    /// block): what the body window and the archive cache count.
+    pub fn body_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let txs: usize = self.transactions.iter().map(|t| size_of::<SignedTx>() + t.input().len()).sum();
+        let receipts: usize = self
+            .receipts
+            .iter()
+            .map(|r| {
+                size_of::<Receipt>()
+                    + r.logs.iter().map(|l| size_of::<Log>() + 32 * l.topics().len() + l.data.data.len()).sum::<usize>()
+            })
+            .sum();
+        txs + receipts
+    }
+
     pub fn settlements_root(settlements: &[SettlementRecord]) -> B256 {
         let leaves: Vec<Vec<u8>> = settlements.iter().map(SettlementRecord::leaf).collect();
         merkle::root(leaves.iter().map(|l| l.as_slice()))

@@ -58,7 +58,7 @@ impl Chain {
     pub fn seal_block(&mut self, now_ms: u64) -> Result<&Block, ChainError> {
         self.require_no_staged()?;
         let base_fee = self.base_fee();
-        let parent = self.blocks.last().expect("genesis exists");
+        let parent = self.blocks.last();
         let number = parent.header.number + 1;
         let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
         let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
@@ -132,7 +132,7 @@ impl Chain {
         self.pipe.forget(&gone);
         self.schedule.sealed(now_ms);
         self.blocks.push(block);
-        Ok(self.blocks.last().expect("just pushed"))
+        Ok(self.blocks.last())
     }
 
     /// Runs the pool's ready transactions, best first, over `ledger` (the next block's
@@ -234,7 +234,7 @@ impl Chain {
 
     /// Hash of the staged block, if one awaits its commit.
     pub fn staged_hash(&self) -> Option<B256> {
-        (self.tip() != self.published).then(|| self.blocks.last().expect("staged").hash)
+        (self.tip() != self.published).then(|| self.blocks.last().hash)
     }
 }
 

@@ -44,6 +44,21 @@ pub enum ChainError {
     /// A contract call that fails: the reason is returned as `Error(string)` revert data.
     #[error("execution reverted: {0}")]
     Revert(String),
+    /// The read needs the bodies of these blocks, which left memory for the store (see
+    /// `archive.rs`): the caller loads them with `Chain::load_bodies` and asks again.
+    #[error("{}", archived_message(blocks))]
+    BodyArchived { blocks: Vec<u64> },
+}
+
+fn archived_message(blocks: &[u64]) -> String {
+    match blocks {
+        [one] => format!("the body of block {one} is archived in the store and could not be loaded; retry"),
+        [first, .., last] => format!(
+            "the bodies of {} blocks ({first} to {last}) are archived in the store and could not be loaded; retry",
+            blocks.len()
+        ),
+        [] => "no archived block is needed".into(),
+    }
 }
 
 impl ChainError {

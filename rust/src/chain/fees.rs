@@ -62,30 +62,14 @@ pub struct FeeHistory {
     pub reward: Option<Vec<Vec<u128>>>,
 }
 
-impl FeeHistory {
-    /// The history of `blocks` (oldest first, at least one); `next_base_fee` is the base fee
-    /// of the block after the last.
-    pub fn of(blocks: &[&Block], next_base_fee: u64, percentiles: &[f64]) -> FeeHistory {
-        let mut base_fee_per_gas: Vec<u64> = blocks.iter().map(|b| b.header.base_fee).collect();
-        base_fee_per_gas.push(next_base_fee);
-        FeeHistory {
-            oldest_block: blocks.first().map_or(0, |b| b.header.number),
-            base_fee_per_gas,
-            gas_used_ratio: blocks
-                .iter()
-                .map(|b| if b.header.gas_limit == 0 { 0.0 } else { b.header.gas_used as f64 / b.header.gas_limit as f64 })
-                .collect(),
-            reward: (!percentiles.is_empty()).then(|| blocks.iter().map(|b| rewards(b, percentiles)).collect()),
-        }
-    }
-}
+/// A block's effective tips in increasing order, each with the gas used by the transactions
+/// paying it: all `eth_feeHistory` needs of a body. Transactions paying the same tip share one
+/// entry, so a block of wallet-priced transactions keeps one or two however many it holds,
+/// and every block can keep its own after its body has left memory.
+pub type TipRuns = Vec<(u128, u64)>;
 
-/// The effective tips paid in `block` at each percentile of its gas used, as geth computes
-/// them: transactions sorted by tip, each weighted by the gas it used; 0 for an empty block.
-pub fn rewards(block: &Block, percentiles: &[f64]) -> Vec<u128> {
-    if block.transactions.is_empty() {
-        return vec![0; percentiles.len()];
-    }
+/// The tip runs of a block with its body.
+pub fn tip_runs(block: &Block) -> TipRuns {
     let base_fee = block.header.base_fee as u128;
     let mut sorted: Vec<(u128, u64)> = block
         .transactions
@@ -93,33 +77,82 @@ pub fn rewards(block: &Block, percentiles: &[f64]) -> Vec<u128> {
         .zip(&block.receipts)
         .map(|(tx, receipt)| (tx.effective_tip(base_fee), receipt.gas_used))
         .collect();
-    sorted.sort_by_key(|(tip, _)| *tip); // stable, as geth's
+    sorted.sort_by_key(|(tip, _)| *tip);
+    let mut runs = TipRuns::new();
+    for (tip, gas) in sorted {
+        match runs.last_mut() {
+            Some((last, total)) if *last == tip => *total += gas,
+            _ => runs.push((tip, gas)),
+        }
+    }
+    runs.shrink_to_fit();
+    runs
+}
+
+impl FeeHistory {
+    /// The history of `blocks` (oldest first, at least one, each with its tip runs);
+    /// `next_base_fee` is the base fee of the block after the last.
+    pub fn of(blocks: &[(&Header, &[(u128, u64)])], next_base_fee: u64, percentiles: &[f64]) -> FeeHistory {
+        let mut base_fee_per_gas: Vec<u64> = blocks.iter().map(|(h, _)| h.base_fee).collect();
+        base_fee_per_gas.push(next_base_fee);
+        FeeHistory {
+            oldest_block: blocks.first().map_or(0, |(h, _)| h.number),
+            base_fee_per_gas,
+            gas_used_ratio: blocks
+                .iter()
+                .map(|(h, _)| if h.gas_limit == 0 { 0.0 } else { h.gas_used as f64 / h.gas_limit as f64 })
+                .collect(),
+            reward: (!percentiles.is_empty())
+                .then(|| blocks.iter().map(|(h, runs)| rewards(runs, h.gas_used, percentiles)).collect()),
+        }
+    }
+}
+
+/// The effective tips paid in a block at each percentile of its gas used, as geth computes
+/// them: transactions sorted by tip, each weighted by the gas it used; 0 for an empty block.
+/// Walking runs of equal tips gives what walking their transactions one by one gives: the
+/// walk stops in the same run either way.
+pub fn rewards(runs: &[(u128, u64)], block_gas_used: u64, percentiles: &[f64]) -> Vec<u128> {
+    if runs.is_empty() {
+        return vec![0; percentiles.len()];
+    }
     let mut index = 0;
-    let mut sum_gas_used = sorted[0].1;
+    let mut sum_gas_used = runs[0].1;
     percentiles
         .iter()
         .map(|p| {
-            let threshold = (block.header.gas_used as f64 * p / 100.0) as u64;
-            while sum_gas_used < threshold && index < sorted.len() - 1 {
+            let threshold = (block_gas_used as f64 * p / 100.0) as u64;
+            while sum_gas_used < threshold && index < runs.len() - 1 {
                 index += 1;
-                sum_gas_used += sorted[index].1;
+                sum_gas_used += runs[index].1;
             }
-            sorted[index].0
+            runs[index].0
         })
         .collect()
 }
 
 impl Chain {
     /// `eth_feeHistory`: up to `count` (≥ 1) blocks ending at `newest`; `Pending` ends with
-    /// the pending block.
+    /// the pending block. With percentiles, blocks restored without their bodies (whose tips
+    /// are not known yet) are reported as archived.
     pub fn fee_history(&self, count: u64, newest: BlockTag, percentiles: &[f64]) -> Result<FeeHistory, ChainError> {
         let pending = (newest == BlockTag::Pending).then(|| self.pending_block());
         let newest_sealed = if pending.is_some() { self.published } else { self.resolve(newest)? };
         let sealed_count = count.max(1) - pending.is_some() as u64;
         let oldest = (newest_sealed + 1).saturating_sub(sealed_count);
-        let mut blocks: Vec<&Block> = self.blocks[oldest as usize..=newest_sealed as usize].iter().collect();
-        blocks.extend(pending.as_ref());
-        let next = self.base_fee_rule.next(&blocks.last().expect("at least one block").header);
+        if !percentiles.is_empty() {
+            let unknown: Vec<u64> = (oldest..=newest_sealed).filter(|n| self.blocks.tips(*n).is_none()).collect();
+            if !unknown.is_empty() {
+                return Err(ChainError::BodyArchived { blocks: unknown });
+            }
+        }
+        let pending_runs = pending.as_ref().map(tip_runs);
+        let mut blocks: Vec<(&Header, &[(u128, u64)])> =
+            (oldest..=newest_sealed).map(|n| (self.blocks.header(n), self.blocks.tips(n).unwrap_or_default())).collect();
+        if let (Some(block), Some(runs)) = (&pending, &pending_runs) {
+            blocks.push((&block.header, runs));
+        }
+        let next = self.base_fee_rule.next(blocks.last().expect("at least one block").0);
         Ok(FeeHistory::of(&blocks, next, percentiles))
     }
 }
@@ -142,6 +175,15 @@ mod tests {
         assert_eq!(next_base_fee(1, 15_000_001, 30_000_000), 2);
         assert_eq!(next_base_fee(0, 30_000_000, 30_000_000), 1);
         assert_eq!(next_base_fee(u64::MAX, 30_000_000, 30_000_000), u64::MAX);
+    }
+
+    #[test]
+    fn rewards_walk_runs_of_equal_tips_as_geth_walks_transactions() {
+        // Three 21000-gas transactions tipping 1, 1 and 2: geth's walk over them gives
+        // 1, 1, 1, 2, 2 at these percentiles; so does the walk over the two runs.
+        let runs = [(1, 42_000), (2, 21_000)];
+        assert_eq!(rewards(&runs, 63_000, &[0.0, 50.0, 66.0, 67.0, 100.0]), vec![1, 1, 1, 2, 2]);
+        assert_eq!(rewards(&[], 0, &[10.0, 90.0]), vec![0, 0]);
     }
 
     #[test]

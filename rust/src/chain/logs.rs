@@ -1,5 +1,6 @@
-//! `eth_getLogs`: filter published blocks' logs by range, address and topics.
-use alloy_primitives::{Address, Log, B256};
+//! `eth_getLogs`: filter published blocks' logs by range, address and topics. The chain
+//! picks the blocks (by their headers' blooms); this matches their logs.
+use alloy_primitives::{Address, Bloom, BloomInput, Log, B256};
 
 use super::{Block, ChainError};
 
@@ -36,28 +37,24 @@ impl LogFilter {
             Some(options) => topics.get(i).is_some_and(|t| options.contains(t)),
         })
     }
+
+    /// Whether a block with this logs bloom may hold a matching log (false: it surely does
+    /// not). Lets a query skip blocks without reading their bodies.
+    pub fn may_match(&self, bloom: &Bloom) -> bool {
+        let has = |item: &[u8]| bloom.contains_input(BloomInput::Raw(item));
+        *bloom != Bloom::ZERO
+            && (self.addresses.is_empty() || self.addresses.iter().any(|a| has(a.as_slice())))
+            && self.topics.iter().all(|wanted| match wanted {
+                None => true,
+                Some(options) => options.iter().any(|t| has(t.as_slice())),
+            })
+    }
 }
 
-pub fn query<'a>(
-    published: &'a [Block],
-    filter: &LogFilter,
-    by_hash: impl Fn(&B256) -> Option<&'a Block>,
-) -> Result<Vec<LogRef<'a>>, ChainError> {
-    let blocks: Vec<&Block> = match filter.block_hash {
-        Some(h) => vec![by_hash(&h).ok_or(ChainError::BlockNotFound(h))?],
-        None => {
-            if filter.from_block > filter.to_block {
-                return Err(ChainError::InvalidArgument(format!(
-                    "fromBlock {} is after toBlock {}",
-                    filter.from_block, filter.to_block
-                )));
-            }
-            let to = (filter.to_block as usize).min(published.len().saturating_sub(1));
-            published.get(filter.from_block as usize..=to).map(|s| s.iter().collect()).unwrap_or_default()
-        }
-    };
+/// The logs of `blocks` (in order) that match `filter`.
+pub fn query<'a>(blocks: &[&'a Block], filter: &LogFilter) -> Result<Vec<LogRef<'a>>, ChainError> {
     let mut out = Vec::new();
-    for block in blocks {
+    for &block in blocks {
         let mut log_index = 0;
         for (tx_index, receipt) in block.receipts.iter().enumerate() {
             for log in &receipt.logs {

@@ -1,6 +1,8 @@
 //! The chain: state, gas mempool, block building and the mining schedule behind one facade,
 //! [`Chain`]. Knows nothing of Python; `py/` wraps it.
+pub mod archive;
 pub mod block;
+mod body_cache;
 pub mod contracts;
 pub mod economics;
 pub mod error;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 
+pub use archive::{RestoredBlock, DEFAULT_BODY_WINDOW};
 pub use block::{Block, Header, Receipt, StoredBlock};
 pub use contracts::Contracts;
 pub use error::ChainError;
@@ -65,6 +68,9 @@ struct Snapshot {
     deliveries: Vec<settlement::Delivery>,
 }
 
+/// A transaction found by hash, with (block, index) once it is in a published block.
+pub type FoundTx<'a> = (&'a SignedTx, Option<(&'a Block, usize)>);
+
 pub struct Chain {
     chain_id: u64,
     /// How each block's base fee follows from its parent's header.
@@ -76,8 +82,9 @@ pub struct Chain {
     keys: DevKeys,
     state: Box<dyn StateDb>,
     pool: GasMempool,
-    /// Index = block number. The last block may be staged (sealed but not yet published).
-    blocks: Vec<Block>,
+    /// Index = block number; bodies only for recent blocks (see `archive.rs`). The last block
+    /// may be staged (sealed but not yet published).
+    blocks: archive::Blocks,
     /// Highest block readers may see: it has been committed to the store.
     published: u64,
     tx_index: HashMap<B256, (u64, usize)>,
@@ -162,7 +169,7 @@ impl Chain {
             keys,
             state: Box::new(state),
             pool: GasMempool::new(POOL_CAPACITY),
-            blocks: vec![block0],
+            blocks: archive::Blocks::new(block0, DEFAULT_BODY_WINDOW),
             published: 0,
             tx_index: HashMap::new(),
             schedule: Schedule::new(mode),
@@ -190,41 +197,46 @@ impl Chain {
         stored: Vec<StoredBlock>,
         accounts: Vec<(Address, Account)>,
     ) -> Result<Chain, ChainError> {
-        Chain::restore_with_pipe(genesis, mode, stored, accounts, PipeConfig::default(), Arc::new(SystemClock::new()))
+        let restored = stored
+            .into_iter()
+            .map(|s| Block::from_stored(s, genesis.chain_id).map(RestoredBlock::Full))
+            .collect::<Result<Vec<_>, _>>()?;
+        Chain::restore_with_pipe(genesis, mode, restored, accounts, PipeConfig::default(), Arc::new(SystemClock::new()))
     }
 
+    /// As [`Chain::restore`], from blocks read in full (the last window's) or without their
+    /// bodies (older ones: see [`RestoredBlock`]).
     pub fn restore_with_pipe(
         genesis: &Genesis,
         mode: MiningMode,
-        stored: Vec<StoredBlock>,
+        stored: impl IntoIterator<Item = RestoredBlock>,
         accounts: Vec<(Address, Account)>,
         pipe_config: PipeConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Chain, ChainError> {
         let mut chain = Chain::with_pipe(genesis, mode, pipe_config, clock)?;
-        let mut stored = stored.into_iter();
-        let block0 = stored.next().ok_or_else(|| ChainError::InvalidArgument("store has no genesis block".into()))?;
         let mut state = MemoryState::default();
-        let mut blocks = Vec::new();
-        for (expected, s) in std::iter::once(block0).chain(stored).enumerate() {
-            let block = Block::from_stored(s, genesis.chain_id)?;
-            if block.header.number != expected as u64
-                || (expected > 0 && block.header.parent_hash != blocks.last().map(|b: &Block| b.hash).unwrap_or_default())
-            {
+        let mut blocks = archive::Blocks::empty(chain.blocks.window());
+        for (expected, restored) in stored.into_iter().enumerate() {
+            let header = restored.header();
+            if header.number != expected as u64 || (expected > 0 && header.parent_hash != blocks.hash(expected as u64 - 1)) {
                 return Err(ChainError::InvalidArgument(format!("stored blocks are not a chain at block {expected}")));
             }
-            for (address, account) in &block.state_changes {
-                state.set_account(*address, block.header.number, *account);
+            let number = header.number;
+            for (address, account) in restored.state_changes() {
+                state.set_account(*address, number, *account);
             }
-            for (i, tx) in block.transactions.iter().enumerate() {
-                chain.tx_index.insert(tx.hash, (block.header.number, i));
+            for (i, hash) in blocks.push_restored(restored)?.into_iter().enumerate() {
+                chain.tx_index.insert(hash, (number, i));
             }
-            blocks.push(block);
+        }
+        if blocks.len() == 0 {
+            return Err(ChainError::InvalidArgument("store has no genesis block".into()));
         }
         let head = blocks.len() as u64 - 1;
         // Base fees come from the stored headers: the next one follows the head's.
-        chain.base_fee_rule = BaseFeeRule::new(blocks[0].header.base_fee, genesis.base_fee_change);
-        chain.gas_limit = blocks[head as usize].header.gas_limit;
+        chain.base_fee_rule = BaseFeeRule::new(blocks.header(0).base_fee, genesis.base_fee_change);
+        chain.gas_limit = blocks.header(head).gas_limit;
         // The account table is complete: an account missing from it is empty. Where it differs
         // from the blocks (anvil_setBalance between blocks), it is the layer above the head.
         let table: HashMap<Address, Account> = accounts.into_iter().collect();
@@ -242,7 +254,7 @@ impl Chain {
             state.set_account(address, head + 1, account);
         }
         chain.state = Box::new(state);
-        chain.blocks = blocks;
+        chain.blocks.replace(blocks, head);
         chain.published = head;
         Ok(chain)
     }
@@ -254,7 +266,7 @@ impl Chain {
     }
     /// The base fee of the next block: what new transactions are checked and ordered by.
     pub fn base_fee(&self) -> u64 {
-        self.base_fee_rule.next(&self.blocks.last().expect("genesis exists").header)
+        self.base_fee_rule.next(&self.blocks.last().header)
     }
     pub fn base_fee_rule(&self) -> BaseFeeRule {
         self.base_fee_rule
@@ -420,7 +432,7 @@ impl Chain {
             ))),
             BlockTag::Earliest => Ok(0),
             BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized | BlockTag::Pending => Ok(self.published),
-            BlockTag::Hash(h) => self.block_by_hash(&h).map(|b| b.header.number).ok_or(ChainError::BlockNotFound(h)),
+            BlockTag::Hash(h) => self.blocks.number_of(&h, self.published).ok_or(ChainError::BlockNotFound(h)),
         }
     }
 
@@ -480,40 +492,59 @@ impl Chain {
     }
 
     /// A published block; None for `Pending` (see [`Chain::pending_block`]) and for blocks
-    /// that do not exist.
-    pub fn block(&self, tag: BlockTag) -> Option<&Block> {
+    /// that do not exist; `BodyArchived` for one whose body is in the store only.
+    pub fn block(&self, tag: BlockTag) -> Result<Option<&Block>, ChainError> {
         if tag == BlockTag::Pending {
-            return None;
+            return Ok(None);
         }
-        self.resolve(tag).ok().and_then(|n| self.blocks.get(n as usize))
+        match self.resolve(tag) {
+            Ok(n) => self.body(n).map(Some),
+            Err(_) => Ok(None),
+        }
     }
 
-    pub fn block_by_hash(&self, hash: &B256) -> Option<&Block> {
-        // Block hashes are few and requests for them rare: a scan from the top is enough.
-        self.blocks[..=self.published as usize].iter().rev().find(|b| b.hash == *hash)
+    pub fn block_by_hash(&self, hash: &B256) -> Result<Option<&Block>, ChainError> {
+        match self.blocks.number_of(hash, self.published) {
+            Some(n) => self.body(n).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A transaction by hash, with (block, index) when it is in a published block.
-    pub fn transaction(&self, hash: &B256) -> Option<(&SignedTx, Option<(&Block, usize)>)> {
-        match self.tx_index.get(hash) {
+    pub fn transaction(&self, hash: &B256) -> Result<Option<FoundTx<'_>>, ChainError> {
+        Ok(match self.tx_index.get(hash) {
             Some((n, i)) if *n <= self.published => {
-                let block = &self.blocks[*n as usize];
+                let block = self.body(*n)?;
                 Some((&block.transactions[*i], Some((block, *i))))
             }
             Some(_) => None,
             None => self.pool.get(hash).map(|tx| (tx, None)),
-        }
+        })
     }
 
-    pub fn receipt(&self, hash: &B256) -> Option<(&Block, usize)> {
+    pub fn receipt(&self, hash: &B256) -> Result<Option<(&Block, usize)>, ChainError> {
         match self.tx_index.get(hash) {
-            Some((n, i)) if *n <= self.published => Some((&self.blocks[*n as usize], *i)),
-            _ => None,
+            Some((n, i)) if *n <= self.published => Ok(Some((self.body(*n)?, *i))),
+            _ => Ok(None),
         }
     }
 
     pub fn logs(&self, filter: &LogFilter) -> Result<Vec<logs::LogRef<'_>>, ChainError> {
-        logs::query(&self.blocks[..=self.published as usize], filter, |h| self.block_by_hash(h))
+        let numbers: Vec<u64> = match filter.block_hash {
+            Some(h) => vec![self.blocks.number_of(&h, self.published).ok_or(ChainError::BlockNotFound(h))?],
+            None => {
+                if filter.from_block > filter.to_block {
+                    return Err(ChainError::InvalidArgument(format!(
+                        "fromBlock {} is after toBlock {}",
+                        filter.from_block, filter.to_block
+                    )));
+                }
+                (filter.from_block..=filter.to_block.min(self.published)).collect()
+            }
+        };
+        // Headers' blooms first: only blocks that may hold a matching log need their body.
+        let candidates = numbers.into_iter().filter(|n| filter.may_match(&self.blocks.header(*n).logs_bloom));
+        logs::query(&self.blocks.bodies(candidates)?, filter)
     }
 
     pub fn pool_counts(&self) -> (usize, usize) {
@@ -632,7 +663,7 @@ impl Chain {
             }
             Some(native::TEE_REGISTRY) => self
                 .tee_registry
-                .call(req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), self.blocks[self.published as usize].header.timestamp_ms)
+                .call(req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), self.blocks.header(self.published).timestamp_ms)
                 .map(Bytes::from)
                 .map_err(ChainError::Revert),
             Some(to) if native::is_native(&to) => Err(ChainError::Unsupported(format!(
@@ -701,11 +732,9 @@ impl Chain {
         let snap = self.snapshots.drain(pos..).next().expect("found above");
         self.deliveries = snap.deliveries;
         self.deliveries_changed = true;
-        for block in self.blocks.drain(snap.head as usize + 1..) {
-            for tx in &block.transactions {
-                self.tx_index.remove(&tx.hash);
-            }
-        }
+        // Dropped blocks may be archived: the index, not their bodies, says which txs go.
+        self.blocks.truncate_after(snap.head);
+        self.tx_index.retain(|_, (n, _)| *n <= snap.head);
         self.state = snap.state;
         self.published = snap.head;
         let (state, at) = (&self.state, snap.head + 1);
@@ -733,8 +762,10 @@ impl Chain {
         }
         // Its inference jobs are done with: their records went to the store with the block.
         let done: Vec<B256> =
-            self.blocks[number as usize].transactions.iter().filter(|t| hub::is_inference_contract(t.to())).map(|t| t.hash).collect();
+            self.blocks.last().transactions.iter().filter(|t| hub::is_inference_contract(t.to())).map(|t| t.hash).collect();
         self.pipe.forget(&done);
+        // Committed: bodies that left the window are in the store now.
+        self.blocks.archive(number);
         Ok(())
     }
 
@@ -743,7 +774,7 @@ impl Chain {
         if self.tip() == self.published {
             return;
         }
-        let block = self.blocks.pop().expect("staged block");
+        let block = self.blocks.pop();
         self.deliveries = std::mem::take(&mut self.deliveries_before_staged);
         // The nodes the block would have slashed are slashed by the next one instead.
         self.pipe.restore_penalties(std::mem::take(&mut self.staged_penalties));
@@ -782,3 +813,5 @@ fn max_cost(tx: &SignedTx) -> Option<U256> {
 mod tests;
 #[cfg(test)]
 mod tests_wire;
+#[cfg(test)]
+mod tests_archive;

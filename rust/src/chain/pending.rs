@@ -14,9 +14,10 @@ impl Chain {
     /// one, so it is returned as is.
     pub fn pending_block(&self) -> Block {
         if self.tip() != self.published {
-            return self.blocks.last().expect("staged block").clone();
+            return self.blocks.last().clone();
         }
-        let parent = &self.blocks[self.published as usize];
+        // No block is staged: the newest is the head.
+        let parent = self.blocks.last();
         let number = parent.header.number + 1;
         let base_fee = self.base_fee();
         let timestamp_ms = self.pipe.now_ms().max(parent.header.timestamp_ms);

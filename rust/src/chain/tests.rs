@@ -51,7 +51,7 @@ fn transfers_move_value_and_charge_gas() {
     assert_eq!(c.nonce(&a0, BlockTag::Pending).unwrap(), 2);
     assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 0);
     let n = mine(&mut c, 1_700_000_001_000);
-    let block = c.block(BlockTag::Number(n)).unwrap();
+    let block = c.block(BlockTag::Number(n)).unwrap().unwrap();
     assert_eq!(block.transactions.len(), 2);
     assert_eq!(block.header.gas_used, 42_000);
     // legacy pays 2 gwei; 1559 pays base (1) + tip (1) = 2 gwei
@@ -71,11 +71,11 @@ fn staged_blocks_are_invisible_until_published() {
     let hash = c.submit(transfer(&c, 0, 0, 1, false)).unwrap();
     c.seal_block(1_700_000_001_000).unwrap();
     assert_eq!(c.head(), 0);
-    assert!(c.receipt(&hash).is_none());
-    assert!(c.block(BlockTag::Number(1)).is_none());
+    assert!(c.receipt(&hash).unwrap().is_none());
+    assert!(c.block(BlockTag::Number(1)).unwrap().is_none());
     assert!(matches!(c.seal_block(1_700_000_002_000), Err(ChainError::InvalidArgument(_))));
     c.publish(1).unwrap();
-    assert!(c.receipt(&hash).is_some());
+    assert!(c.receipt(&hash).unwrap().is_some());
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn snapshot_and_revert_restore_state_and_height() {
     assert!(c.revert(id).unwrap());
     assert_eq!(c.head(), 0);
     assert_eq!(c.account(&a0, BlockTag::Latest).unwrap(), before);
-    assert!(c.transaction(&hash).is_none());
+    assert!(c.transaction(&hash).unwrap().is_none());
     assert!(!c.revert(id).unwrap(), "a snapshot is used up by reverting to it");
 }
 
@@ -153,8 +153,8 @@ fn timestamps_never_go_backwards() {
     let mut c = chain(MiningMode::Manual);
     mine(&mut c, 1_700_000_005_000);
     mine(&mut c, 1_700_000_001_000); // wall clock stepped back
-    let b1 = c.block(BlockTag::Number(1)).unwrap().header.clone();
-    let b2 = c.block(BlockTag::Number(2)).unwrap().header.clone();
+    let b1 = c.block(BlockTag::Number(1)).unwrap().unwrap().header.clone();
+    let b2 = c.block(BlockTag::Number(2)).unwrap().unwrap().header.clone();
     assert!(b2.timestamp_ms >= b1.timestamp_ms && b2.timestamp >= b1.timestamp);
 }
 
@@ -167,13 +167,13 @@ fn restores_from_stored_blocks() {
     c.set_balance(a0, U256::from(123_456_789u64));
     let stored: Vec<StoredBlock> = (0..=c.head())
         .map(|n| {
-            let json = serde_json::to_string(&c.block(BlockTag::Number(n)).unwrap().to_stored()).unwrap();
+            let json = serde_json::to_string(&c.block(BlockTag::Number(n)).unwrap().unwrap().to_stored()).unwrap();
             serde_json::from_str(&json).unwrap()
         })
         .collect();
     let r = Chain::restore(&Genesis::new(0), MiningMode::Manual, stored.clone(), c.accounts()).unwrap();
     assert_eq!(r.head(), 1);
-    assert!(r.receipt(&hash).is_some());
+    assert!(r.receipt(&hash).unwrap().is_some());
     assert_eq!(r.account(&a0, BlockTag::Latest).unwrap().balance, U256::from(123_456_789u64));
     assert_eq!(r.nonce(&a0, BlockTag::Latest).unwrap(), 1);
     // A tampered block is refused.
@@ -191,9 +191,9 @@ fn block_gas_limit_defers_transactions() {
         c.submit(transfer(&c, i, 0, 1, false)).unwrap();
     }
     mine(&mut c, 1000);
-    assert_eq!(c.block(BlockTag::Latest).unwrap().transactions.len(), 2);
+    assert_eq!(c.block(BlockTag::Latest).unwrap().unwrap().transactions.len(), 2);
     mine(&mut c, 2000);
-    assert_eq!(c.block(BlockTag::Latest).unwrap().transactions.len(), 1);
+    assert_eq!(c.block(BlockTag::Latest).unwrap().unwrap().transactions.len(), 1);
 }
 
 #[test]
@@ -220,7 +220,7 @@ fn amounts_that_overflow_are_refused() {
     c.set_balance(to, U256::MAX - U256::from(1));
     c.submit(signed(&c, 0, 0, U256::from(5), 3 * GWEI)).unwrap();
     mine(&mut c, 1_700_000_001_000);
-    assert!(c.block(BlockTag::Latest).unwrap().transactions.is_empty());
+    assert!(c.block(BlockTag::Latest).unwrap().unwrap().transactions.is_empty());
     assert_eq!(c.account(&to, BlockTag::Latest).unwrap().balance, U256::MAX - U256::from(1));
 }
 
@@ -251,14 +251,14 @@ fn edits_between_blocks_do_not_rewrite_history() {
     let a0 = c.keys().addresses()[0];
     mine(&mut c, 1_700_000_001_000);
     let sealed = c.account(&a0, BlockTag::Number(1)).unwrap();
-    let root = c.block(BlockTag::Number(1)).unwrap().header.state_root;
+    let root = c.block(BlockTag::Number(1)).unwrap().unwrap().header.state_root;
     c.set_balance(a0, U256::from(42));
     assert_eq!(c.account(&a0, BlockTag::Latest).unwrap().balance, U256::from(42));
     assert_eq!(c.account(&a0, BlockTag::Number(1)).unwrap(), sealed);
     assert_eq!(c.state.state_root(1), root);
     mine(&mut c, 1_700_000_002_000);
     // The edit became part of block 2, whose record carries it for a restart.
-    let b2 = c.block(BlockTag::Number(2)).unwrap();
+    let b2 = c.block(BlockTag::Number(2)).unwrap().unwrap();
     assert!(b2.state_changes.iter().any(|(a, acc)| *a == a0 && acc.balance == U256::from(42)));
 }
 
@@ -317,12 +317,12 @@ mod inference {
         let later = c.submit(transfer(&c, 0, 1, 5, false)).unwrap();
         // Not decided yet: blocks go on without it, and the sender's next tx waits behind it.
         mine(&mut c, 1_700_000_001_000);
-        assert!(c.block(BlockTag::Latest).unwrap().transactions.is_empty());
+        assert!(c.block(BlockTag::Latest).unwrap().unwrap().transactions.is_empty());
         let pipe = c.pipe().clone();
         let (node, work) = (0..4).find_map(|n| pipe.take(n, Duration::ZERO).map(|w| (n, w))).unwrap();
         pipe.complete(node, work.job, work.attempt, Ok(r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#.into()), false);
         mine(&mut c, 1_700_000_002_000);
-        let block = c.block(BlockTag::Latest).unwrap();
+        let block = c.block(BlockTag::Latest).unwrap().unwrap();
         assert_eq!(block.transactions.iter().map(|t| t.hash).collect::<Vec<_>>(), vec![h, later]);
         let r = &block.receipts[0];
         assert!(r.status);
@@ -345,7 +345,7 @@ mod inference {
         let n = c.seal_block(1_700_000_001_000).unwrap().header.number;
         assert!(c.pipe().job_json(&h).unwrap()["error"].as_str().unwrap().contains("does not support ZKML"));
         c.publish(n).unwrap();
-        let (block, i) = c.receipt(&h).unwrap();
+        let (block, i) = c.receipt(&h).unwrap().unwrap();
         assert!(!block.receipts[i].status && block.receipts[i].logs.is_empty());
         assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 1, "the nonce is used, as on Ethereum");
     }
@@ -390,11 +390,11 @@ mod inference {
         assert!(c.challenge(h, Y4.into(), 0).is_err(), "one challenge per result");
         assert!(c.referee(h, Y4.into()).is_err(), "the dispute is not recorded yet");
         mine(&mut c, 1_700_000_002_000);
-        let settled = &c.block(BlockTag::Latest).unwrap().settlements;
+        let settled = &c.block(BlockTag::Latest).unwrap().unwrap().settlements;
         assert_eq!(settled.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(), vec!["disputed"]);
         c.referee(h, Y4.into()).unwrap();
         mine(&mut c, 1_700_000_003_000);
-        let r = &c.block(BlockTag::Latest).unwrap().settlements[0];
+        let r = &c.block(BlockTag::Latest).unwrap().unwrap().settlements[0];
         assert_eq!((r.outcome.as_str(), r.challenger), ("slashed", Some(watcher)));
         let bond = c.economics().bond;
         assert_eq!((r.slashed, r.reward, r.fee), (bond, c.economics().reward(bond), fee));
@@ -415,7 +415,7 @@ mod inference {
         let included = c.head();
         for t in 2..=4 {
             mine(&mut c, 1_700_000_000_000 + t * 1000);
-            let outcomes: Vec<String> = c.block(BlockTag::Latest).unwrap().settlements.iter().map(|r| r.outcome.clone()).collect();
+            let outcomes: Vec<String> = c.block(BlockTag::Latest).unwrap().unwrap().settlements.iter().map(|r| r.outcome.clone()).collect();
             assert_eq!(outcomes.is_empty(), c.head() < included + 3, "block {}", c.head());
         }
         assert_eq!(balance(&c, &node), c.economics().fee("m", 3));
@@ -431,12 +431,12 @@ mod inference {
         answer_all(&c, Y4);
         mine(&mut c, 1_700_000_001_000);
         mine(&mut c, 1_700_000_002_000);
-        assert!(c.block(BlockTag::Latest).unwrap().settlements.is_empty(), "no proof yet: nothing to settle");
+        assert!(c.block(BlockTag::Latest).unwrap().unwrap().settlements.is_empty(), "no proof yet: nothing to settle");
         c.submit_proof(good, "{}".into(), 5, Verdict::Valid).unwrap();
         c.submit_proof(bad, "{}".into(), 6, Verdict::Invalid("output_mismatch: no".into())).unwrap();
         assert!(c.submit_proof(bad, "{}".into(), 6, Verdict::Valid).is_err(), "one proof per result");
         mine(&mut c, 1_700_000_003_000);
-        let rs = &c.block(BlockTag::Latest).unwrap().settlements;
+        let rs = &c.block(BlockTag::Latest).unwrap().unwrap().settlements;
         let by = |h: B256| rs.iter().find(|r| r.id == h).unwrap();
         assert_eq!(by(good).outcome, "settled");
         assert_eq!((by(bad).outcome.as_str(), by(bad).reason.as_deref()), ("rejected", Some("output_mismatch: no")));
@@ -461,7 +461,7 @@ mod inference {
         assert_eq!(c.pipe().job_json(&h).unwrap()["calls"].as_array().unwrap().len(), 2);
         answer_all(&c, Y4);
         mine(&mut c, 1_700_000_001_000);
-        let block = c.block(BlockTag::Latest).unwrap();
+        let block = c.block(BlockTag::Latest).unwrap().unwrap();
         assert_eq!(block.receipts[0].logs.len(), 2, "one InferenceResult per call");
         assert_eq!(c.unsettled().iter().map(|d| (d.tx_hash, d.mode)).collect::<Vec<_>>(), vec![(h, 3)]);
         assert_eq!(c.unsettled()[0].id, crate::pipe::call_id(&h, 1));
@@ -499,7 +499,7 @@ mod inference {
         c.discard_staged();
         assert_eq!(c.unsettled()[0].verdict, Some(Verdict::Valid), "the verdict survived the discard");
         mine(&mut c, 1_700_000_003_000);
-        assert_eq!(c.block(BlockTag::Latest).unwrap().settlements[0].outcome, "settled");
+        assert_eq!(c.block(BlockTag::Latest).unwrap().unwrap().settlements[0].outcome, "settled");
     }
 
     #[test]

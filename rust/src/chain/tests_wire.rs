@@ -53,7 +53,7 @@ fn a_full_block_raises_the_base_fee_and_empty_ones_bring_it_back_to_the_floor() 
     assert_eq!(c.base_fee(), GWEI as u64, "an empty genesis block cannot go below the 1 gwei floor");
     fill_block(&mut c, 0);
     mine(&mut c, 1);
-    assert_eq!(c.block(BlockTag::Latest).unwrap().header.gas_used, SMALL_GAS_LIMIT);
+    assert_eq!(c.block(BlockTag::Latest).unwrap().unwrap().header.gas_used, SMALL_GAS_LIMIT);
     let raised = (GWEI + GWEI / 8) as u64;
     assert_eq!(c.base_fee(), raised, "+12.5 % after a full block");
     // The next block is charged at its own base fee.
@@ -61,7 +61,7 @@ fn a_full_block_raises_the_base_fee_and_empty_ones_bring_it_back_to_the_floor() 
     let before = c.account(&a0, BlockTag::Latest).unwrap().balance;
     c.submit(transfer(&c, 0, 1, 10 * GWEI, GWEI)).unwrap();
     mine(&mut c, 2);
-    let block = c.block(BlockTag::Latest).unwrap();
+    let block = c.block(BlockTag::Latest).unwrap().unwrap();
     assert_eq!(block.header.base_fee, raised);
     assert_eq!(block.receipts[0].effective_gas_price, raised as u128 + GWEI);
     let paid = before - c.account(&a0, BlockTag::Latest).unwrap().balance;
@@ -106,7 +106,7 @@ fn a_restored_chain_takes_its_base_fees_from_the_stored_headers() {
     let mut c = small_chain();
     fill_block(&mut c, 0);
     mine(&mut c, 1);
-    let stored: Vec<StoredBlock> = (0..=c.head()).map(|n| c.block(BlockTag::Number(n)).unwrap().to_stored()).collect();
+    let stored: Vec<StoredBlock> = (0..=c.head()).map(|n| c.block(BlockTag::Number(n)).unwrap().unwrap().to_stored()).collect();
     let g = Genesis { gas_limit: SMALL_GAS_LIMIT, ..Genesis::new(T0) };
     let restored = Chain::restore(&g, MiningMode::Manual, stored, c.accounts()).unwrap();
     assert_eq!(restored.base_fee(), c.base_fee());
@@ -122,7 +122,7 @@ fn the_pending_block_holds_what_the_next_block_would_and_changes_nothing() {
     }
     let pending = c.pending_block();
     assert_eq!(pending.header.number, 2);
-    assert_eq!(pending.header.parent_hash, c.block(BlockTag::Latest).unwrap().hash);
+    assert_eq!(pending.header.parent_hash, c.block(BlockTag::Latest).unwrap().unwrap().hash);
     assert_eq!(pending.header.base_fee, c.base_fee());
     // Four fit; the best tips first.
     assert_eq!(pending.transactions.len(), 4);
@@ -169,15 +169,15 @@ fn fee_history_reports_base_fees_ratios_and_tips_weighted_by_gas() {
 fn blocks_are_found_by_hash_and_an_unknown_hash_is_not_found() {
     let mut c = small_chain();
     mine(&mut c, 1);
-    let hash = c.block(BlockTag::Number(1)).unwrap().hash;
+    let hash = c.block(BlockTag::Number(1)).unwrap().unwrap().hash;
     assert_eq!(c.resolve(BlockTag::Hash(hash)).unwrap(), 1);
-    assert_eq!(c.block(BlockTag::Hash(hash)).unwrap().header.number, 1);
+    assert_eq!(c.block(BlockTag::Hash(hash)).unwrap().unwrap().header.number, 1);
     let a0 = c.keys().addresses()[0];
     assert_eq!(c.account(&a0, BlockTag::Hash(hash)).unwrap(), c.account(&a0, BlockTag::Number(1)).unwrap());
     let unknown = B256::repeat_byte(0x42);
     assert!(matches!(c.account(&a0, BlockTag::Hash(unknown)), Err(ChainError::BlockNotFound(h)) if h == unknown));
-    assert!(c.block(BlockTag::Hash(unknown)).is_none());
-    assert!(c.block(BlockTag::Pending).is_none(), "the pending block is built, not stored");
+    assert!(c.block(BlockTag::Hash(unknown)).unwrap().is_none());
+    assert!(c.block(BlockTag::Pending).unwrap().is_none(), "the pending block is built, not stored");
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn genesis_code_storage_and_nonce_are_kept_and_calls_to_code_refused() {
     let account = c.account(&contract, BlockTag::Latest).unwrap();
     assert_eq!((account.balance, account.nonce), (U256::from(16), 3));
     let plain = Chain::new(&Genesis::new(T0), MiningMode::Manual).unwrap();
-    assert_ne!(c.block(BlockTag::Earliest).unwrap().header.state_root, plain.block(BlockTag::Earliest).unwrap().header.state_root);
+    assert_ne!(c.block(BlockTag::Earliest).unwrap().unwrap().header.state_root, plain.block(BlockTag::Earliest).unwrap().unwrap().header.state_root);
     // Not executed yet: refused, never treated as a plain transfer.
     let req = TxRequest { from: Some(c.keys().addresses()[0]), to: Some(contract), ..Default::default() };
     assert!(matches!(c.estimate_gas(&req), Err(ChainError::Unsupported(m)) if m.contains("code from genesis")));

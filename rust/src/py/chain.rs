@@ -1,5 +1,6 @@
 //! `og_devnet._core.Chain`: the chain behind a mutex. Methods that do real work release
 //! the GIL while they hold the chain lock.
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use alloy_primitives::B256;
@@ -13,7 +14,7 @@ use super::pipe::PyPipe;
 use crate::chain::native::hub;
 use crate::pipe::{PipeConfig, SystemClock};
 use crate::chain::native::NATIVE_CONTRACTS;
-use crate::chain::{Account, Chain, Genesis, LogFilter, MiningMode, StoredBlock};
+use crate::chain::{Account, Block, Chain, Genesis, LogFilter, MiningMode, RestoredBlock, StoredBlock, DEFAULT_BODY_WINDOW};
 use super::wire;
 use crate::eth::{rpc_json, TxRequest};
 
@@ -156,7 +157,7 @@ impl PyChain {
 #[pymethods]
 impl PyChain {
     #[new]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20, base_fee_change=true))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20, base_fee_change=true, body_window=DEFAULT_BODY_WINDOW))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -174,19 +175,23 @@ impl PyChain {
         pipe: Option<PipeArgs>,
         challenge_window: u64,
         base_fee_change: bool,
+        body_window: u64,
     ) -> PyResult<Self> {
         let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, base_fee_change, genesis_json)?;
         g.nodes = nodes;
         let mut chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
         chain.set_challenge_window(challenge_window);
+        chain.set_body_window(body_window);
         wrap(py, chain)
     }
 
     /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
-    /// first) and the latest (address, balance, nonce) of every account. `contracts_json` is
-    /// what `genesis_contracts_json` gave when the chain was made.
+    /// first; any iterable, read once) and the latest (address, balance, nonce) of every
+    /// account. `contracts_json` is what `genesis_contracts_json` gave when the chain was made.
+    /// Only the bodies the window keeps (the last `body_window` blocks, within its byte
+    /// budget) are decoded.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None, base_fee_change=true, contracts_json=None))]
+    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None, base_fee_change=true, contracts_json=None, body_window=DEFAULT_BODY_WINDOW))]
     #[allow(clippy::too_many_arguments)]
     fn restore(
         py: Python<'_>,
@@ -196,7 +201,7 @@ impl PyChain {
         balance: &Bound<'_, PyInt>,
         base_fee: u64,
         gas_limit: u64,
-        blocks: Vec<String>,
+        blocks: &Bound<'_, PyAny>,
         state: Vec<(String, Bound<'_, PyInt>, u64)>,
         mining: &str,
         block_time_ms: u64,
@@ -207,6 +212,7 @@ impl PyChain {
         deliveries_json: Option<&str>,
         base_fee_change: bool,
         contracts_json: Option<&str>,
+        body_window: u64,
     ) -> PyResult<Self> {
         let alloc = contracts_json
             .map(|text| -> PyResult<String> {
@@ -227,18 +233,16 @@ impl PyChain {
             .map(|(a, b, n)| Ok((convert::address(a)?, Account { balance: convert::u256(b)?, nonce: *n })))
             .collect::<PyResult<Vec<_>>>()?;
         let mode = mode(mining, block_time_ms)?;
+        let (old, recent) = restored_blocks(blocks, body_window)?;
         let chain = py
             .detach(|| {
-                let stored = blocks
-                    .iter()
-                    .map(|b| serde_json::from_str::<StoredBlock>(b))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| crate::chain::ChainError::InvalidArgument(format!("stored block: {e}")))?;
-                Chain::restore_with_pipe(&g, mode, stored, state, pipe_config, Arc::new(SystemClock::new()))
+                let recent = RestoredBlock::parse_recent(&recent, g.chain_id)?;
+                Chain::restore_with_pipe(&g, mode, old.into_iter().chain(recent), state, pipe_config, Arc::new(SystemClock::new()))
             })
             .map_err(to_py)?;
         let mut chain = chain;
         chain.set_challenge_window(challenge_window);
+        chain.set_body_window(body_window);
         if let Some(text) = deliveries_json {
             let deliveries = serde_json::from_str(text)
                 .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored unsettled results: {e}"))))?;
@@ -425,31 +429,31 @@ impl PyChain {
     /// block), or None.
     fn block_json(&self, py: Python<'_>, tag: TagArg, full: bool) -> PyResult<Option<String>> {
         let tag = convert::tag(tag)?;
-        Ok(py.detach(|| wire::block(&self.lock(), tag, full).map(to_json)))
+        py.detach(|| wire::block(&self.lock(), tag, full).map(|b| b.map(to_json))).map_err(to_py)
     }
 
     /// Every receipt of a sealed block (JSON list), or None (no such block, or pending).
     fn block_receipts_json(&self, py: Python<'_>, tag: TagArg) -> PyResult<Option<String>> {
         let tag = convert::tag(tag)?;
-        Ok(py.detach(|| wire::block_receipts(&self.lock(), tag).map(to_json)))
+        py.detach(|| wire::block_receipts(&self.lock(), tag).map(|r| r.map(to_json))).map_err(to_py)
     }
 
     /// The transaction at `index` of a block, or None.
     fn block_transaction_json(&self, py: Python<'_>, tag: TagArg, index: usize) -> PyResult<Option<String>> {
         let tag = convert::tag(tag)?;
-        Ok(py.detach(|| wire::block_transaction(&self.lock(), tag, index).map(to_json)))
+        py.detach(|| wire::block_transaction(&self.lock(), tag, index).map(|t| t.map(to_json))).map_err(to_py)
     }
 
     /// The signed bytes (0x-hex) of the transaction at `index` of a block, or None.
     fn raw_block_transaction(&self, py: Python<'_>, tag: TagArg, index: usize) -> PyResult<Option<String>> {
         let tag = convert::tag(tag)?;
-        Ok(py.detach(|| wire::raw_block_transaction(&self.lock(), tag, index)))
+        py.detach(|| wire::raw_block_transaction(&self.lock(), tag, index)).map_err(to_py)
     }
 
     /// The signed bytes (0x-hex) of a mined or pooled transaction, or None.
     fn raw_transaction(&self, hash: &str) -> PyResult<Option<String>> {
         let h = convert::hash(hash)?;
-        Ok(self.lock().transaction(&h).map(|(tx, _)| tx.raw().to_string()))
+        Ok(self.lock().transaction(&h).map_err(to_py)?.map(|(tx, _)| tx.raw().to_string()))
     }
 
     /// eth_feeHistory (JSON) over `count` blocks ending at `newest`.
@@ -460,18 +464,18 @@ impl PyChain {
 
     fn block_by_hash_json(&self, hash: &str, full: bool) -> PyResult<Option<String>> {
         let h = convert::hash(hash)?;
-        Ok(self.lock().block_by_hash(&h).map(|b| to_json(rpc_json::block(b, full))))
+        Ok(self.lock().block_by_hash(&h).map_err(to_py)?.map(|b| to_json(rpc_json::block(b, full))))
     }
 
     fn transaction_json(&self, hash: &str) -> PyResult<Option<String>> {
         let h = convert::hash(hash)?;
         let c = self.lock();
-        Ok(c.transaction(&h).map(|(tx, at)| to_json(rpc_json::transaction(tx, at, c.base_fee() as u128))))
+        Ok(c.transaction(&h).map_err(to_py)?.map(|(tx, at)| to_json(rpc_json::transaction(tx, at, c.base_fee() as u128))))
     }
 
     fn receipt_json(&self, hash: &str) -> PyResult<Option<String>> {
         let h = convert::hash(hash)?;
-        Ok(self.lock().receipt(&h).map(|(b, i)| to_json(rpc_json::receipt(b, i))))
+        Ok(self.lock().receipt(&h).map_err(to_py)?.map(|(b, i)| to_json(rpc_json::receipt(b, i))))
     }
 
     #[pyo3(signature = (*, from_block, to_block, block_hash=None, addresses=vec![], topics=vec![]))]
@@ -502,6 +506,32 @@ impl PyChain {
             Ok(to_json(serde_json::Value::Array(logs.iter().map(rpc_json::log).collect())))
         })
         .map_err(to_py)
+    }
+
+    /// Takes archived block bodies read back from the store, [(number, stored JSON)], so the
+    /// read that raised `BodyArchived` for them can be retried. Decoded (senders recovered)
+    /// without the GIL and before taking the chain's lock. Returns how many were taken.
+    fn load_bodies(&self, py: Python<'_>, records: Vec<(u64, String)>) -> PyResult<usize> {
+        let chain_id = self.lock().chain_id();
+        py.detach(|| {
+            let bodies = records
+                .iter()
+                .map(|(number, json)| {
+                    let stored: StoredBlock = serde_json::from_str(json).map_err(|e| {
+                        crate::chain::ChainError::InvalidArgument(format!("stored block {number}: {e}"))
+                    })?;
+                    Block::from_stored(stored, chain_id)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(self.lock().load_bodies(bodies))
+        })
+        .map_err(to_py)
+    }
+
+    /// How many recent published blocks keep their bodies in memory.
+    #[getter]
+    fn body_window(&self) -> u64 {
+        self.lock().body_window()
     }
 
     /// (ready, queued) transactions in the gas mempool.
@@ -613,7 +643,7 @@ impl PyChain {
     /// The genesis block's record, to store it the first time.
     fn genesis_record(&self) -> String {
         let c = self.lock();
-        let b = c.block(crate::chain::BlockTag::Earliest).expect("genesis");
+        let b = c.block(crate::chain::BlockTag::Earliest).ok().flatten().expect("genesis is in memory until block 1 is published");
         json!({"stored": b.to_stored(), "block": rpc_json::block(b, true), "receipts": []}).to_string()
     }
 
@@ -668,6 +698,22 @@ impl PyChain {
     fn next_block_due(&self, now_ms: u64) -> Option<u64> {
         self.lock().next_block_due(now_ms)
     }
+}
+
+/// Reads the stored records (an iterable of JSON strings, block 0 first) once. All but the
+/// last `window` are parsed as they come, without their bodies, so the records of a long
+/// chain never sit in memory together; the last ones come back as text, to be parsed (see
+/// `RestoredBlock::parse_recent`) without the GIL.
+fn restored_blocks(blocks: &Bound<'_, PyAny>, window: u64) -> PyResult<(Vec<RestoredBlock>, Vec<String>)> {
+    let (mut old, mut recent) = (Vec::new(), VecDeque::new());
+    for item in blocks.try_iter()? {
+        recent.push_back(item?.extract::<String>()?);
+        if recent.len() as u64 > window.max(1) {
+            let json = recent.pop_front().expect("over the window");
+            old.push(RestoredBlock::parse_archived(&json).map_err(to_py)?);
+        }
+    }
+    Ok((old, recent.into()))
 }
 
 fn settlement_json(r: &crate::chain::settlement::SettlementRecord) -> serde_json::Value {

@@ -23,6 +23,7 @@ create_exception!(og_devnet._core, UnsupportedError, CoreError, "Something the d
 create_exception!(og_devnet._core, UnknownAccount, CoreError, "eth_sendTransaction from an account that is not unlocked.");
 create_exception!(og_devnet._core, InvalidArgument, CoreError, "An argument the core cannot use.");
 create_exception!(og_devnet._core, BlockNotFound, CoreError, "A block asked for by hash that the chain does not have.");
+create_exception!(og_devnet._core, BodyArchived, CoreError, "A read needs block bodies that are in the store only; args are (message, [block numbers]).");
 create_exception!(og_devnet._core, ExecutionReverted, CoreError, "A contract call reverted; args are (message, revert data hex).");
 
 pub fn to_py(err: ChainError) -> PyErr {
@@ -44,6 +45,7 @@ pub fn to_py(err: ChainError) -> PyErr {
         UnknownAccount(_) => self::UnknownAccount::new_err(msg),
         InvalidArgument(_) => self::InvalidArgument::new_err(msg),
         BlockNotFound(_) => self::BlockNotFound::new_err(msg),
+        BodyArchived { blocks } => self::BodyArchived::new_err((msg, blocks)),
         Revert(reason) => {
             let data = alloy_primitives::hex::encode_prefixed(crate::chain::native::hub::revert_data(&reason));
             self::ExecutionReverted::new_err((msg, data))
@@ -71,6 +73,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnknownAccount", py.get_type::<UnknownAccount>())?;
     m.add("InvalidArgument", py.get_type::<InvalidArgument>())?;
     m.add("BlockNotFound", py.get_type::<BlockNotFound>())?;
+    m.add("BodyArchived", py.get_type::<BodyArchived>())?;
     m.add("ExecutionReverted", py.get_type::<ExecutionReverted>())?;
     Ok(())
 }
