@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
-from web3 import Web3
-
 from og_devnet import Devnet
+from web3 import Web3
 
 DEV_KEYS = [
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -78,6 +77,19 @@ def result(node: Devnet, method: str, params: list[Any] | None = None) -> Any:
     body = rpc(node, method, params)
     assert "error" not in body, body
     return body["result"]
+
+
+def node_state(node: Devnet) -> dict[str, Any]:
+    """What a state-changing call would change, read as a local client (no Origin)."""
+    return {
+        "head": result(node, "eth_blockNumber"),
+        "balances": [result(node, "eth_getBalance", [a, "latest"]) for a in (DEV0.address, RECIPIENT)],
+        "nonce": result(node, "eth_getTransactionCount", [DEV0.address, "pending"]),
+        "pool": result(node, "txpool_status"),
+        "faults": [n["fault"] for n in result(node, "og_nodes")],
+        "models": sorted(m["id"] for m in result(node, "og_models")),
+        "mining": result(node, "anvil_nodeInfo")["mining"],
+    }
 
 
 def free_port() -> int:

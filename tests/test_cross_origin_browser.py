@@ -13,8 +13,7 @@ from typing import Any
 
 import playwright.sync_api as playwright
 import pytest
-
-from conftest import DEV0, DEV_KEYS, RECIPIENT, result
+from conftest import DEV0, DEV_KEYS, RECIPIENT, node_state, result
 from og_devnet import Devnet
 from og_devnet.inference.catalog import FIXTURES
 
@@ -53,16 +52,7 @@ def state_changing_calls() -> list[dict[str, Any]]:
     ]
 
 
-def state(node: Devnet) -> dict[str, Any]:
-    return {
-        "head": result(node, "eth_blockNumber"),
-        "balances": [result(node, "eth_getBalance", [a, "latest"]) for a in (DEV0.address, RECIPIENT)],
-        "nonce": result(node, "eth_getTransactionCount", [DEV0.address, "pending"]),
-        "pool": result(node, "txpool_status"),
-        "faults": [n["fault"] for n in result(node, "og_nodes")],
-        "models": sorted(m["id"] for m in result(node, "og_models")),
-        "mining": result(node, "anvil_nodeInfo")["mining"],
-    }
+
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +125,10 @@ async ({rpc, calls, api, model}) => {
 
 def test_a_page_on_another_origin_changes_nothing(page: playwright.Page) -> None:
     with Devnet(mining="manual", zkml=False) as node:
-        before = state(node)
+        before = node_state(node)
         model = list((FIXTURES / "mlp.onnx").read_bytes() + b"\x32\x05evil2")
         outcome = page.evaluate(ATTACK, {"rpc": node.rpc_url, "calls": state_changing_calls(), "api": node.url, "model": model})
-        assert state(node) == before
+        assert node_state(node) == before
         # The browser got nothing it could read: opaque answers, or network errors (CORS).
         for o in outcome:
             assert "error" in o or o["type"] == "opaque", o

@@ -16,10 +16,19 @@ from typing import Any
 
 import httpx
 import pytest
-
 import rawhttp
+from conftest import (
+    DEV0,
+    RECIPIENT,
+    free_port,
+    node_state,
+    og_devnet_command,
+    result,
+    rpc,
+    stop,
+    wait_for_rpc,
+)
 from logcheck import no_errors_logged
-from conftest import DEV0, RECIPIENT, free_port, og_devnet_command, result, rpc, stop, wait_for_rpc
 from og_devnet import Devnet
 from og_devnet._core import content_id
 from og_devnet.inference.catalog import FIXTURES
@@ -55,17 +64,7 @@ def call(method: str, params: list[Any], id_: int = 1) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": id_, "method": method, "params": params}
 
 
-def state(node: Devnet) -> dict[str, Any]:
-    """What a state-changing call would change, read as a local client (no Origin)."""
-    return {
-        "head": result(node, "eth_blockNumber"),
-        "balances": [result(node, "eth_getBalance", [a, "latest"]) for a in (DEV0.address, RECIPIENT)],
-        "nonce": result(node, "eth_getTransactionCount", [DEV0.address, "pending"]),
-        "pool": result(node, "txpool_status"),
-        "faults": [n["fault"] for n in result(node, "og_nodes")],
-        "models": sorted(m["id"] for m in result(node, "og_models")),
-        "mining": result(node, "anvil_nodeInfo")["mining"],
-    }
+
 
 
 # ---- hosts ----
@@ -81,7 +80,7 @@ def test_loopback_host_names_are_served(node: Devnet, host: str) -> None:
 @pytest.mark.parametrize("host", ["rebind.example", "rebind.example:{port}", "localhost.rebind.example", "10.0.0.1",
                                   "127.0.0.1.nip.io:{port}", "localhost:port", "[::1"])  # fmt: skip
 def test_a_foreign_host_is_refused_naming_the_option(node: Devnet, host: str) -> None:
-    before = state(node)
+    before = node_state(node)
     for r in (
         httpx.post(node.rpc_url, json=call("anvil_setBalance", [RECIPIENT, "0x1"]), headers={"host": host.format(port=node.port)}),
         httpx.get(node.url + "/api/status", headers={"host": host.format(port=node.port)}),
@@ -89,7 +88,7 @@ def test_a_foreign_host_is_refused_naming_the_option(node: Devnet, host: str) ->
     ):
         assert r.status_code == 403, r.text
         assert "--allowed-host" in r.json()["detail"]
-    assert state(node) == before
+    assert node_state(node) == before
 
 
 def test_allowed_host_option_serves_that_name() -> None:
@@ -115,7 +114,7 @@ STATE_CHANGING = [
 
 
 def test_foreign_origins_are_refused_and_change_nothing(node: Devnet) -> None:
-    before = state(node)
+    before = node_state(node)
     foreign = ["http://127.0.0.1:1", f"http://127.0.0.1:{node.port + 1}", "http://evil.example", "null",
                f"https://127.0.0.1:{node.port}", "file://"]  # fmt: skip
     for origin in foreign:
@@ -130,7 +129,7 @@ def test_foreign_origins_are_refused_and_change_nothing(node: Devnet) -> None:
         assert r.status_code == 403
         # Reading is refused too: a page cannot even learn the chain's state.
         assert httpx.get(node.url + "/api/status", headers={"origin": origin}).status_code == 403
-    assert state(node) == before
+    assert node_state(node) == before
 
 
 def test_the_nodes_own_origin_is_served(node: Devnet) -> None:
@@ -153,13 +152,13 @@ def test_preflight_from_a_foreign_origin_is_refused(node: Devnet) -> None:
 @pytest.mark.parametrize("content_type", ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
                                           "multipart/form-data; boundary=x", None])  # fmt: skip
 def test_json_rpc_needs_application_json(node: Devnet, content_type: str | None) -> None:
-    before = state(node)
+    before = node_state(node)
     headers = {} if content_type is None else {"content-type": content_type}
     r = httpx.post(node.rpc_url, content=b'{"jsonrpc":"2.0","id":1,"method":"anvil_setBalance","params":["%s","0x1"]}'
                    % RECIPIENT.encode(), headers=headers)  # fmt: skip
     assert r.status_code == 415
     assert "Content-Type: application/json" in r.json()["detail"]
-    assert state(node) == before
+    assert node_state(node) == before
     r = httpx.post(node.rpc_url, content=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}',
                    headers={"content-type": "Application/JSON; charset=utf-8"})  # fmt: skip
     assert r.json()["result"] == "0x29f8"
@@ -259,7 +258,7 @@ def test_refusals_by_path_say_nothing_about_the_path(node: Devnet, models_dir: P
     fifo_inside = models_dir / "fifo.onnx"
     os.mkfifo(fifo_inside)
     (models_dir / "sub").mkdir(exist_ok=True)
-    before = state(node)
+    before = node_state(node)
     atime = secret.stat().st_atime_ns
 
     def refusal(path: str) -> str:
@@ -276,7 +275,7 @@ def test_refusals_by_path_say_nothing_about_the_path(node: Devnet, models_dir: P
     messages = {refusal(p) for p in paths}
     assert len(messages) == 1, messages  # word for word the same, whatever the path is
     assert secret.stat().st_atime_ns == atime
-    assert state(node) == before
+    assert node_state(node) == before
 
 
 def test_a_path_outside_is_never_opened(node: Devnet, tmp_path: Path) -> None:
