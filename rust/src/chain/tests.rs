@@ -11,7 +11,7 @@ fn chain(mode: MiningMode) -> Chain {
 }
 
 /// A signed 21000-gas transfer to 0x..aa from dev account `from`; `edit` adjusts the fields.
-fn sign_with(c: &Chain, from: usize, nonce: u64, edit: impl FnOnce(&mut UnsignedFields)) -> SignedTx {
+pub(super) fn sign_with(c: &Chain, from: usize, nonce: u64, edit: impl FnOnce(&mut UnsignedFields)) -> SignedTx {
     let mut fields = UnsignedFields {
         chain_id: c.chain_id(),
         nonce,
@@ -262,7 +262,7 @@ fn edits_between_blocks_do_not_rewrite_history() {
     assert!(b2.state_changes.iter().any(|(a, acc)| *a == a0 && acc.balance == U256::from(42)));
 }
 
-mod inference {
+pub(super) mod inference {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -281,7 +281,8 @@ mod inference {
         c
     }
 
-    fn run_data(model: &str, mode: u8) -> Bytes {
+    /// Calldata of `run(model, mode, {x: [2]})` on the hub.
+    pub(in crate::chain) fn run_data(model: &str, mode: u8) -> Bytes {
         abi::runCall {
             modelId: model.into(),
             inferenceMode: mode,

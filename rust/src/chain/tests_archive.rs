@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{address, Bytes, U256};
-use alloy_sol_types::{SolCall, SolEvent};
+use alloy_primitives::{address, U256};
+use alloy_sol_types::SolEvent;
 use serde_json::Value;
 
 use super::*;
@@ -61,20 +61,7 @@ impl Devnet {
 
     /// An inference of account 0, answered at once: its block has an InferenceResult log.
     fn inference(&mut self) -> B256 {
-        let data: Bytes = abi::runCall {
-            modelId: "m".into(),
-            inferenceMode: 0,
-            modelInput: abi::ModelInput {
-                numbers: vec![abi::MultiDimensionalNumberTensor {
-                    name: "x".into(),
-                    values: vec![abi::Number { value: 2, decimals: 0 }],
-                    shape: vec![1],
-                }],
-                strings: vec![],
-            },
-        }
-        .abi_encode()
-        .into();
+        let data = super::tests::inference::run_data("m", 0);
         let tx = self.sign(0, |f| {
             f.to = Some(INFERENCE_HUB);
             f.data = data;

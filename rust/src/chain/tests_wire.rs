@@ -202,25 +202,7 @@ fn genesis_code_storage_and_nonce_are_kept_and_calls_to_code_refused() {
     assert!(matches!(c.estimate_gas(&req), Err(ChainError::Unsupported(m)) if m.contains("code from genesis")));
     assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Unsupported(_))));
     let mut c = c;
-    let tx = SignedTx::from_envelope(
-        c.keys()
-            .sign(
-                c.keys().addresses()[0],
-                UnsignedFields {
-                    chain_id: c.chain_id(),
-                    nonce: 0,
-                    to: Some(contract),
-                    value: U256::ZERO,
-                    data: Default::default(),
-                    gas: 21_000,
-                    gas_price: None,
-                    max_fee_per_gas: 3 * GWEI,
-                    max_priority_fee_per_gas: GWEI,
-                },
-            )
-            .unwrap(),
-    )
-    .unwrap();
+    let tx = super::tests::sign_with(&c, 0, 0, |f| f.to = Some(contract));
     assert!(matches!(c.submit(tx), Err(ChainError::Unsupported(_))));
 }
 
