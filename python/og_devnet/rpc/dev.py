@@ -20,7 +20,8 @@ def evm_mine(ctx: RpcContext, params: list[Any]) -> str:
     if isinstance(ts, dict):  # ganache-style {"timestamp": ..., "blocks": n}
         raise InvalidParams("evm_mine: options objects are not supported; use anvil_mine(count)")
     if ts is not None:
-        raise InvalidParams("evm_mine: setting a timestamp is not supported; block times follow the wall clock")
+        # As anvil and hardhat: the mined block gets this timestamp.
+        ctx.node.chain.set_next_block_timestamp(p.quantity(ts, "timestamp", p.U64))
     ctx.spend(MINED, 1, MAX_MINE)
     ctx.node.mine(1)
     return "0x0"
@@ -101,3 +102,34 @@ def node_info(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
 def txpool_status(ctx: RpcContext, params: list[Any]) -> dict[str, str]:
     ready, queued = ctx.node.chain.pool_counts()
     return {"pending": hex(ready), "queued": hex(queued)}
+
+
+@method("anvil_setCode", "hardhat_setCode")
+def set_code(ctx: RpcContext, params: list[Any]) -> None:
+    address = p.address(p.arg(params, 0, "address"), "address")
+    ctx.node.chain.set_code(address, p.data(p.arg(params, 1, "code"), "code"))
+
+
+@method("anvil_setStorageAt", "hardhat_setStorageAt")
+def set_storage_at(ctx: RpcContext, params: list[Any]) -> bool:
+    address = p.address(p.arg(params, 0, "address"), "address")
+    slot = p.quantity(p.arg(params, 1, "slot"), "slot")
+    value = p.quantity(p.arg(params, 2, "value"), "value")
+    ctx.node.chain.set_storage_at(address, slot, value)
+    return True
+
+
+@method("evm_increaseTime", "anvil_increaseTime")
+def increase_time(ctx: RpcContext, params: list[Any]) -> str:
+    seconds = p.quantity(p.arg(params, 0, "seconds"), "seconds", p.U64)
+    return hex(ctx.node.chain.increase_time(seconds))
+
+
+@method("evm_setNextBlockTimestamp", "anvil_setNextBlockTimestamp")
+def set_next_block_timestamp(ctx: RpcContext, params: list[Any]) -> None:
+    ctx.node.chain.set_next_block_timestamp(p.quantity(p.arg(params, 0, "timestamp"), "timestamp", p.U64))
+
+
+@method("anvil_dropTransaction", "hardhat_dropTransaction")
+def drop_transaction(ctx: RpcContext, params: list[Any]) -> None:
+    ctx.node.chain.drop_transaction(p.hash32(p.arg(params, 0, "transactionHash"), "transactionHash"))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from og_devnet.errors import InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError, rpc_error
-from og_devnet.rpc import dev, eth, filters, og  # noqa: F401  (register their methods)
+from og_devnet.rpc import debug, dev, eth, filters, og  # noqa: F401  (register their methods)
 from og_devnet.rpc.registry import METHODS, RpcContext
 
 if TYPE_CHECKING:

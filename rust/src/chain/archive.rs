@@ -164,6 +164,7 @@ impl Blocks {
             let block = &mut entry.block;
             self.window_bytes -= block.body_bytes();
             block.state_changes = Vec::new();
+            block.evm_changes = Default::default();
             block.settlements = Vec::new();
             if !block.transactions.is_empty() {
                 block.transactions = Vec::new();
@@ -189,6 +190,7 @@ impl Blocks {
                 entry.tips = Some(tip_runs(&block));
             }
             block.state_changes = Vec::new();
+            block.evm_changes = Default::default();
             block.settlements = Vec::new();
             kept.push(block);
         }
@@ -224,6 +226,7 @@ impl Blocks {
                     transactions: vec![],
                     receipts: vec![],
                     state_changes: vec![],
+                    evm_changes: Default::default(),
                     settlements: vec![],
                 };
                 // An empty block's body is known without reading it.
@@ -261,6 +264,8 @@ pub struct ArchivedRecord {
     header: Header,
     hash: B256,
     state_changes: Vec<(Address, Account)>,
+    #[serde(default)]
+    evm_changes: super::state::EvmChanges,
     /// Only each receipt's transaction hash, for the transaction index.
     #[serde(default)]
     receipts: Vec<ReceiptHash>,
@@ -319,6 +324,13 @@ impl RestoredBlock {
             RestoredBlock::Archived(r) => &r.state_changes,
         }
     }
+
+    pub fn evm_changes(&self) -> &super::state::EvmChanges {
+        match self {
+            RestoredBlock::Full(b) => &b.evm_changes,
+            RestoredBlock::Archived(r) => &r.evm_changes,
+        }
+    }
 }
 
 fn bad_record(e: serde_json::Error) -> ChainError {
@@ -363,7 +375,7 @@ mod tests {
     fn block(number: u64, tx: &SignedTx) -> Block {
         let (transactions, receipts) = (vec![tx.clone()], vec![super::super::Receipt::new(tx.hash, true, 21_000, 21_000, 1, vec![])]);
         let header = Header { number, ..Block::body_header(&transactions, &receipts) };
-        Block { hash: header.hash(), header, transactions, receipts, state_changes: vec![], settlements: vec![] }
+        Block { hash: header.hash(), header, transactions, receipts, state_changes: vec![], evm_changes: Default::default(), settlements: vec![] }
     }
 
     /// A transaction carrying `data_bytes` of input.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::merkle;
 use super::settlement::SettlementRecord;
-use super::state::Account;
+use super::state::{Account, EvmChanges};
 use super::ChainError;
 use crate::eth::{decode_raw_transaction, SignedTx};
 
@@ -63,6 +63,13 @@ pub struct Receipt {
     pub effective_gas_price: u128,
     pub logs: Vec<Log>,
     pub logs_bloom: Bloom,
+    /// The account a creation transaction made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_address: Option<Address>,
+    /// Why a failed transaction failed (its revert reason, the EVM's halt, or why its
+    /// inference calls could not be served), readable as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert_reason: Option<String>,
 }
 
 impl Receipt {
@@ -71,7 +78,17 @@ impl Receipt {
         for log in &logs {
             logs_bloom.accrue_log(log);
         }
-        Receipt { tx_hash, status, gas_used, cumulative_gas_used: cumulative, effective_gas_price: price, logs, logs_bloom }
+        Receipt {
+            tx_hash,
+            status,
+            gas_used,
+            cumulative_gas_used: cumulative,
+            effective_gas_price: price,
+            logs,
+            logs_bloom,
+            contract_address: None,
+            revert_reason: None,
+        }
     }
 
     /// Bytes hashed into the receipts root.
@@ -101,6 +118,8 @@ pub struct Block {
     pub receipts: Vec<Receipt>,
     /// Every account this block changed, with its value after the block.
     pub state_changes: Vec<(Address, Account)>,
+    /// The code and storage this block set.
+    pub evm_changes: EvmChanges,
     /// Proofs this block checked and settled (or rejected).
     pub settlements: Vec<SettlementRecord>,
 }
@@ -113,6 +132,8 @@ pub struct StoredBlock {
     pub transactions: Vec<Bytes>,
     pub receipts: Vec<Receipt>,
     pub state_changes: Vec<(Address, Account)>,
+    #[serde(default, skip_serializing_if = "EvmChanges::is_empty")]
+    pub evm_changes: EvmChanges,
     #[serde(default)]
     pub settlements: Vec<SettlementRecord>,
 }
@@ -142,6 +163,7 @@ impl Block {
             transactions: self.transactions.iter().map(|t| t.raw()).collect(),
             receipts: self.receipts.clone(),
             state_changes: self.state_changes.clone(),
+            evm_changes: self.evm_changes.clone(),
             settlements: self.settlements.clone(),
         }
     }
@@ -196,6 +218,7 @@ impl Block {
             transactions,
             receipts: stored.receipts,
             state_changes: stored.state_changes,
+            evm_changes: stored.evm_changes,
             settlements: stored.settlements,
         })
     }

@@ -1,30 +1,101 @@
 //! Sealing a block: settle earlier results' proofs, then pick transactions from the gas
 //! mempool in fee order, execute them against the tip state, and stage the block until the
 //! store has committed it.
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 
+use super::archive::Blocks;
 use super::economics::stake_address;
 use super::native::{hub, INFERENCE_HUB};
+use super::preexec::{self, ServingHost};
 use super::settlement::{next_step, Delivery, SettlementRecord, Step};
 use super::{max_cost, Account, Block, Chain, ChainError, Header, Receipt, StateDb};
 use crate::eth::SignedTx;
+use crate::evm::{self, StateDiff, StateView};
 
-/// The accounts a block has touched so far, over the state of its layer.
+/// What a block has changed so far (accounts, storage, code), over the state of its layer.
 pub(super) struct Ledger<'a> {
     pub state: &'a dyn StateDb,
+    pub blocks: &'a Blocks,
     /// The block being built: reads see its layer.
     pub at: u64,
     pub accounts: BTreeMap<Address, Account>,
+    pub storage: HashMap<(Address, U256), U256>,
+    pub code: HashMap<Address, Bytes>,
 }
 
-impl Ledger<'_> {
+impl<'a> Ledger<'a> {
+    pub fn new(state: &'a dyn StateDb, blocks: &'a Blocks, at: u64) -> Self {
+        Ledger { state, blocks, at, accounts: BTreeMap::new(), storage: HashMap::new(), code: HashMap::new() }
+    }
+
     fn get(&mut self, a: Address) -> Account {
         let (state, at) = (self.state, self.at);
         *self.accounts.entry(a).or_insert_with(|| state.account_at(&a, at))
     }
 
+    pub fn apply(&mut self, diff: StateDiff) {
+        self.accounts.extend(diff.accounts);
+        for (address, slot, value) in diff.storage {
+            self.storage.insert((address, slot), value);
+        }
+        self.code.extend(diff.code);
+    }
+
+    /// What the block changed, apart from the state it read (so the state can be written).
+    pub fn into_changes(self) -> LedgerChanges {
+        LedgerChanges { at: self.at, accounts: self.accounts, storage: self.storage, code: self.code }
+    }
+}
+
+pub(super) struct LedgerChanges {
+    at: u64,
+    accounts: BTreeMap<Address, Account>,
+    storage: HashMap<(Address, U256), U256>,
+    code: HashMap<Address, Bytes>,
+}
+
+impl LedgerChanges {
+    /// Writes everything the block changed into `state` at the block's number.
+    pub fn commit(self, state: &mut dyn StateDb) {
+        let at = self.at;
+        for (address, account) in self.accounts {
+            state.set_account(address, at, account);
+        }
+        for ((address, slot), value) in self.storage {
+            state.set_storage(address, at, slot, value);
+        }
+        for (address, code) in self.code {
+            state.set_code(address, at, code);
+        }
+    }
+}
+
+impl StateView for Ledger<'_> {
+    fn account(&self, address: &Address) -> Account {
+        self.accounts.get(address).copied().unwrap_or_else(|| self.state.account_at(address, self.at))
+    }
+    fn code(&self, address: &Address) -> Option<(B256, Bytes)> {
+        match self.code.get(address) {
+            Some(code) if code.is_empty() => None,
+            Some(code) => Some((alloy_primitives::keccak256(code), code.clone())),
+            None => self.state.code_at(address, self.at),
+        }
+    }
+    fn storage(&self, address: &Address, slot: U256) -> U256 {
+        self.storage.get(&(*address, slot)).copied().unwrap_or_else(|| self.state.storage_at(address, slot, self.at))
+    }
+    fn block_hash(&self, number: u64) -> B256 {
+        // BLOCKHASH sees the 256 blocks before this one.
+        if number >= self.at || number + 256 < self.at || number >= self.blocks.len() as u64 {
+            return B256::ZERO;
+        }
+        self.blocks.hash(number)
+    }
+}
+
+impl Ledger<'_> {
     /// Moves up to `amount` out of `from` (a stake may hold less than a bond); returns what
     /// moved. `to` None burns it.
     fn transfer(&mut self, from: Address, to: Option<Address>, amount: U256) -> U256 {
@@ -50,6 +121,9 @@ pub(super) struct Execution {
     pub gas_used: u64,
     /// Transactions that can never run (the balance fell since they were pooled).
     pub dropped: Vec<(Address, u64)>,
+    /// Contract transactions whose execution asked for inference the simulation did not
+    /// record: simulated again and their jobs re-dispatched.
+    pub resimulate: Vec<B256>,
 }
 
 impl Chain {
@@ -58,15 +132,20 @@ impl Chain {
     pub fn seal_block(&mut self, now_ms: u64) -> Result<&Block, ChainError> {
         self.require_no_staged()?;
         let base_fee = self.base_fee();
+        let forced_timestamp = self.next_timestamp.take();
         let parent = self.blocks.last();
         let number = parent.header.number + 1;
         let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
-        let timestamp = (timestamp_ms / 1000).max(parent.header.timestamp);
+        // The EVM's clock (evm_increaseTime, evm_setNextBlockTimestamp move it); timestampMs
+        // stays the wall clock that trust gaps are measured on.
+        let timestamp = forced_timestamp
+            .unwrap_or_else(|| (timestamp_ms / 1000).saturating_add_signed(self.time_offset_s))
+            .max(parent.header.timestamp);
         let parent_hash = parent.hash;
         self.deliveries_before_staged = self.deliveries.clone();
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
-        let mut ledger = Ledger { state: &*self.state, at: number, accounts: BTreeMap::new() };
+        let mut ledger = Ledger::new(&*self.state, &self.blocks, number);
         let Settled { records: settlements, penalties, slashed_nodes } = settle(
             &mut self.deliveries,
             &self.pipe,
@@ -76,10 +155,11 @@ impl Chain {
         );
         self.staged_penalties = penalties;
         self.staged_slashed_nodes = slashed_nodes;
-        let Execution { included, receipts, gas_used, dropped } = self.execute_ready(&mut ledger, base_fee as u128);
+        let env = self.block_env(number, timestamp, base_fee);
+        let Execution { included, receipts, gas_used, dropped, resimulate } = self.execute_ready(&mut ledger, &env);
         let mut new_deliveries: Vec<Delivery> = Vec::new();
         for (tx, receipt) in included.iter().zip(&receipts) {
-            if hub::is_inference_contract(tx.to()) {
+            if hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash) {
                 self.pipe.mark_included(&tx.hash, number, timestamp_ms);
                 if receipt.status {
                     new_deliveries.extend(self.pipe.deliveries(&tx.hash, number).into_iter().map(|mut d| {
@@ -91,11 +171,10 @@ impl Chain {
             }
         }
 
-        let touched = std::mem::take(&mut ledger.accounts);
-        for (address, account) in &touched {
-            self.state.set_account(*address, number, *account);
-        }
+        let changes = ledger.into_changes();
+        changes.commit(&mut *self.state);
         let state_changes = self.state.changes_at(number);
+        let evm_changes = self.state.evm_changes_at(number);
         let header = Header {
             number,
             parent_hash,
@@ -120,6 +199,7 @@ impl Chain {
             transactions: included,
             receipts,
             state_changes,
+            evm_changes,
             settlements,
         };
         let mut gone = Vec::new();
@@ -127,115 +207,196 @@ impl Chain {
             gone.extend(self.pool.evict_from(&sender, nonce));
         }
         let state = &self.state;
-        let mined: std::collections::HashSet<B256> = block.transactions.iter().map(|t| t.hash).collect();
+        let mined: HashSet<B256> = block.transactions.iter().map(|t| t.hash).collect();
         gone.extend(self.pool.prune(|a| state.account_at(a, number).nonce).into_iter().filter(|h| !mined.contains(h)));
-        self.pipe.forget(&gone);
+        self.forget_jobs(&gone);
         self.schedule.sealed(now_ms);
         self.blocks.push(block);
+        // Against the state this block leaves (the next layer reads through to it).
+        for hash in resimulate {
+            self.resimulate(&hash);
+        }
         Ok(self.blocks.last())
     }
 
     /// Runs the pool's ready transactions, best first, over `ledger` (the next block's
-    /// layer) at `base_fee`, as far as the gas limit allows. Changes only the ledger: the
+    /// layer) in block `env`, as far as the gas limit allows. Changes only the ledger: the
     /// pending block is built the same way without sealing anything.
-    pub(super) fn execute_ready(&self, ledger: &mut Ledger<'_>, base_fee: u128) -> Execution {
+    pub(super) fn execute_ready(&self, ledger: &mut Ledger<'_>, env: &evm::BlockEnv) -> Execution {
         let number = ledger.at;
+        let base_fee = env.base_fee as u128;
         let state = &self.state;
         let pipe = &self.pipe;
-        // An inference transaction goes in once its race is decided; block production never
-        // waits for one.
+        // An inference transaction goes in once its race is decided (a contract transaction
+        // once every call its simulation recorded is); block production never waits for one.
         let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee, |tx| {
-            !hub::is_inference_contract(tx.to()) || pipe.is_decided(&tx.hash)
+            !(hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash)) || pipe.is_decided(&tx.hash)
         });
         let mut deferred: HashSet<Address> = HashSet::new();
-        let mut dropped: Vec<(Address, u64)> = Vec::new();
-        let (mut included, mut receipts, mut gas_used) = (Vec::new(), Vec::new(), 0u64);
+        let mut out = Execution { included: vec![], receipts: vec![], gas_used: 0, dropped: vec![], resimulate: vec![] };
         for tx in candidates {
             if deferred.contains(&tx.sender) {
                 continue;
             }
-            if gas_used + tx.gas_limit() > self.gas_limit {
+            if out.gas_used + tx.gas_limit() > self.gas_limit {
                 // Does not fit: it and the sender's later txs wait for the next block.
                 deferred.insert(tx.sender);
                 continue;
             }
-            let to = tx.to().expect("creation refused at submit");
-            // Inference: the decided results' events, or status 0 with the reason on the job.
-            // Each call's fee is charged now: VANILLA's goes to the winner at once, the
-            // others' wait in the hub until their proofs settle.
-            let (tx_gas, status, logs, fees) = if hub::is_inference_contract(Some(to)) {
-                let outcome = pipe.outcome(&tx.hash);
-                let needed = tx.intrinsic_gas() + pipe.gas_of(&tx.hash).unwrap_or(hub::MODEL_GAS);
-                match outcome {
-                    _ if tx.gas_limit() < needed => (tx.gas_limit(), false, vec![], vec![]),
-                    Ok(calls) => {
-                        let fees: Vec<(Address, U256)> = calls
-                            .iter()
-                            .map(|c| (if c.mode == 0 { c.winner } else { INFERENCE_HUB }, self.economics.fee(&c.model_id, c.mode)))
-                            .collect();
-                        (needed, true, calls.into_iter().flat_map(|c| c.logs).collect(), fees)
-                    }
-                    Err(_) => (needed, false, vec![], vec![]),
-                }
+            let receipt = if self.needs_evm(ledger, tx.to()) {
+                self.execute_contract_tx(ledger, env, &tx, out.gas_used)
             } else {
-                (tx.intrinsic_gas(), true, vec![], vec![])
+                self.execute_native_tx(ledger, base_fee, &tx, out.gas_used)
             };
-            let fee_total = fees.iter().fold(U256::ZERO, |s, (_, f)| s.saturating_add(*f));
-            let price = tx.effective_gas_price(base_fee);
-            let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
-            // Every amount is checked: an edit near 2^256 (anvil_setBalance) must not wrap.
-            // The (at most three) accounts this tx touches, applied only if all checks pass.
-            let mut touched: BTreeMap<Address, Account> = BTreeMap::new();
-            let mut account = |touched: &mut BTreeMap<Address, Account>, a: Address| -> Account {
-                *touched.entry(a).or_insert_with(|| ledger.get(a))
-            };
-            let applied = (|| {
-                let mut sender = account(&mut touched, tx.sender);
-                let fee = if status { fee_total } else { U256::ZERO };
-                if sender.nonce != tx.nonce() || sender.balance < max_cost(&tx)?.checked_add(fee)? {
-                    return None;
+            match receipt {
+                TxResult::Included(receipt) => {
+                    out.gas_used = receipt.cumulative_gas_used;
+                    out.receipts.push(receipt);
+                    out.included.push(tx);
                 }
-                sender.balance -= U256::from(tx_gas) * U256::from(price) + if status { tx.value() } else { U256::ZERO } + fee;
-                sender.nonce += 1;
-                touched.insert(tx.sender, sender);
-                // A failed call moves no value, as a revert would.
-                if status {
-                    let mut recipient = account(&mut touched, to);
-                    recipient.balance = recipient.balance.checked_add(tx.value())?;
-                    touched.insert(to, recipient);
+                TxResult::Dropped => {
+                    // The balance fell since it was pooled (anvil_setBalance): it can never run.
+                    deferred.insert(tx.sender);
+                    out.dropped.push((tx.sender, tx.nonce()));
                 }
-                if status {
-                    for (payee, fee) in &fees {
-                        let mut earner = account(&mut touched, *payee);
-                        earner.balance = earner.balance.checked_add(*fee)?;
-                        touched.insert(*payee, earner);
-                    }
+                TxResult::Resimulate => {
+                    deferred.insert(tx.sender);
+                    out.resimulate.push(tx.hash);
                 }
-                if !tip.is_zero() {
-                    let mut coinbase = account(&mut touched, self.coinbase);
-                    coinbase.balance = coinbase.balance.checked_add(tip)?;
-                    touched.insert(self.coinbase, coinbase);
-                }
-                Some(())
-            })();
-            if applied.is_none() {
-                // The balance fell since it was pooled (anvil_setBalance): it can never run.
-                deferred.insert(tx.sender);
-                dropped.push((tx.sender, tx.nonce()));
-                continue;
             }
-            ledger.accounts.extend(touched);
-            gas_used += tx_gas;
-            receipts.push(Receipt::new(tx.hash, status, tx_gas, gas_used, price, logs));
-            included.push(tx);
         }
-        Execution { included, receipts, gas_used, dropped }
+        out
+    }
+
+    /// A transfer, or a call to a native contract (inference: the decided results' events,
+    /// or status 0 with the reason on the job). Each inference call's fee is charged now:
+    /// VANILLA's goes to the winner at once, the others' wait in the hub until their proofs
+    /// settle.
+    fn execute_native_tx(&self, ledger: &mut Ledger<'_>, base_fee: u128, tx: &SignedTx, gas_before: u64) -> TxResult {
+        let pipe = &self.pipe;
+        let to = tx.to().expect("creations run on the EVM");
+        let (tx_gas, status, logs, fees) = if hub::is_inference_contract(Some(to)) {
+            let outcome = pipe.outcome(&tx.hash);
+            let needed = tx.intrinsic_gas() + pipe.gas_of(&tx.hash).unwrap_or(hub::MODEL_GAS);
+            match outcome {
+                _ if tx.gas_limit() < needed => (tx.gas_limit(), false, vec![], vec![]),
+                Ok(calls) => {
+                    let fees = self.call_fees(&calls);
+                    (needed, true, calls.into_iter().flat_map(|c| c.logs).collect(), fees)
+                }
+                Err(_) => (needed, false, vec![], vec![]),
+            }
+        } else {
+            (tx.intrinsic_gas(), true, vec![], vec![])
+        };
+        let fee_total = fees.iter().fold(U256::ZERO, |s, (_, f)| s.saturating_add(*f));
+        let price = tx.effective_gas_price(base_fee);
+        let tip = U256::from(tx_gas) * U256::from(tx.effective_tip(base_fee));
+        // Every amount is checked: an edit near 2^256 (anvil_setBalance) must not wrap.
+        // The (at most three) accounts this tx touches, applied only if all checks pass.
+        let mut touched: BTreeMap<Address, Account> = BTreeMap::new();
+        let mut account = |touched: &mut BTreeMap<Address, Account>, a: Address| -> Account {
+            *touched.entry(a).or_insert_with(|| ledger.get(a))
+        };
+        let applied = (|| {
+            let mut sender = account(&mut touched, tx.sender);
+            let fee = if status { fee_total } else { U256::ZERO };
+            if sender.nonce != tx.nonce() || sender.balance < max_cost(tx)?.checked_add(fee)? {
+                return None;
+            }
+            sender.balance -= U256::from(tx_gas) * U256::from(price) + if status { tx.value() } else { U256::ZERO } + fee;
+            sender.nonce += 1;
+            touched.insert(tx.sender, sender);
+            // A failed call moves no value, as a revert would.
+            if status {
+                let mut recipient = account(&mut touched, to);
+                recipient.balance = recipient.balance.checked_add(tx.value())?;
+                touched.insert(to, recipient);
+                for (payee, fee) in &fees {
+                    let mut earner = account(&mut touched, *payee);
+                    earner.balance = earner.balance.checked_add(*fee)?;
+                    touched.insert(*payee, earner);
+                }
+            }
+            if !tip.is_zero() {
+                let mut coinbase = account(&mut touched, self.coinbase);
+                coinbase.balance = coinbase.balance.checked_add(tip)?;
+                touched.insert(self.coinbase, coinbase);
+            }
+            Some(())
+        })();
+        if applied.is_none() {
+            return TxResult::Dropped;
+        }
+        ledger.accounts.extend(touched);
+        TxResult::Included(Receipt::new(tx.hash, status, tx_gas, gas_before + tx_gas, price, logs))
+    }
+
+    /// A creation or a call to code, on the EVM, its inference calls served their decided
+    /// results.
+    fn execute_contract_tx(&self, ledger: &mut Ledger<'_>, env: &evm::BlockEnv, tx: &SignedTx, gas_before: u64) -> TxResult {
+        let pre = self.preexec.get(&tx.hash);
+        let expected = pre.map(|p| p.calls.as_slice()).unwrap_or_default();
+        let outcomes = if expected.is_empty() { vec![] } else { self.pipe.call_outcomes(&tx.hash) };
+        // The fee of every recorded call must be affordable on top of gas and value.
+        let fee_bound = self.recorded_fee(&tx.hash);
+        let sender = ledger.account(&tx.sender);
+        if max_cost(tx).and_then(|c| c.checked_add(fee_bound)).is_none_or(|need| need > sender.balance) {
+            return TxResult::Dropped;
+        }
+        let mut host = ServingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000, expected, outcomes);
+        let executed = match evm::execute(ledger, env, &Self::tx_input(tx), &mut host, evm::ExecOptions::transaction()) {
+            Ok(executed) => executed,
+            Err(_) => return TxResult::Dropped,
+        };
+        let simulations = pre.map(|p| p.simulations).unwrap_or(1);
+        let mut reason = executed.reason();
+        if host.mismatch.is_some() {
+            if simulations < preexec::MAX_SIMULATIONS {
+                return TxResult::Resimulate;
+            }
+            reason = Some(preexec::diverged_reason(simulations));
+        }
+        let success = executed.success() && host.mismatch.is_none();
+        let price = tx.effective_gas_price(env.base_fee as u128);
+        let gas = executed.gas_used;
+        let logs = if success { executed.logs } else { vec![] };
+        let created = executed.created.filter(|_| success);
+        ledger.apply(executed.diff);
+        if success {
+            for (payee, fee) in self.call_fees(&host.served) {
+                let moved = ledger.transfer(tx.sender, Some(payee), fee);
+                debug_assert_eq!(moved, fee, "checked before execution");
+            }
+        }
+        let mut receipt = Receipt::new(tx.hash, success, gas, gas_before + gas, price, logs);
+        receipt.contract_address = created;
+        receipt.revert_reason = reason;
+        TxResult::Included(receipt)
+    }
+
+    /// Who is paid what for decided calls: VANILLA's fee goes to the winner at once, the
+    /// others' wait in the hub until their proofs settle.
+    fn call_fees(&self, calls: &[crate::pipe::CallResult]) -> Vec<(Address, U256)> {
+        calls
+            .iter()
+            .map(|c| (if c.mode == 0 { c.winner } else { INFERENCE_HUB }, self.economics.fee(&c.model_id, c.mode)))
+            .collect()
     }
 
     /// Hash of the staged block, if one awaits its commit.
     pub fn staged_hash(&self) -> Option<B256> {
         (self.tip() != self.published).then(|| self.blocks.last().hash)
     }
+}
+
+/// What became of one transaction while building a block.
+enum TxResult {
+    Included(Receipt),
+    /// It can never run (its sender cannot pay any more).
+    Dropped,
+    /// Its inference calls changed: simulate it again.
+    Resimulate,
 }
 
 /// What a block's settlement did.

@@ -44,6 +44,9 @@ pub enum ChainError {
     /// A contract call that fails: the reason is returned as `Error(string)` revert data.
     #[error("execution reverted: {0}")]
     Revert(String),
+    /// EVM code reverted (or halted): `data` is its revert data, returned as is.
+    #[error("execution reverted: {reason}")]
+    Reverted { reason: String, data: alloy_primitives::Bytes },
     /// The read needs the bodies of these blocks, which left memory for the store (see
     /// `archive.rs`): the caller loads them with `Chain::load_bodies` and asks again.
     #[error("{}", archived_message(blocks))]
@@ -58,16 +61,5 @@ fn archived_message(blocks: &[u64]) -> String {
             blocks.len()
         ),
         [] => "no archived block is needed".into(),
-    }
-}
-
-impl ChainError {
-    /// Contract creation is refused the same way everywhere (send, estimate, call).
-    pub fn no_bytecode() -> Self {
-        ChainError::Unsupported(
-            "contract creation is not supported yet: og-devnet runs native contracts only \
-             (inference hub, precompile, TEE registry); deploying bytecode needs the EVM backend"
-                .into(),
-        )
     }
 }

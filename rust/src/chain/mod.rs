@@ -17,8 +17,11 @@ pub mod settlement;
 pub mod state;
 
 mod build;
+mod evm_txs;
 mod pending;
+pub mod preexec;
 mod signing;
+mod tracing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,6 +112,14 @@ pub struct Chain {
     /// OPTIMISTIC results settle this many blocks after their inclusion, if unchallenged.
     challenge_window: u64,
     tee_registry: native::tee_registry::TeeRegistry,
+    /// Contract transactions in the pool whose simulation recorded inference calls.
+    preexec: HashMap<B256, preexec::PreExec>,
+    /// evm_setNextBlockTimestamp: the next block's timestamp (s).
+    next_timestamp: Option<u64>,
+    /// evm_increaseTime: how far the EVM's clock is ahead of the wall clock (s).
+    time_offset_s: i64,
+    /// The hard fork transactions run under.
+    hardfork: crate::evm::SpecId,
 }
 
 impl Chain {
@@ -137,6 +148,7 @@ impl Chain {
             state.set_account(*address, 0, Account { balance: alloc.balance, nonce: alloc.nonce });
         }
         let contracts = genesis.contracts();
+        seed_contracts(&mut state, &contracts);
         let header = Header {
             number: 0,
             parent_hash: B256::ZERO,
@@ -148,7 +160,7 @@ impl Chain {
             base_fee: genesis.base_fee,
             transactions_root: B256::ZERO,
             receipts_root: B256::ZERO,
-            state_root: state_root(&state, &contracts, 0),
+            state_root: state.state_root(0),
             logs_bloom: Default::default(),
             settlements_root: B256::ZERO,
         };
@@ -158,6 +170,7 @@ impl Chain {
             transactions: vec![],
             receipts: vec![],
             state_changes: state.accounts_at(0),
+            evm_changes: Default::default(),
             settlements: vec![],
         };
         Ok(Chain {
@@ -186,6 +199,10 @@ impl Chain {
             watcher,
             challenge_window: DEFAULT_CHALLENGE_WINDOW,
             tee_registry: Default::default(),
+            preexec: HashMap::new(),
+            next_timestamp: None,
+            time_offset_s: 0,
+            hardfork: crate::evm::DEFAULT_SPEC,
         })
     }
 
@@ -216,6 +233,8 @@ impl Chain {
     ) -> Result<Chain, ChainError> {
         let mut chain = Chain::with_pipe(genesis, mode, pipe_config, clock)?;
         let mut state = MemoryState::default();
+        // Genesis code and storage are not in block 0's record: they come from the genesis.
+        seed_contracts(&mut state, &chain.contracts);
         let mut blocks = archive::Blocks::empty(chain.blocks.window());
         for (expected, restored) in stored.into_iter().enumerate() {
             let header = restored.header();
@@ -226,6 +245,7 @@ impl Chain {
             for (address, account) in restored.state_changes() {
                 state.set_account(*address, number, *account);
             }
+            restored.evm_changes().apply(&mut state, number);
             for (i, hash) in blocks.push_restored(restored)?.into_iter().enumerate() {
                 chain.tx_index.insert(hash, (number, i));
             }
@@ -437,12 +457,7 @@ impl Chain {
     }
 
     pub fn account(&self, address: &Address, tag: BlockTag) -> Result<Account, ChainError> {
-        let at = match tag {
-            BlockTag::Pending => self.next_layer(),
-            BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized => self.latest_layer(),
-            other => self.resolve(other)?,
-        };
-        Ok(self.state.account_at(address, at))
+        Ok(self.state.account_at(address, self.layer(tag)?))
     }
 
     /// Transaction count; with `Pending` it counts the sender's pooled transactions too.
@@ -451,39 +466,35 @@ impl Chain {
         Ok(if tag == BlockTag::Pending { self.pool.pending_nonce(address, account.nonce) } else { account.nonce })
     }
 
-    /// Code at `address` as of block `tag`: a native contract's marker, or code from genesis
-    /// (which no block can change yet).
+    /// The layer a read at `tag` sees (see `latest_layer` and `next_layer`).
+    fn layer(&self, tag: BlockTag) -> Result<u64, ChainError> {
+        Ok(match tag {
+            BlockTag::Pending => self.next_layer(),
+            BlockTag::Latest | BlockTag::Safe | BlockTag::Finalized => self.latest_layer(),
+            other => self.resolve(other)?,
+        })
+    }
+
+    /// Code at `address` as of block `tag`: a native contract's marker, or EVM code.
     pub fn code(&self, address: &Address, tag: BlockTag) -> Result<Bytes, ChainError> {
-        self.resolve(tag)?;
-        Ok(self.contracts.code(address).cloned().unwrap_or_else(|| native::code(address)))
+        let at = self.layer(tag)?;
+        Ok(self.state.code_at(address, at).map(|(_, c)| c).unwrap_or_else(|| native::code(address)))
     }
 
     /// Storage slot `slot` of `address` as of block `tag`.
     pub fn storage(&self, address: &Address, slot: &B256, tag: BlockTag) -> Result<B256, ChainError> {
-        self.resolve(tag)?;
-        Ok(self.contracts.storage(address, slot))
+        let at = self.layer(tag)?;
+        Ok(self.state.storage_at(address, U256::from_be_bytes(slot.0), at).into())
     }
 
+    /// Code and storage from genesis.
     pub fn contracts(&self) -> &Contracts {
         &self.contracts
     }
 
-    /// A transaction or call to an account with code would need the EVM: refused, never
-    /// treated as a plain transfer.
-    fn refuse_bytecode(&self, to: Option<Address>) -> Result<(), ChainError> {
-        match to {
-            None => Err(ChainError::no_bytecode()),
-            Some(to) if self.contracts.code(&to).is_some() => Err(ChainError::Unsupported(format!(
-                "the account {to} has code from genesis, and running EVM bytecode is not supported yet: \
-                 og-devnet runs native contracts only"
-            ))),
-            Some(_) => Ok(()),
-        }
-    }
-
-    /// The state root of block `at`: accounts, and the genesis code and storage if any.
+    /// The state root of block `at`.
     fn state_root(&self, at: u64) -> B256 {
-        state_root(&*self.state, &self.contracts, at)
+        self.state.state_root(at)
     }
 
     /// Every non-empty account with its latest value (edits included), sorted by address.
@@ -562,7 +573,6 @@ impl Chain {
     /// Checks a signed transaction against the tip state and pools it. On error nothing
     /// changes.
     pub fn submit(&mut self, tx: SignedTx) -> Result<B256, ChainError> {
-        self.refuse_bytecode(tx.to())?;
         let base_fee = self.base_fee() as u128;
         if tx.max_fee_per_gas() < base_fee {
             return Err(ChainError::FeeTooLow { offered: tx.max_fee_per_gas(), base_fee });
@@ -596,9 +606,33 @@ impl Chain {
             }
         }
         let hash = tx.hash;
+        if let Some(code) = tx.to().is_none().then(|| tx.input().len()).filter(|n| *n > crate::evm::MAX_INITCODE_SIZE) {
+            return Err(ChainError::InvalidArgument(format!(
+                "max initcode size exceeded: {code} bytes, the limit is {} (EIP-3860)",
+                crate::evm::MAX_INITCODE_SIZE
+            )));
+        }
+        let ledger = build::Ledger::new(&*self.state, &self.blocks, self.next_layer());
+        if self.needs_evm(&ledger, tx.to()) {
+            // Simulated now: its inference calls start racing while it waits in the pool.
+            let (recorded, calls) = self.simulate(&tx);
+            let fee = self.inference_fee(&calls);
+            let need = need.expect("checked").saturating_add(fee);
+            if need > account.balance {
+                return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
+            }
+            if let Some(replaced) = self.pool.insert_costing(tx, account.nonce, fee)? {
+                self.forget_jobs(&[replaced]);
+            }
+            if !calls.is_empty() {
+                self.preexec.insert(hash, preexec::PreExec { calls: recorded, simulations: 1 });
+                self.pipe.submit(hash, calls, true);
+            }
+            return Ok(hash);
+        }
         // An inference call is checked now; a bad one is still mined (status 0), as a
         // reverting call would be, but no node ever sees it.
-        let to = tx.to().expect("call");
+        let to = tx.to().expect("creations run on the EVM");
         let many = hub::is_many(to, tx.input());
         let inference = hub::is_inference_contract(tx.to()).then(|| hub::parse_all(to, tx.input(), &self.models));
         // The inference fee comes on top of gas and value (and counts for later txs too).
@@ -611,7 +645,7 @@ impl Chain {
             return Err(ChainError::InsufficientFunds { address: tx.sender, have: account.balance, need });
         }
         if let Some(replaced) = self.pool.insert_costing(tx, account.nonce, fee)? {
-            self.pipe.forget(&[replaced]);
+            self.forget_jobs(&[replaced]);
         }
         match inference {
             Some(Ok(calls)) => self.pipe.submit(hash, calls, many),
@@ -630,7 +664,10 @@ impl Chain {
     /// Gas a transaction would use. Transfers and calls to accounts without code use only
     /// intrinsic gas.
     pub fn estimate_gas(&self, req: &TxRequest) -> Result<u64, ChainError> {
-        self.refuse_bytecode(req.to)?;
+        let ledger = build::Ledger::new(&*self.state, &self.blocks, self.next_layer());
+        if self.needs_evm(&ledger, req.to) {
+            return self.estimate_evm(req);
+        }
         let data = req.data.clone().unwrap_or_default();
         let mut gas = intrinsic_gas(&data, false, 0, 0);
         let mut fee = U256::ZERO;
@@ -651,10 +688,12 @@ impl Chain {
 
     /// `eth_call`. Accounts without code return empty data, as on Ethereum.
     pub fn call(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
-        self.resolve(tag)?;
-        self.refuse_bytecode(req.to)?;
+        let ledger = build::Ledger::new(&*self.state, &self.blocks, self.layer(tag)?);
+        if self.needs_evm(&ledger, req.to) {
+            return self.call_evm(req, tag);
+        }
         match req.to {
-            None => Err(ChainError::no_bytecode()),
+            None => unreachable!("creations run on the EVM"),
             Some(to) if hub::is_inference_contract(Some(to)) => {
                 hub::parse_all(to, req.data.as_ref().map(|d| d.as_ref()).unwrap_or_default(), &self.models).map_err(ChainError::Revert)?;
                 Err(ChainError::Unsupported(
@@ -690,7 +729,7 @@ impl Chain {
         self.state.set_account(address, at, account);
         let state = &self.state;
         let dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
-        self.pipe.forget(&dropped);
+        self.forget_jobs(&dropped);
         account
     }
 
@@ -739,7 +778,7 @@ impl Chain {
         self.published = snap.head;
         let (state, at) = (&self.state, snap.head + 1);
         let dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
-        self.pipe.forget(&dropped);
+        self.forget_jobs(&dropped);
         Ok(true)
     }
 
@@ -761,9 +800,15 @@ impl Chain {
             self.pipe.note_penalty(node);
         }
         // Its inference jobs are done with: their records went to the store with the block.
-        let done: Vec<B256> =
-            self.blocks.last().transactions.iter().filter(|t| hub::is_inference_contract(t.to())).map(|t| t.hash).collect();
-        self.pipe.forget(&done);
+        let done: Vec<B256> = self
+            .blocks
+            .last()
+            .transactions
+            .iter()
+            .filter(|t| hub::is_inference_contract(t.to()) || self.preexec.contains_key(&t.hash))
+            .map(|t| t.hash)
+            .collect();
+        self.forget_jobs(&done);
         // Committed: bodies that left the window are in the store now.
         self.blocks.archive(number);
         Ok(())
@@ -789,18 +834,16 @@ impl Chain {
     }
 }
 
-/// The state root of block `at`.
-fn state_root(state: &dyn StateDb, contracts: &Contracts, at: u64) -> B256 {
-    with_contracts(state.state_root(at), contracts)
-}
-
-/// A state root over the accounts' root and the genesis code and storage. These are folded
-/// in only when there are any, so chains without them keep the accounts-only root.
-fn with_contracts(accounts_root: B256, contracts: &Contracts) -> B256 {
-    if contracts.is_empty() {
-        return accounts_root;
+/// Writes the genesis code and storage into block 0 of `state`.
+fn seed_contracts(state: &mut MemoryState, contracts: &Contracts) {
+    for (address, c) in contracts.iter() {
+        if !c.code.is_empty() {
+            state.set_code(*address, 0, c.code.clone());
+        }
+        for (slot, value) in &c.storage {
+            state.set_storage(*address, 0, U256::from_be_bytes(slot.0), U256::from_be_bytes(value.0));
+        }
     }
-    merkle::root([accounts_root.as_slice(), contracts.root().as_slice()])
 }
 
 /// What a transaction can cost at most: gas limit × max fee + value; None if that does not
@@ -815,3 +858,5 @@ mod tests;
 mod tests_wire;
 #[cfg(test)]
 mod tests_archive;
+#[cfg(test)]
+mod tests_evm;

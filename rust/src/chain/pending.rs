@@ -1,13 +1,8 @@
 //! The pending block (`"pending"` in JSON-RPC): what the next block would hold if it were
 //! sealed now — its number, the base fee it will have, and the pool's ready transactions
 //! run in the order the miner would take them. Nothing is sealed or changed.
-use std::collections::BTreeMap;
-
-use alloy_primitives::Address;
-
 use super::build::{Execution, Ledger};
-use super::state::accounts_root;
-use super::{with_contracts, Account, Block, Chain, Header};
+use super::{Block, Chain, Header};
 
 impl Chain {
     /// The pending block. While a sealed block awaits its commit, that block is the next
@@ -22,22 +17,28 @@ impl Chain {
         let base_fee = self.base_fee();
         let timestamp_ms = self.pipe.now_ms().max(parent.header.timestamp_ms);
         // Settlement steps are left out: they move stakes and fees, not what the block holds.
-        let mut ledger = Ledger { state: &*self.state, at: number, accounts: BTreeMap::new() };
-        let Execution { included, receipts, gas_used, .. } = self.execute_ready(&mut ledger, base_fee as u128);
-        let mut accounts: BTreeMap<Address, Account> = self.state.accounts_at(number).into_iter().collect();
-        accounts.extend(std::mem::take(&mut ledger.accounts));
+        let timestamp = self
+            .next_timestamp
+            .unwrap_or_else(|| (timestamp_ms / 1000).saturating_add_signed(self.time_offset_s))
+            .max(parent.header.timestamp);
+        let env = self.block_env(number, timestamp, base_fee);
+        let mut ledger = Ledger::new(&*self.state, &self.blocks, number);
+        let Execution { included, receipts, gas_used, .. } = self.execute_ready(&mut ledger, &env);
+        // The root of the state the block would leave: a copy with its changes written in.
+        let mut state = self.state.boxed_clone();
+        ledger.into_changes().commit(&mut *state);
         let header = Header {
             number,
             parent_hash: parent.hash,
-            timestamp: (timestamp_ms / 1000).max(parent.header.timestamp),
+            timestamp,
             timestamp_ms,
             coinbase: self.coinbase,
             gas_limit: self.gas_limit,
             gas_used,
             base_fee,
-            state_root: with_contracts(accounts_root(accounts), &self.contracts),
+            state_root: state.state_root(number),
             ..Block::body_header(&included, &receipts)
         };
-        Block { hash: header.hash(), header, transactions: included, receipts, state_changes: vec![], settlements: vec![] }
+        Block { hash: header.hash(), header, transactions: included, receipts, state_changes: vec![], evm_changes: Default::default(), settlements: vec![] }
     }
 }

@@ -27,14 +27,14 @@ pub(super) fn sign_with(c: &Chain, from: usize, nonce: u64, edit: impl FnOnce(&m
     SignedTx::from_envelope(c.keys().sign(c.keys().addresses()[from], fields).unwrap()).unwrap()
 }
 
-fn transfer(c: &Chain, from: usize, nonce: u64, value: u64, legacy: bool) -> SignedTx {
+pub(super) fn transfer(c: &Chain, from: usize, nonce: u64, value: u64, legacy: bool) -> SignedTx {
     sign_with(c, from, nonce, |f| {
         f.value = U256::from(value);
         f.gas_price = legacy.then_some(2 * GWEI);
     })
 }
 
-fn mine(c: &mut Chain, now: u64) -> u64 {
+pub(super) fn mine(c: &mut Chain, now: u64) -> u64 {
     let n = c.seal_block(now).unwrap().header.number;
     c.publish(n).unwrap();
     n
@@ -196,12 +196,6 @@ fn block_gas_limit_defers_transactions() {
     assert_eq!(c.block(BlockTag::Latest).unwrap().unwrap().transactions.len(), 1);
 }
 
-#[test]
-fn contract_creation_is_refused_clearly() {
-    let c = chain(MiningMode::Manual);
-    let err = c.estimate_gas(&TxRequest::default()).unwrap_err();
-    assert!(err.to_string().contains("contract creation is not supported"));
-}
 
 fn signed(c: &Chain, from: usize, nonce: u64, value: U256, max_fee: u128) -> SignedTx {
     sign_with(c, from, nonce, |f| {
@@ -274,7 +268,7 @@ pub(super) mod inference {
     use crate::eth::abi;
     use crate::pipe::{ManualClock, PipeConfig};
 
-    fn chain_with_model() -> Chain {
+    pub(in crate::chain) fn chain_with_model() -> Chain {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let mut c = Chain::with_pipe(&Genesis::new(0), MiningMode::Manual, PipeConfig::default(), clock).unwrap();
         c.register_model(ModelSpec::test_onnx("m", ("x", vec![1]), ("y", vec![1]), vec![0, 2, 3])).unwrap();

@@ -181,7 +181,7 @@ fn blocks_are_found_by_hash_and_an_unknown_hash_is_not_found() {
 }
 
 #[test]
-fn genesis_code_storage_and_nonce_are_kept_and_calls_to_code_refused() {
+fn genesis_code_and_storage_run_on_the_evm() {
     let contract = address!("00000000000000000000000000000000000000c0");
     let g = Genesis::new(T0)
         .apply_json(
@@ -197,13 +197,22 @@ fn genesis_code_storage_and_nonce_are_kept_and_calls_to_code_refused() {
     assert_eq!((account.balance, account.nonce), (U256::from(16), 3));
     let plain = Chain::new(&Genesis::new(T0), MiningMode::Manual).unwrap();
     assert_ne!(c.block(BlockTag::Earliest).unwrap().unwrap().header.state_root, plain.block(BlockTag::Earliest).unwrap().unwrap().header.state_root);
-    // Not executed yet: refused, never treated as a plain transfer.
+    // The genesis code runs: SSTORE(0, 1) costs more than a transfer.
     let req = TxRequest { from: Some(c.keys().addresses()[0]), to: Some(contract), ..Default::default() };
-    assert!(matches!(c.estimate_gas(&req), Err(ChainError::Unsupported(m)) if m.contains("code from genesis")));
-    assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Unsupported(_))));
+    let gas = c.estimate_gas(&req).unwrap();
+    assert!(gas > 21_000 + 2_000, "{gas}");
+    assert_eq!(c.call(&req, BlockTag::Latest).unwrap(), Bytes::new());
     let mut c = c;
-    let tx = super::tests::sign_with(&c, 0, 0, |f| f.to = Some(contract));
-    assert!(matches!(c.submit(tx), Err(ChainError::Unsupported(_))));
+    let tx = super::tests::sign_with(&c, 0, 0, |f| {
+        f.to = Some(contract);
+        f.gas = gas;
+    });
+    let h = c.submit(tx).unwrap();
+    super::tests::mine(&mut c, T0 + 1000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert!(block.receipts[i].status);
+    assert_eq!(c.storage(&contract, &B256::ZERO, BlockTag::Latest).unwrap(), B256::with_last_byte(1));
+    assert_eq!(c.storage(&contract, &B256::ZERO, BlockTag::Number(0)).unwrap(), B256::with_last_byte(0x2a));
 }
 
 #[test]

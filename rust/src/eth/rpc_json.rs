@@ -1,6 +1,6 @@
 //! Blocks, transactions, receipts and logs in the JSON shapes of the Ethereum JSON-RPC API.
 use alloy_consensus::{Transaction, TxEnvelope};
-use alloy_primitives::{Address, Signature};
+use alloy_primitives::Signature;
 use serde_json::{json, Value};
 
 use crate::chain::logs::LogRef;
@@ -136,14 +136,14 @@ pub fn receipt(block: &Block, index: usize) -> Value {
         .enumerate()
         .map(|(i, log)| self::log(&LogRef { block, tx_index: index, log_index: first_log_index + i, log }))
         .collect();
-    json!({
+    let mut v = json!({
         "transactionHash": tx.hash,
         "transactionIndex": q(index),
         "blockHash": block.hash,
         "blockNumber": q(block.header.number),
         "from": tx.sender,
         "to": tx.to(),
-        "contractAddress": Option::<Address>::None,
+        "contractAddress": r.contract_address,
         "cumulativeGasUsed": q(r.cumulative_gas_used),
         "gasUsed": q(r.gas_used),
         "effectiveGasPrice": q(r.effective_gas_price),
@@ -151,7 +151,12 @@ pub fn receipt(block: &Block, index: usize) -> Value {
         "type": q(tx.tx_type()),
         "logs": logs,
         "logsBloom": r.logs_bloom,
-    })
+    });
+    // As Besu and hardhat do: a failed transaction says why (geth clients ignore the field).
+    if let Some(reason) = &r.revert_reason {
+        v["revertReason"] = json!(reason);
+    }
+    v
 }
 
 pub fn log(l: &LogRef<'_>) -> Value {

@@ -126,7 +126,9 @@ pub fn intrinsic_gas(data: &[u8], create: bool, al_addresses: u64, al_keys: u64)
     let zero = data.iter().filter(|b| **b == 0).count() as u64;
     let nonzero = data.len() as u64 - zero;
     let base = if create { 53_000 } else { 21_000 };
-    base + zero * 4 + nonzero * 16 + al_addresses * 2_400 + al_keys * 1_900
+    // EIP-3860: creation pays 2 gas per 32-byte word of initcode.
+    let initcode = if create { 2 * (data.len() as u64).div_ceil(32) } else { 0 };
+    base + zero * 4 + nonzero * 16 + initcode + al_addresses * 2_400 + al_keys * 1_900
 }
 
 #[cfg(test)]

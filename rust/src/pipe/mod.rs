@@ -411,6 +411,43 @@ impl Pipe {
             .collect()
     }
 
+    /// Each of transaction `tx`'s inferences, in call order: its decided result or why it
+    /// failed (a contract's calls fail one by one, each reverting where it was made).
+    pub fn call_outcomes(&self, tx: &B256) -> Vec<Result<CallResult, String>> {
+        let ids = self.lock().ids(tx);
+        let all = self.outcome(tx);
+        if let Ok(results) = all {
+            return results.into_iter().map(Ok).collect();
+        }
+        let s = self.lock();
+        ids.iter()
+            .map(|id| {
+                let job = s.jobs.get(id).ok_or_else(|| "no inference job for this call".to_string())?;
+                match &job.status {
+                    JobStatus::Ready => {
+                        let winner = job.winner.and_then(|a| job.attempts.get(a)).map(|a| a.node).unwrap_or_default();
+                        Ok(CallResult {
+                            id: *id,
+                            logs: job.logs.clone(),
+                            winner: s.nodes[winner].address,
+                            kind: job.kind.unwrap_or(CallKind::Model),
+                            mode: job.mode,
+                            model_id: job.model_id.clone(),
+                        })
+                    }
+                    JobStatus::Failed => Err(job.error.clone().unwrap_or_else(|| "inference failed".into())),
+                    _ => Err("inference not decided yet".into()),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether transaction `tx` has inference jobs.
+    pub fn has_jobs(&self, tx: &B256) -> bool {
+        let s = self.lock();
+        s.ids(tx).iter().any(|id| s.jobs.contains_key(id))
+    }
+
     /// Extra gas the transaction's inferences use (flat per call), if it has any.
     pub fn gas_of(&self, tx: &B256) -> Option<u64> {
         let s = self.lock();

@@ -571,14 +571,62 @@ impl PyChain {
         Ok(alloy_primitives::hex::encode_prefixed(sig.as_bytes()))
     }
 
-    fn estimate_gas(&self, request: &Bound<'_, PyDict>) -> PyResult<u64> {
+    fn estimate_gas(&self, py: Python<'_>, request: &Bound<'_, PyDict>) -> PyResult<u64> {
         let req = self::request(request)?;
-        self.lock().estimate_gas(&req).map_err(to_py)
+        py.detach(|| self.lock().estimate_gas(&req)).map_err(to_py)
     }
 
-    fn call(&self, request: &Bound<'_, PyDict>, tag: TagArg) -> PyResult<String> {
+    fn call(&self, py: Python<'_>, request: &Bound<'_, PyDict>, tag: TagArg) -> PyResult<String> {
         let req = self::request(request)?;
-        self.lock().call(&req, convert::tag(tag)?).map(|b| b.to_string()).map_err(to_py)
+        let tag = convert::tag(tag)?;
+        py.detach(|| self.lock().call(&req, tag)).map(|b| b.to_string()).map_err(to_py)
+    }
+
+    /// `debug_traceTransaction`: geth's trace (JSON) of a mined transaction.
+    #[pyo3(signature = (hash, options_json=None))]
+    fn trace_transaction(&self, py: Python<'_>, hash: &str, options_json: Option<&str>) -> PyResult<String> {
+        let hash = convert::hash(hash)?;
+        let options = parse_options(options_json)?;
+        py.detach(|| self.lock().trace_transaction(&hash, options.as_ref())).map(|v| v.to_string()).map_err(to_py)
+    }
+
+    #[pyo3(signature = (tag, options_json=None))]
+    fn trace_block(&self, py: Python<'_>, tag: TagArg, options_json: Option<&str>) -> PyResult<String> {
+        let tag = convert::tag(tag)?;
+        let options = parse_options(options_json)?;
+        py.detach(|| self.lock().trace_block(tag, options.as_ref())).map(|v| v.to_string()).map_err(to_py)
+    }
+
+    #[pyo3(signature = (request, tag, options_json=None))]
+    fn trace_call(&self, py: Python<'_>, request: &Bound<'_, PyDict>, tag: TagArg, options_json: Option<&str>) -> PyResult<String> {
+        let req = self::request(request)?;
+        let tag = convert::tag(tag)?;
+        let options = parse_options(options_json)?;
+        py.detach(|| self.lock().trace_call(&req, tag, options.as_ref())).map(|v| v.to_string()).map_err(to_py)
+    }
+
+    /// `anvil_setCode`: from the next block on (empty code removes it).
+    fn set_code(&self, address: &str, code: &str) -> PyResult<()> {
+        self.lock().set_code(convert::address(address)?, convert::data(code)?).map_err(to_py)
+    }
+
+    fn set_storage_at(&self, address: &str, slot: &Bound<'_, PyInt>, value: &Bound<'_, PyInt>) -> PyResult<()> {
+        self.lock().set_storage_at(convert::address(address)?, convert::u256(slot)?, convert::u256(value)?);
+        Ok(())
+    }
+
+    /// `evm_increaseTime`: returns the total offset of the EVM's clock (s).
+    fn increase_time(&self, seconds: u64) -> i64 {
+        self.lock().increase_time(seconds)
+    }
+
+    fn set_next_block_timestamp(&self, timestamp: u64) -> PyResult<()> {
+        self.lock().set_next_block_timestamp(timestamp).map_err(to_py)
+    }
+
+    /// `anvil_dropTransaction`: whether it was pooled.
+    fn drop_transaction(&self, hash: &str) -> PyResult<bool> {
+        Ok(self.lock().drop_transaction(&convert::hash(hash)?))
     }
 
     /// Seals and stages the next block; commit it to the store, then `publish(number)`.
@@ -587,12 +635,12 @@ impl PyChain {
             let mut c = self.lock();
             let (pipe, window) = (c.pipe().clone(), c.challenge_window());
             let b = c.seal_block(now_ms)?;
-            // One record per inference: a runMany transaction has one per call.
+            // One record per inference: a runMany transaction, or a contract transaction that
+            // called inference, has one per call. Other transactions have no PIPE job.
             let inferences: Vec<serde_json::Value> = b
                 .transactions
                 .iter()
                 .zip(&b.receipts)
-                .filter(|(t, _)| hub::is_inference_contract(t.to()))
                 .filter_map(|(t, r)| pipe.job_json(&t.hash).map(|j| (j, r.status)))
                 .flat_map(|(j, ok)| {
                     let calls = match j.get("calls").and_then(|c| c.as_array()) {
@@ -714,6 +762,11 @@ fn restored_blocks(blocks: &Bound<'_, PyAny>, window: u64) -> PyResult<(Vec<Rest
         }
     }
     Ok((old, recent.into()))
+}
+
+fn parse_options(text: Option<&str>) -> PyResult<Option<serde_json::Value>> {
+    text.map(|t| serde_json::from_str(t).map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("tracing options: {e}")))))
+        .transpose()
 }
 
 fn settlement_json(r: &crate::chain::settlement::SettlementRecord) -> serde_json::Value {

@@ -50,6 +50,7 @@ pub fn to_py(err: ChainError) -> PyErr {
             let data = alloy_primitives::hex::encode_prefixed(crate::chain::native::hub::revert_data(&reason));
             self::ExecutionReverted::new_err((msg, data))
         }
+        Reverted { data, .. } => self::ExecutionReverted::new_err((msg, alloy_primitives::hex::encode_prefixed(data))),
     }
 }
 

@@ -24,4 +24,5 @@ pub fn code(address: &Address) -> Bytes {
 
 pub mod hub;
 pub mod models;
+pub mod returns;
 pub mod tee_registry;

@@ -1,0 +1,45 @@
+"""geth's `debug_trace*` methods: a transaction re-executed on the EVM with a tracer
+(`callTracer`, `prestateTracer`, or the default struct logger), computed by the Rust core."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from og_devnet.errors import InvalidParams
+from og_devnet.rpc import params as p
+from og_devnet.rpc.registry import RpcContext, method
+
+
+def _options(params: list[Any], index: int) -> str | None:
+    options = p.arg(params, index, "options", required=False)
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise InvalidParams(f"options: expected an object such as {{\"tracer\": \"callTracer\"}}, got {options!r}")
+    return json.dumps(options)
+
+
+@method("debug_traceTransaction")
+def trace_transaction(ctx: RpcContext, params: list[Any]) -> Any:
+    tx_hash = p.hash32(p.arg(params, 0, "transactionHash"), "transactionHash")
+    return json.loads(ctx.node.read(ctx.node.chain.trace_transaction, tx_hash, _options(params, 1)))
+
+
+@method("debug_traceBlockByNumber")
+def trace_block_by_number(ctx: RpcContext, params: list[Any]) -> Any:
+    tag = p.block_tag(p.arg(params, 0, "block"))
+    return json.loads(ctx.node.read(ctx.node.chain.trace_block, tag, _options(params, 1)))
+
+
+@method("debug_traceBlockByHash")
+def trace_block_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
+    block_hash = p.hash32(p.arg(params, 0, "blockHash"), "blockHash")
+    return json.loads(ctx.node.read(ctx.node.chain.trace_block, block_hash, _options(params, 1)))
+
+
+@method("debug_traceCall")
+def trace_call(ctx: RpcContext, params: list[Any]) -> Any:
+    req = p.tx_request(p.arg(params, 0, "transaction"))
+    tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
+    return json.loads(ctx.node.chain.trace_call(req, tag, _options(params, 2)))

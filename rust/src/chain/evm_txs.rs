@@ -1,0 +1,231 @@
+//! Transactions and calls that run EVM code: which ones do, their simulation when they
+//! arrive (PIPE pre-execution, see `preexec.rs`), `eth_call` and `eth_estimateGas`, and the
+//! dev methods that edit code, storage and the EVM's clock.
+use alloy_primitives::{Address, Bytes, B256, U256};
+
+use super::build::Ledger;
+use super::native::{self, hub};
+use super::preexec::{PreExec, RecordingHost};
+use super::{BlockTag, Chain, ChainError};
+use crate::eth::{SignedTx, TxRequest};
+use crate::evm::{self, ExecOptions, Outcome, StateView};
+
+/// Ethereum's precompiles live at 0x01..=0x11 (Prague): a call to one runs on the EVM.
+fn is_standard_precompile(address: &Address) -> bool {
+    address[..19].iter().all(|b| *b == 0) && (1..=0x11).contains(&address[19])
+}
+
+impl Chain {
+    /// Whether a transaction to `to` runs on the EVM: a creation, a call to an account with
+    /// code, or to one of Ethereum's precompiles. Transfers and the native contracts' own
+    /// transactions keep their native path.
+    pub(super) fn needs_evm(&self, view: &dyn StateView, to: Option<Address>) -> bool {
+        match to {
+            None => true,
+            Some(to) if native::is_native(&to) => false,
+            Some(to) => is_standard_precompile(&to) || view.code(&to).is_some(),
+        }
+    }
+
+    pub(super) fn block_env(&self, number: u64, timestamp: u64, base_fee: u64) -> evm::BlockEnv {
+        evm::BlockEnv { spec: self.hardfork, chain_id: self.chain_id, number, timestamp, coinbase: self.coinbase, base_fee, gas_limit: self.gas_limit }
+    }
+
+    /// The environment of the next block, for simulations and calls.
+    fn next_block_env(&self) -> evm::BlockEnv {
+        let head = &self.blocks.last().header;
+        let timestamp = self
+            .next_timestamp
+            .unwrap_or_else(|| (self.pipe.now_ms() / 1000).saturating_add_signed(self.time_offset_s))
+            .max(head.timestamp);
+        self.block_env(head.number + 1, timestamp, self.base_fee())
+    }
+
+    pub(super) fn tx_input(tx: &SignedTx) -> evm::TxInput {
+        use alloy_consensus::Transaction;
+        evm::TxInput {
+            caller: tx.sender,
+            to: tx.to(),
+            value: tx.value(),
+            data: tx.input().clone(),
+            gas_limit: tx.gas_limit(),
+            max_fee_per_gas: tx.max_fee_per_gas(),
+            max_priority_fee_per_gas: tx.envelope.max_priority_fee_per_gas(),
+            nonce: Some(tx.nonce()),
+            access_list: tx
+                .envelope
+                .access_list()
+                .map(|l| l.iter().map(|i| (i.address, i.storage_keys.clone())).collect())
+                .unwrap_or_default(),
+            tx_type: tx.tx_type(),
+        }
+    }
+
+    /// Simulates `tx` against the pending state and records its inference calls. Checks of
+    /// nonce and balance are left to the pool: the simulation only asks what it would call.
+    pub(super) fn simulate(&self, tx: &SignedTx) -> (Vec<(Address, Bytes)>, Vec<hub::InferenceCall>) {
+        let ledger = Ledger::new(&*self.state, &self.blocks, self.next_layer());
+        let env = self.next_block_env();
+        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let _ = evm::execute(&ledger, &env, &Self::tx_input(tx), &mut host, ExecOptions::simulation());
+        (host.recorded, host.calls)
+    }
+
+    /// Simulates again a pooled transaction whose execution asked for other inference.
+    pub(super) fn resimulate(&mut self, hash: &B256) {
+        let Some(tx) = self.pool.get(hash).cloned() else { return };
+        let simulations = self.preexec.get(hash).map(|p| p.simulations).unwrap_or(1) + 1;
+        let (recorded, calls) = self.simulate(&tx);
+        self.pipe.forget(&[*hash]);
+        // Even with no calls now, the count is kept: the next mismatch may be the last.
+        self.preexec.insert(*hash, PreExec { calls: recorded, simulations });
+        if !calls.is_empty() {
+            self.pipe.submit(*hash, calls, true);
+        }
+    }
+
+    /// The fee of the inference calls `tx`'s simulation recorded.
+    pub(super) fn recorded_fee(&self, hash: &B256) -> U256 {
+        let Some(pre) = self.preexec.get(hash) else { return U256::ZERO };
+        let calls: Vec<hub::InferenceCall> =
+            pre.calls.iter().filter_map(|(to, data)| hub::parse(*to, data, &self.models).ok()).collect();
+        self.inference_fee(&calls)
+    }
+
+    /// Drops the inference jobs (and pre-execution records) of transactions done with.
+    pub(super) fn forget_jobs(&mut self, hashes: &[B256]) {
+        self.pipe.forget(hashes);
+        for h in hashes {
+            self.preexec.remove(h);
+        }
+    }
+
+    /// The layer and block environment a call at `tag` runs in.
+    pub(super) fn call_env(&self, tag: BlockTag) -> Result<(u64, evm::BlockEnv), ChainError> {
+        let at = self.layer(tag)?;
+        if at <= self.published {
+            let header = self.blocks.header(at);
+            return Ok((at, self.block_env(header.number, header.timestamp, header.base_fee)));
+        }
+        Ok((at, self.next_block_env()))
+    }
+
+    pub(super) fn call_input(&self, req: &TxRequest) -> evm::TxInput {
+        evm::TxInput {
+            caller: req.from.unwrap_or_default(),
+            to: req.to,
+            value: req.value.unwrap_or_default(),
+            data: req.data.clone().unwrap_or_default(),
+            gas_limit: req.gas.unwrap_or(self.gas_limit).min(self.gas_limit),
+            max_fee_per_gas: req.max_fee_per_gas.or(req.gas_price).unwrap_or(0),
+            max_priority_fee_per_gas: req.max_priority_fee_per_gas,
+            nonce: None,
+            access_list: vec![],
+            tx_type: 2,
+        }
+    }
+
+    /// Runs `req` on the EVM at block `tag` without changing anything. Inference calls are
+    /// answered with placeholders; the count of them comes back too.
+    fn run_request(&self, req: &TxRequest, tag: BlockTag, options: ExecOptions) -> Result<(evm::Executed, usize), ChainError> {
+        let (at, env) = self.call_env(tag)?;
+        let ledger = Ledger::new(&*self.state, &self.blocks, at);
+        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let executed =
+            evm::execute(&ledger, &env, &self.call_input(req), &mut host, options).map_err(|e| ChainError::InvalidArgument(e.0))?;
+        Ok((executed, host.calls.len()))
+    }
+
+    /// `eth_call` of code: its return data, or `Reverted` with the revert data (code 3).
+    pub(super) fn call_evm(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
+        let (executed, inference_calls) = self.run_request(req, tag, ExecOptions::call())?;
+        if inference_calls > 0 && executed.success() {
+            return Err(ChainError::Unsupported(format!(
+                "eth_call: this call makes {inference_calls} inference call(s), which run through PIPE only in a \
+                 transaction; send it as a transaction (its results arrive in the receipt)"
+            )));
+        }
+        into_result(executed)
+    }
+
+    /// `eth_estimateGas` of a creation or a call to code: the least gas limit with which it
+    /// succeeds (binary search above what one run used).
+    pub(super) fn estimate_evm(&self, req: &TxRequest) -> Result<u64, ChainError> {
+        let cap = req.gas.unwrap_or(self.gas_limit).min(self.gas_limit);
+        let run = |gas: u64| {
+            let mut r = req.clone();
+            r.gas = Some(gas);
+            self.run_request(&r, BlockTag::Pending, ExecOptions::estimate())
+        };
+        let (first, _) = run(cap)?;
+        let used = first.gas_used;
+        into_result(first)?;
+        // Refunds and the 63/64 rule mean `used` may not be enough: search up to the cap.
+        let ok = |gas: u64| run(gas).is_ok_and(|(e, _)| e.success());
+        if ok(used) {
+            return Ok(used);
+        }
+        let (mut lo, mut hi) = (used, cap);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if ok(mid) { hi = mid } else { lo = mid }
+        }
+        Ok(hi)
+    }
+
+    // ---- dev methods -----------------------------------------------------------------------
+
+    /// `anvil_setCode`: the code of `address` from the next block on (empty removes it).
+    pub fn set_code(&mut self, address: Address, code: Bytes) -> Result<(), ChainError> {
+        if native::is_native(&address) {
+            return Err(ChainError::InvalidArgument(format!("{address} is a native contract: its code cannot be replaced")));
+        }
+        if code.len() > evm::MAX_CODE_SIZE {
+            return Err(ChainError::InvalidArgument(format!("code of {} bytes is over the limit of {} (EIP-170)", code.len(), evm::MAX_CODE_SIZE)));
+        }
+        let at = self.next_layer();
+        self.state.set_code(address, at, code);
+        Ok(())
+    }
+
+    /// `anvil_setStorageAt`.
+    pub fn set_storage_at(&mut self, address: Address, slot: U256, value: U256) {
+        let at = self.next_layer();
+        self.state.set_storage(address, at, slot, value);
+    }
+
+    /// `evm_increaseTime`: moves the EVM's clock forward; returns the total offset (s).
+    pub fn increase_time(&mut self, seconds: u64) -> i64 {
+        self.time_offset_s = self.time_offset_s.saturating_add(seconds.min(i64::MAX as u64) as i64);
+        self.time_offset_s
+    }
+
+    /// `evm_setNextBlockTimestamp`: the next block's timestamp (s), not before the head's.
+    pub fn set_next_block_timestamp(&mut self, timestamp: u64) -> Result<(), ChainError> {
+        let head = self.blocks.last().header.timestamp;
+        if timestamp < head {
+            return Err(ChainError::InvalidArgument(format!(
+                "timestamp {timestamp} is before the latest block's timestamp {head}"
+            )));
+        }
+        self.next_timestamp = Some(timestamp);
+        Ok(())
+    }
+
+    /// `anvil_dropTransaction`: removes a pooled transaction (and the sender's later ones,
+    /// which could never run without it). Returns whether it was pooled.
+    pub fn drop_transaction(&mut self, hash: &B256) -> bool {
+        let Some(tx) = self.pool.get(hash).cloned() else { return false };
+        let gone = self.pool.evict_from(&tx.sender, tx.nonce());
+        self.forget_jobs(&gone);
+        true
+    }
+}
+
+fn into_result(executed: evm::Executed) -> Result<Bytes, ChainError> {
+    match &executed.outcome {
+        Outcome::Success => Ok(executed.output),
+        Outcome::Revert(data) => Err(ChainError::Reverted { reason: evm::revert_reason(data), data: data.clone() }),
+        Outcome::Halt(why) => Err(ChainError::Reverted { reason: why.clone(), data: Bytes::new() }),
+    }
+}

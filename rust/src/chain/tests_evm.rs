@@ -1,0 +1,204 @@
+//! Contracts on the chain: creation, calls, storage history, reverts, restore, and PIPE
+//! pre-execution of a contract that calls the inference precompile.
+use std::time::Duration;
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_sol_types::{SolCall, SolEvent};
+
+use super::tests::inference::chain_with_model;
+use super::tests::{mine, sign_with};
+use super::*;
+use crate::eth::abi;
+
+const T: u64 = 1_700_000_000_000;
+
+/// Initcode that deploys `runtime` as is.
+pub(super) fn initcode(runtime: &[u8]) -> Bytes {
+    let n = runtime.len() as u16;
+    let [hi, lo] = n.to_be_bytes();
+    let mut code = vec![0x61, hi, lo, 0x60, 0x0e, 0x60, 0x00, 0x39, 0x61, hi, lo, 0x60, 0x00, 0xf3];
+    code.extend_from_slice(runtime);
+    code.into()
+}
+
+/// SSTORE(0, calldata word 0).
+const STORE: &[u8] = &[0x60, 0x00, 0x35, 0x60, 0x00, 0x55, 0x00];
+/// Reverts with Error("no") when calldata word 0 is zero, else stores it in slot 0.
+const GUARDED: &[u8] = &[
+    0x60, 0x00, 0x35, 0x80, 0x60, 0x0c, 0x57, // v; JUMPI(0x0c, v)
+    0x60, 0x00, 0x60, 0x00, 0xfd, // revert(0, 0) — replaced below by a reasoned revert
+    0x5b, 0x60, 0x00, 0x55, 0x00, // JUMPDEST; SSTORE(0, v)
+];
+/// Forwards its calldata to 0x..F4; stores the call's success in slot 0 and the size of
+/// what it returned in slot 1; returns what it returned.
+const F4_CALLER: &[u8] = &[
+    0x36, 0x60, 0x00, 0x60, 0x00, 0x37, // calldatacopy(0, 0, calldatasize)
+    0x60, 0x00, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0x60, 0xf4, 0x5a, 0xf1, // call(gas, 0xf4, 0, 0, cds, 0, 0)
+    0x60, 0x00, 0x55, // sstore(0, success)
+    0x3d, 0x60, 0x01, 0x55, // sstore(1, returndatasize)
+    0x3d, 0x60, 0x00, 0x60, 0x00, 0x3e, 0x3d, 0x60, 0x00, 0xf3, // return returndata
+];
+
+fn deploy(c: &mut Chain, nonce: u64, runtime: &[u8], now: u64) -> Address {
+    let tx = sign_with(c, 0, nonce, |f| {
+        f.to = None;
+        f.data = initcode(runtime);
+        f.gas = 200_000;
+    });
+    let h = c.submit(tx).unwrap();
+    mine(c, now);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert!(block.receipts[i].status, "{:?}", block.receipts[i].revert_reason);
+    block.receipts[i].contract_address.expect("created")
+}
+
+fn call_tx(c: &Chain, nonce: u64, to: Address, data: Bytes) -> SignedTx {
+    sign_with(c, 0, nonce, |f| {
+        f.to = Some(to);
+        f.data = data;
+        f.gas = 300_000;
+    })
+}
+
+fn word(n: u64) -> Bytes {
+    B256::from(U256::from(n)).to_vec().into()
+}
+
+#[test]
+fn deploys_calls_and_keeps_storage_history() {
+    let mut c = Chain::new(&Genesis::new(T), MiningMode::Manual).unwrap();
+    let a0 = c.keys().addresses()[0];
+    let store = deploy(&mut c, 0, STORE, T + 1000);
+    assert_eq!(store, a0.create(0));
+    assert_eq!(c.code(&store, BlockTag::Latest).unwrap().as_ref(), STORE);
+    assert!(c.code(&store, BlockTag::Number(0)).unwrap().is_empty());
+    let h = c.submit(call_tx(&c, 1, store, word(42))).unwrap();
+    let n = mine(&mut c, T + 2000);
+    assert_eq!(c.storage(&store, &B256::ZERO, BlockTag::Latest).unwrap(), B256::from(U256::from(42)));
+    assert_eq!(c.storage(&store, &B256::ZERO, BlockTag::Number(n - 1)).unwrap(), B256::ZERO);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert!(block.receipts[i].status);
+    // 21000 + calldata + a cold SSTORE from zero.
+    assert!(block.receipts[i].gas_used > 21_000 + 20_000, "{}", block.receipts[i].gas_used);
+    assert!(!block.evm_changes.storage.is_empty());
+    // A restart rebuilds code and storage from the stored blocks.
+    let stored: Vec<StoredBlock> = (0..=c.head())
+        .map(|n| serde_json::from_str(&serde_json::to_string(&c.block(BlockTag::Number(n)).unwrap().unwrap().to_stored()).unwrap()).unwrap())
+        .collect();
+    let r = Chain::restore(&Genesis::new(T), MiningMode::Manual, stored, c.accounts()).unwrap();
+    assert_eq!(r.code(&store, BlockTag::Latest).unwrap().as_ref(), STORE);
+    assert_eq!(r.storage(&store, &B256::ZERO, BlockTag::Latest).unwrap(), B256::from(U256::from(42)));
+    assert_eq!(r.block(BlockTag::Latest).unwrap().unwrap().header.state_root, c.block(BlockTag::Latest).unwrap().unwrap().header.state_root);
+}
+
+#[test]
+fn reverts_are_errors_at_call_and_status_zero_when_mined() {
+    let mut c = Chain::new(&Genesis::new(T), MiningMode::Manual).unwrap();
+    let a0 = c.keys().addresses()[0];
+    let guarded = deploy(&mut c, 0, GUARDED, T + 1000);
+    let req = TxRequest { from: Some(a0), to: Some(guarded), data: Some(word(0)), ..Default::default() };
+    assert!(matches!(c.estimate_gas(&req), Err(ChainError::Reverted { .. })));
+    assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Reverted { .. })));
+    let ok = TxRequest { data: Some(word(5)), ..req.clone() };
+    assert!(c.estimate_gas(&ok).unwrap() > 21_000);
+    let h = c.submit(call_tx(&c, 1, guarded, word(0))).unwrap();
+    mine(&mut c, T + 2000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    let r = &block.receipts[i];
+    assert!(!r.status);
+    assert_eq!(r.revert_reason.as_deref(), Some("execution reverted"));
+    assert_eq!(c.storage(&guarded, &B256::ZERO, BlockTag::Latest).unwrap(), B256::ZERO);
+    // The sender paid for the gas and its nonce moved on.
+    assert_eq!(c.nonce(&a0, BlockTag::Latest).unwrap(), 2);
+    // Out of gas: status 0 with the reason.
+    let tx = sign_with(&c, 0, 2, |f| {
+        f.to = Some(guarded);
+        f.data = word(7);
+        f.gas = 21_500;
+    });
+    let h = c.submit(tx).unwrap();
+    mine(&mut c, T + 3000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert_eq!(block.receipts[i].revert_reason.as_deref(), Some("out of gas"));
+    // Code over EIP-170's limit: the creation fails.
+    let mut big = vec![0x00u8; crate::evm::MAX_CODE_SIZE + 1];
+    big[0] = 0x00;
+    let tx = sign_with(&c, 0, 3, |f| {
+        f.to = None;
+        f.data = initcode(&big);
+        f.gas = 5_000_000;
+    });
+    let h = c.submit(tx).unwrap();
+    mine(&mut c, T + 4000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert!(!block.receipts[i].status);
+    assert!(block.receipts[i].revert_reason.as_deref().unwrap().contains("EIP-170"));
+    assert_eq!(block.receipts[i].contract_address, None);
+}
+
+fn f4_request(model: &str, mode: u8) -> Bytes {
+    abi::runModelInferenceCall {
+        request: abi::ModelInferenceRequest {
+            mode,
+            modelCID: model.into(),
+            input: abi::ModelInput {
+                numbers: vec![abi::MultiDimensionalNumberTensor {
+                    name: "x".into(),
+                    values: vec![abi::Number { value: 2, decimals: 0 }],
+                    shape: vec![1],
+                }],
+                strings: vec![],
+            },
+        },
+    }
+    .abi_encode()
+    .into()
+}
+
+#[test]
+fn a_contract_calling_the_precompile_is_pre_executed_and_served_its_result() {
+    let mut c = chain_with_model();
+    let now = c.pipe().now_ms();
+    let caller = deploy(&mut c, 0, F4_CALLER, now);
+    let h = c.submit(call_tx(&c, 1, caller, f4_request("m", 0))).unwrap();
+    // The simulation recorded the call: it races on PIPE, and blocks go on without it.
+    mine(&mut c, now + 1000);
+    assert!(c.receipt(&h).unwrap().is_none());
+    let pipe = c.pipe().clone();
+    let (node, work) = (0..4).find_map(|n| pipe.take(n, Duration::ZERO).map(|w| (n, w))).expect("dispatched");
+    pipe.complete(node, work.job, work.attempt, Ok(r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#.into()), false);
+    mine(&mut c, now + 2000);
+    let (block, i) = c.receipt(&h).unwrap().expect("included once decided");
+    let r = &block.receipts[i];
+    assert!(r.status, "{:?}", r.revert_reason);
+    assert_eq!(r.logs[0].address, native::INFERENCE_PRECOMPILE);
+    assert_eq!(r.logs[0].topics()[0], abi::ModelInferenceEvent::SIGNATURE_HASH);
+    assert_eq!(c.storage(&caller, &B256::ZERO, BlockTag::Latest).unwrap(), B256::with_last_byte(1));
+    // What the contract got back is the node's output, not the placeholder.
+    let size = U256::from_be_bytes(c.storage(&caller, &B256::with_last_byte(1), BlockTag::Latest).unwrap().0);
+    assert!(size > U256::from(32));
+    let event = abi::ModelInferenceEvent::decode_log_data(&r.logs[0].data).unwrap();
+    assert_eq!(event.response.numbers[0].values[0].value, 4);
+    assert!(!event.response.is_simulation_result);
+    // The call tracer shows the call into 0x..F4 with its input and the served output.
+    let trace = c.trace_transaction(&h, Some(&serde_json::json!({"tracer": "callTracer"}))).unwrap();
+    assert_eq!(trace["to"].as_str().unwrap().to_lowercase(), format!("{caller:#x}"));
+    let inner = &trace["calls"][0];
+    assert_eq!(inner["to"], "0x00000000000000000000000000000000000000f4");
+    assert_eq!(inner["input"].as_str().unwrap(), f4_request("m", 0).to_string());
+    assert!(inner["output"].as_str().unwrap().len() > 66);
+    let structs = c.trace_transaction(&h, None).unwrap();
+    assert!(structs["structLogs"].as_array().unwrap().iter().any(|s| s["op"] == "CALL"));
+    let pre = c.trace_transaction(&h, Some(&serde_json::json!({"tracer": "prestateTracer"}))).unwrap();
+    assert!(pre.as_object().unwrap().keys().any(|k| k.eq_ignore_ascii_case(&format!("{caller:#x}"))), "{pre}");
+    assert!(c.trace_transaction(&h, Some(&serde_json::json!({"tracer": "4byteTracer"}))).is_err());
+    // eth_call of the same cannot wait for PIPE: a clear error.
+    let req = TxRequest { from: Some(c.keys().addresses()[0]), to: Some(caller), data: Some(f4_request("m", 0)), ..Default::default() };
+    assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Unsupported(_))));
+    // A bad request reverts at once: nothing is dispatched.
+    let bad = c.submit(call_tx(&c, 2, caller, f4_request("nope", 0))).unwrap();
+    mine(&mut c, now + 3000);
+    let (block, i) = c.receipt(&bad).unwrap().expect("mined at once");
+    assert!(block.receipts[i].status, "the caller's CALL returned 0 and it went on");
+    assert_eq!(c.storage(&caller, &B256::ZERO, BlockTag::Latest).unwrap(), B256::ZERO);
+}

@@ -1,0 +1,33 @@
+//! What the native contracts answer inside the EVM. The EVM routes every call to a native
+//! address to the host; the chain decides what that means (record the inference call during a
+//! simulation, serve its decided result during the real execution, answer a registry read).
+use alloy_primitives::{Address, Bytes, Log};
+
+/// The answer to one call into a native contract.
+#[derive(Debug, Clone)]
+pub enum InferenceAnswer {
+    /// Return data, the gas the call costs and the events it emits (dropped if a caller
+    /// frame reverts).
+    Output { data: Bytes, gas: u64, logs: Vec<Log> },
+    /// The call reverts with this data (e.g. `Error(string)`), costing `gas`.
+    Revert { data: Bytes, gas: u64 },
+}
+
+pub trait InferenceHost {
+    /// The native contracts this host answers for.
+    fn addresses(&self) -> Vec<Address>;
+    /// A call to native contract `address` with calldata `input`, made by `caller`.
+    fn call(&mut self, address: Address, caller: Address, input: &[u8]) -> InferenceAnswer;
+}
+
+/// A host for executions that must not reach inference (none is native).
+pub struct NoInference;
+
+impl InferenceHost for NoInference {
+    fn addresses(&self) -> Vec<Address> {
+        vec![]
+    }
+    fn call(&mut self, _: Address, _: Address, _: &[u8]) -> InferenceAnswer {
+        unreachable!("no native contract")
+    }
+}

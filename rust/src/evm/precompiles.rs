@@ -1,0 +1,68 @@
+//! Ethereum's precompiles plus the native contracts, which the [`InferenceHost`] answers.
+use alloy_primitives::{Address, Bytes};
+use revm::context::Cfg;
+use revm::context_interface::{ContextTr, JournalTr};
+use revm::handler::{precompile_output_to_interpreter_result, EthPrecompiles, PrecompileProvider};
+use revm::interpreter::{CallInputs, InterpreterResult};
+use revm::precompile::PrecompileOutput;
+use revm::primitives::hardfork::SpecId;
+use revm::primitives::AddressSet;
+
+use super::host::{InferenceAnswer, InferenceHost};
+
+pub struct Natives<'h> {
+    eth: EthPrecompiles,
+    host: &'h mut dyn InferenceHost,
+    natives: Vec<Address>,
+    warm: AddressSet,
+}
+
+impl<'h> Natives<'h> {
+    pub fn new(spec: SpecId, host: &'h mut dyn InferenceHost) -> Self {
+        let eth = EthPrecompiles::new(spec);
+        let natives = host.addresses();
+        let mut warm = eth.warm_addresses().clone();
+        warm.extend(natives.iter().copied());
+        Natives { eth, host, natives, warm }
+    }
+}
+
+impl<CTX> PrecompileProvider<CTX> for Natives<'_>
+where
+    CTX: ContextTr<Cfg: Cfg<Spec = SpecId>>,
+{
+    type Output = InterpreterResult;
+
+    fn set_spec(&mut self, spec: SpecId) -> bool {
+        let changed = <EthPrecompiles as PrecompileProvider<CTX>>::set_spec(&mut self.eth, spec);
+        self.warm = self.eth.warm_addresses().clone();
+        self.warm.extend(self.natives.iter().copied());
+        changed
+    }
+
+    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+        let address = inputs.bytecode_address;
+        if !self.natives.contains(&address) {
+            return <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.eth, context, inputs);
+        }
+        let input: Bytes = inputs.input.bytes(context);
+        let output = match self.host.call(address, inputs.caller, &input) {
+            InferenceAnswer::Output { data, gas, logs } => {
+                // Events go through the journal, so a reverting caller drops them. A static
+                // call cannot log.
+                if gas <= inputs.gas_limit && !inputs.is_static {
+                    for log in logs {
+                        context.journal_mut().log(log);
+                    }
+                }
+                PrecompileOutput::new(gas, data, inputs.reservoir)
+            }
+            InferenceAnswer::Revert { data, gas } => PrecompileOutput::revert(gas, data, inputs.reservoir),
+        };
+        Ok(Some(precompile_output_to_interpreter_result(output, inputs.gas_limit)))
+    }
+
+    fn warm_addresses(&self) -> &AddressSet {
+        &self.warm
+    }
+}
