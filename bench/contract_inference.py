@@ -25,7 +25,7 @@ import numpy as np
 import vyper
 from eth_abi import encode
 from eth_account import Account
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from og_devnet import Devnet
 from og_devnet._core import encode_run_call
@@ -61,8 +61,11 @@ class Client:
 
     def send(self, to: str | None, data: bytes, gas: int) -> tuple[str, float]:
         fee = 50 * 10**9
-        raw = self.acct.sign_transaction({"to": to, "data": data, "gas": gas, "maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9,
-                                          "nonce": self.nonce, "chainId": self.chain_id, "value": 0}).raw_transaction  # fmt: skip
+        tx = {"data": data, "gas": gas, "maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9,
+              "nonce": self.nonce, "chainId": self.chain_id, "value": 0}  # fmt: skip
+        if to is not None:
+            tx["to"] = to
+        raw = self.acct.sign_transaction(tx).raw_transaction
         self.nonce += 1
         t0 = time.perf_counter()
         tx_hash = self.rpc("eth_sendRawTransaction", ["0x" + raw.hex()])
@@ -87,7 +90,7 @@ def main() -> None:
         mlp = next(m["id"] for m in node.catalog.list() if m["name"] == "mlp")
         client = Client(node.rpc_url)
         receipt, _ = client.send(None, bytes.fromhex(compiled["bytecode"][2:]), 1_000_000)
-        forwarder = receipt["contractAddress"]  # type: ignore[index]
+        forwarder = to_checksum_address(receipt["contractAddress"])  # type: ignore[index]
         numbers, _ = model_input({"input": np.array([[0.5, -1.0, 2.0, 0.25]], dtype=np.float32)})
         hub_data = encode_run_call(mlp, 0, json.dumps(numbers), "[]")
         tensors = [(t["name"], [(int(v), int(d)) for v, d in t["values"]], t["shape"]) for t in numbers]

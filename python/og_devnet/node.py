@@ -35,7 +35,7 @@ from og_devnet.store.chain_store import aggregate
 log = logging.getLogger("og_devnet.node")
 
 #: The store's format: state directories written in another are refused with a clear message.
-STORE_SCHEMA = 3
+STORE_SCHEMA = 4
 
 #: Tip suggested by eth_maxPriorityFeePerGas and used by eth_sendTransaction.
 SUGGESTED_TIP = 1_000_000_000

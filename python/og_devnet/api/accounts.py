@@ -10,17 +10,27 @@ from og_devnet._core import Chain
 from og_devnet.api.deps import ADDRESS, HASH, Limit, NodeDep, QueriesDep, address
 
 router = APIRouter(prefix="/api", tags=["accounts"])
+#: The native contracts (hub, precompiles, ...) by address: their code is a short marker.
+NATIVE = {a.lower(): name for name, a in Chain.native_contracts()}
 
 
 @router.get("/accounts/{addr}")
 def account(addr: str, node: NodeDep, queries: QueriesDep, limit: Limit = 20) -> dict[str, Any]:
+    """An account: balance, nonce, its role on the devnet, whether it holds code (and which
+    transaction created it), and its latest transactions."""
     addr = address(addr)
     stakes = {Chain.stake_address(n.address).lower(): n.index for n in node.nodes}
     nodes = {n.address.lower(): n.index for n in node.nodes}
+    code_size = (len(node.chain.code(addr, "latest")) - 2) // 2
+    creation = queries.creation(addr) if code_size else None
     return {
         "address": addr, "balance": str(node.chain.balance(addr, "latest")), "nonce": node.chain.nonce(addr, "latest"),
         "stake_of": stakes.get(addr.lower()), "node": nodes.get(addr.lower()),
         "is_watcher": addr.lower() == node.chain.watcher().lower(),
+        "is_contract": code_size > 0, "code_size": code_size,
+        "creation_tx": None if creation is None else creation["hash"],
+        "creation_block": None if creation is None else creation["block_number"],
+        "native_contract": NATIVE.get(addr.lower()),
         "txs": queries.txs(limit, None, addr)["items"],
     }  # fmt: skip
 

@@ -7,9 +7,14 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException
 
+from og_devnet._core import BodyArchived, Chain, CoreError
 from og_devnet.api.deps import ADDRESS, MAX_INT, Before, BeforeKey, Limit, NodeDep, QueriesDep, hash32
+from og_devnet.store.explorer import INFERENCE_CONTRACTS
 
 router = APIRouter(prefix="/api", tags=["blocks"])
+#: Call frames deeper than this are left out of /txs/{hash}/calls (JSON encoders stop at ~250).
+MAX_DEPTH = 100
+PRECOMPILE = next(a.lower() for n, a in Chain.native_contracts() if n == "inference_precompile")
 
 
 @router.get("/blocks")
@@ -64,5 +69,42 @@ def get_tx(tx_hash: str, node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
         "gas_used": None if receipt is None else int(receipt["gasUsed"], 16),
         "effective_gas_price": None if receipt is None else str(int(receipt["effectiveGasPrice"], 16)),
         "logs": [] if receipt is None else [{k: log[k] for k in ("address", "topics", "data")} for log in receipt["logs"]],
+        "contract_address": None if receipt is None else receipt.get("contractAddress"),
+        "revert_reason": None if receipt is None else receipt.get("revertReason"),
         "inference": node.inference(tx_hash),
     }  # fmt: skip
+
+
+@router.get("/txs/{tx_hash}/calls")
+def get_tx_calls(tx_hash: str, node: NodeDep) -> dict[str, Any]:
+    """The transaction's calls as geth's callTracer gives them (type, from, to, value, gas,
+    gasUsed, input, output, error, calls[]), each frame with `is_inference` (a call to the
+    inference hub or precompile) and, for a call to the precompile, `inference_call`: its
+    place among them, which is the call_index of its inference record."""
+    tx_hash = hash32(tx_hash, "transaction hash")
+    if node.read(node.chain.transaction_json, tx_hash) is None:
+        raise HTTPException(404, detail=f"no transaction {tx_hash}")
+    if node.read(node.chain.receipt_json, tx_hash) is None:
+        raise HTTPException(404, detail=f"transaction {tx_hash} is not mined yet: its calls are traced once it is in a block")
+    try:
+        frame = orjson.loads(node.read(node.chain.trace_transaction, tx_hash, '{"tracer":"callTracer"}'))
+    except BodyArchived:
+        raise HTTPException(503, detail=f"transaction {tx_hash}: its block was busy being read back from the store; try again") from None
+    except CoreError as e:
+        raise HTTPException(422, detail=f"transaction {tx_hash} cannot be traced: {e}") from None
+    # Depth first, in call order (the order the precompile serves results in), without
+    # recursion: the EVM nests up to 1024 frames. Deeper than MAX_DEPTH, calls are counted only.
+    calls = 0
+    stack: list[tuple[dict[str, Any], int]] = [(frame, 0)]
+    while stack:
+        f, depth = stack.pop()
+        to = (f.get("to") or "").lower()
+        f["is_inference"] = to in INFERENCE_CONTRACTS
+        if to == PRECOMPILE:
+            f["inference_call"], calls = calls, calls + 1
+        children = f.get("calls") or []
+        if depth == MAX_DEPTH and children:
+            f["calls_not_shown"] = len(children)
+            f["calls"] = []
+        stack += [(c, depth + 1) for c in reversed(children)]
+    return frame

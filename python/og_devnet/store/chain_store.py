@@ -107,6 +107,7 @@ class ChainStore:
                 "value": str(_int(tx["value"])), "nonce": _int(tx["nonce"]), "tx_type": _int(tx["type"]),
                 "status": _int(receipt["status"]), "gas_used": _int(receipt["gasUsed"]),
                 "effective_gas_price": str(_int(receipt["effectiveGasPrice"])),
+                "contract_address": (receipt.get("contractAddress") or "").lower() or None,
             })  # fmt: skip
             logs += [{
                 "block_number": number, "tx_hash": tx["hash"], "log_index": _int(log["logIndex"]),

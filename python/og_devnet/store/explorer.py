@@ -38,7 +38,7 @@ INFERENCE_CONTRACTS = tuple(a.lower() for n, a in Chain.native_contracts() if n 
 def tx_summary(r: TxRow) -> dict[str, Any]:
     return {"hash": r.hash, "block_number": r.block_number, "tx_index": r.tx_index, "from": r.sender, "to": r.to,
             "value": r.value, "status": r.status, "gas_used": r.gas_used, "nonce": r.nonce,
-            "is_inference": r.to in INFERENCE_CONTRACTS}  # fmt: skip
+            "is_inference": r.to in INFERENCE_CONTRACTS, "contract_address": r.contract_address}  # fmt: skip
 
 
 class ExplorerQueries:
@@ -78,13 +78,22 @@ class ExplorerQueries:
             elif before is not None:
                 q = q.where(TxRow.block_number < before)
             if address is not None:
-                q = q.where(or_(TxRow.sender == address.lower(), TxRow.to == address.lower()))
+                a = address.lower()
+                q = q.where(or_(TxRow.sender == a, TxRow.to == a, TxRow.contract_address == a))
             rows = s.exec(q.order_by(col(TxRow.block_number).desc(), col(TxRow.tx_index).desc()).limit(limit)).all()
             return _page([tx_summary(r) for r in rows], limit, "tx_index")
 
     def tx(self, tx_hash: str) -> dict[str, Any] | None:
         with Session(self.engine) as s:
             row = s.get(TxRow, tx_hash.lower())
+            return None if row is None else tx_summary(row)
+
+    def creation(self, address: str) -> dict[str, Any] | None:
+        """The transaction that created the contract at `address` (None for genesis code, an
+        account a contract created, or one set with anvil_setCode)."""
+        with Session(self.engine) as s:
+            q = select(TxRow).where(TxRow.contract_address == address.lower())
+            row = s.exec(q.order_by(col(TxRow.block_number).desc())).first()
             return None if row is None else tx_summary(row)
 
     def inferences(self, limit: int, before: int | None, mode: int | None, status: str | None,

@@ -48,6 +48,8 @@ class TxRow(SQLModel, table=True):
     status: int
     gas_used: int = Field(sa_type=BigInteger)
     effective_gas_price: str
+    #: The account a creation (`to` NULL) made: its receipt's contractAddress.
+    contract_address: str | None = Field(default=None, index=True)
 
 
 class LogRow(SQLModel, table=True):

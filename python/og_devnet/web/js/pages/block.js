@@ -24,8 +24,7 @@ export async function render(main, [id], signal) {
     ])),
     section(`Transactions (${b.transactions.length})`, table("Transactions", ["Hash", "From", "To", "Value", "Status", "Kind"],
       b.transactions.map((t) => [
-        txLink(t.hash), addressLink(t.from), addressLink(t.to), opg(t.value), statusWord(t.status),
-        t.is_inference ? inferenceLink(t.hash, "inference") : "transfer",
+        txLink(t.hash), addressLink(t.from), toCell(t), opg(t.value), statusWord(t.status), txKind(t),
       ]), "No transactions in this block.")),
     section(`Settlements (${b.settlements.length})`,
       h("p", { class: "lead" }, "Proofs and bonds for results delivered in earlier blocks, checked and settled here."),
@@ -41,4 +40,17 @@ export function statusWord(status) {
   if (status === null || status === undefined) return h("span", { class: "muted" }, "pending");
   const ok = status === 1 || status === "0x1" || status === "success" || status === true;
   return h("span", { class: ok ? "ok" : "error" }, ok ? "success" : "reverted");
+}
+
+/** The "To" cell: the recipient, or for a creation the contract it made. */
+export function toCell(t) {
+  if (!t.to && t.contract_address) return ["new ", addressLink(t.contract_address)];
+  return addressLink(t.to);
+}
+
+/** What a transaction is, in a word; `toContract`: its recipient is known to hold code. */
+export function txKind(t, toContract = false) {
+  if (t.is_inference) return inferenceLink(t.hash, "inference");
+  if (!t.to) return "contract creation";
+  return toContract ? "contract call" : "transfer";
 }

@@ -80,15 +80,7 @@ function manyPage(first) {
   const summary = h("div");
   const calls = h("div", { class: "calls" });
   let current = first;
-  const draw = (r) => {
-    const now = r.calls.every(isFinal) ? Math.max(...r.calls.map(lastTime)) : Math.max(devnetNow(), ...r.calls.map(lastTime));
-    const start = Math.min(...r.calls.map((c) => c.t_request).filter(Number.isFinite));
-    const end = Math.max(now, ...r.calls.map(lastTime));
-    fill(calls, r.calls.map((c) => h("section", { class: "card call" },
-      h("h2", {}, `Call ${c.call_index}: `, modeBadge(c.mode_name), " ", statusBadge(c.status), " ", inferenceLink(c.id, "details")),
-      h("p", { class: "sentence" }, sentence(c)),
-      h("div", { class: "timeline-wrap" }, timeline(c, { now, start, end, label: sentence(c) })))));
-  };
+  const draw = (r) => fill(calls, callTimelines(r.calls));
   const el = h("div", { class: "page-inference" },
     heading("runMany transaction", " ", h("span", { class: "hash heading-hash", title: first.tx_hash }, shortHash(first.tx_hash)), badge),
     h("p", { class: "lead" }, "Several inferences in one transaction, each in its own mode; each call settles on its own."),
@@ -111,7 +103,20 @@ function manyPage(first) {
   };
 }
 
-function legend() {
+/** Each call of a transaction (runMany, or a contract calling the precompile) with its
+ *  timeline, all on one time axis, each linking to its own page. */
+export function callTimelines(calls, heading = "h2") {
+  const now = calls.every(isFinal) ? Math.max(...calls.map(lastTime)) : Math.max(devnetNow(), ...calls.map(lastTime));
+  const start = Math.min(...calls.map((c) => c.t_request).filter(Number.isFinite));
+  const end = Math.max(now, ...calls.map(lastTime));
+  return calls.map((c) => h("section", { class: "card call", "data-testid": "call-timeline" },
+    h(heading, {}, c.call_index === null || c.call_index === undefined ? "" : `Call ${c.call_index}: `,
+      modeBadge(c.mode_name), " ", statusBadge(c.status), " ", inferenceLink(c.id || c.tx_hash, "details")),
+    h("p", { class: "sentence" }, sentence(c)),
+    h("div", { class: "timeline-wrap" }, timeline(c, { now, start, end, label: sentence(c) }))));
+}
+
+export function legend() {
   const item = (cls, text) => h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), text);
   return h("ul", { class: "legend", "aria-label": "Legend" },
     item("outcome-won", "won the race"), item("outcome-valid", "valid / agreed"), item("outcome-cancelled", "cancelled or late"),
