@@ -24,7 +24,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.logs import DISCARD
 
-from conftest import DEV0, DEV1, free_port, result, start_cli, stop
+from conftest import DEV0, DEV1, free_port, result, rpc, start_cli, stop
 from og_devnet import Devnet
 from og_devnet.inference.catalog import FIXTURES
 from og_devnet.inference.fixedpoint import array_to_fixed, from_fixed
@@ -188,6 +188,20 @@ def test_contract_calls_the_inference_precompile_and_stores_what_onnxruntime_ret
     assert call["model_id"] == mlp_id(node) and call["mode"] == 0
     assert [int(v) for v in call["output"]["numbers"][0]["values"][0]] == list(expected)
 
+    # geth's call tracer shows the call into 0x..F4, its input and the served output.
+    trace = result(node, "debug_traceTransaction", [tx, {"tracer": "callTracer"}])
+    assert trace["to"].lower() == predictor.address.lower() and trace["type"] == "CALL"
+    (inner,) = [f for f in trace.get("calls", []) if f["to"].lower() == PRECOMPILE.lower()]
+    signature = "runModelInference((uint8,string,((string,(int128,int128)[],uint32[])[],(string,string[])[])))"
+    assert inner["input"][:10] == Web3.keccak(text=signature)[:4].to_0x_hex()
+    assert decode(["((string,(int128,int128)[],uint32[])[],(string,string[])[],(string,string)[],bool)"], bytes.fromhex(inner["output"][2:]))[0][0][0][1][0] == expected
+    blocks = result(node, "debug_traceBlockByNumber", [hex(receipt["blockNumber"]), {"tracer": "callTracer"}])
+    assert tx in [b["txHash"] for b in blocks]
+
+    # eth_call of a function that calls inference runs it through PIPE and answers with it.
+    x = [(int(v), int(d)) for v, d in array_to_fixed(X)]
+    assert predictor.functions.peek(x, list(X.shape)).call() == [*expected, False]
+
 
 def test_a_tee_inference_from_a_contract_settles_with_a_trust_gap(node: Devnet, compiled: dict[str, dict[str, Any]]) -> None:
     _, predictor, receipt = run_predictor(node, compiled, mode=2)
@@ -256,3 +270,16 @@ def test_the_sdks_price_history_inference_bytecode_deploys_and_its_views_answer(
     assert Web3.is_address(answers["historicalContract"])
     numbers, strings, jsons, simulated = answers["getInferenceResult"]
     assert (numbers, strings, jsons, simulated) == ([], [], [], False), "nothing has run yet"
+
+
+def test_an_eth_call_whose_inference_cannot_finish_times_out_clearly(compiled: dict[str, dict[str, Any]]) -> None:
+    with Devnet(mining="auto", node_faults={i: "down" for i in range(4)}, call_timeout=0.5) as down:
+        w3 = Web3(Web3.HTTPProvider(down.rpc_url))
+        c = compiled["Predictor"]
+        predictor, _ = deploy(w3, c["abi"], c["bytecode"], mlp_id(down))
+        x = [(int(v), int(d)) for v, d in array_to_fixed(X)]
+        call = predictor.functions.peek(x, list(X.shape))._encode_transaction_data()
+        reply = rpc(down, "eth_call", [{"to": predictor.address, "data": call}, "latest"])
+        assert reply["error"]["code"] == -32000 and "did not finish within 0.5 s" in reply["error"]["message"], reply
+        # Its jobs were given up: nothing is left racing for it.
+        assert result(down, "og_pipeStats", [])["active"] == 0

@@ -80,6 +80,8 @@ class Pipe:
 
     def node_addresses(self) -> list[str]: ...
     def take(self, node: int, timeout_ms: int) -> tuple[str, int, str] | None: ...
+    def wait_decided(self, key: str, timeout_ms: int) -> bool:
+        """Waits (wall clock, without the GIL) until every inference of `key` is decided."""
     def complete(
         self,
         node: int,
@@ -242,6 +244,15 @@ class Chain:
     def estimate_gas(self, request: dict[str, Any]) -> int: ...
     def call(self, request: dict[str, Any], tag: BlockTag) -> str:
         """eth_call: return data hex; ExecutionReverted (message, revert data) on a revert."""
+    def call_or_dispatch(self, request: dict[str, Any], tag: BlockTag) -> tuple[str | None, str | None]:
+        """eth_call: (data, None), or (None, key) when the call makes inference calls, which
+        now race on PIPE under `key` (VANILLA, no fee): wait, then `call_served(key)`."""
+    def call_served(self, key: str) -> str: ...
+    def call_abandon(self, key: str) -> None: ...
+    def set_hardfork(self, name: str) -> None:
+        """The hard fork transactions run under: london, shanghai, cancun, prague, osaka."""
+    def impersonate(self, address: str, on: bool) -> None:
+        """anvil_impersonateAccount (on) / anvil_stopImpersonatingAccount (off)."""
     def trace_transaction(self, hash: str, options_json: str | None = None) -> str:
         """debug_traceTransaction: geth's trace (JSON) for callTracer, prestateTracer or the
         default struct logger, per `options_json` (geth's tracing options)."""

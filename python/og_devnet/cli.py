@@ -65,6 +65,8 @@ def up(
     allowed_host: Annotated[list[str] | None, typer.Option("--allowed-host", help="Also serve requests whose Host is NAME (loopback names are always served); repeatable.")] = None,
     allow_origin: Annotated[list[str] | None, typer.Option("--allow-origin", help="Let web pages from URL call the node (CORS), e.g. http://localhost:3000; * allows every page; repeatable.")] = None,
     models_dir: Annotated[list[Path] | None, typer.Option("--models-dir", help="Let JSON-RPC/REST register model files by path from DIR; repeatable (none by default).")] = None,
+    hardfork: Annotated[str, typer.Option("--hardfork", help="The EVM's hard fork: london, shanghai, cancun, prague or osaka.")] = "prague",
+    call_timeout: Annotated[float, typer.Option("--call-timeout", help="Seconds an eth_call of a contract that calls inference waits for PIPE.")] = 30.0,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     import logging
@@ -96,7 +98,7 @@ def up(
             node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures, zkml=zkml,
             challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
-            models_dirs=models_dir or [],
+            models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)

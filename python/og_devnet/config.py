@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
     node_jitter_ms: float = Field(0.0, ge=0, le=600_000)
     #: An attempt running longer than max(this, 5 × p99) is given up.
     attempt_timeout_ms: int = Field(5_000, ge=10, le=3_600_000)
+    #: How long an eth_call of a contract that calls inference waits for PIPE (s).
+    call_timeout: float = Field(30.0, gt=0, le=3600)
+    #: The EVM's hard fork.
+    hardfork: Literal["london", "shanghai", "cancun", "prague", "osaka"] = "prague"
     #: Register the fixture models (tiny ONNX MLP, tiny llama GGUF) at start.
     fixtures: bool = True
 

@@ -37,6 +37,7 @@ __all__ = [
     "BodyArchived",
     "CoreError",
     "ExecutionReverted",
+    "CallTimeout",
     "FeeTooLow",
     "GasError",
     "InsufficientFunds",
@@ -101,6 +102,12 @@ class MethodNotFound(RpcError):
 
 class InvalidParams(RpcError):
     code = INVALID_PARAMS
+
+
+class CallTimeout(RpcError):
+    """geth: -32000 "execution aborted (timeout = …)" for a call that ran out of time."""
+
+    code = INVALID_INPUT
 
 
 class FilterNotFound(RpcError):

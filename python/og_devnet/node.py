@@ -207,6 +207,7 @@ class Node:
                 base_fee_change=base_fee_change, contracts_json=json.dumps(meta.get("genesis_contracts", {})), **mining,
             )  # fmt: skip
             self.resumed = True
+            self.chain.set_hardfork(s.hardfork)
             self.read = ArchivedReads(self.chain, self.store)
             if meta["chain_id"] != s.chain_id:
                 log.warning("resuming chain %s from %s; --chain-id %s ignored", meta["chain_id"], self.state_dir, s.chain_id)
@@ -222,6 +223,7 @@ class Node:
             )  # fmt: skip
         except InvalidArgument as e:
             raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
+        self.chain.set_hardfork(s.hardfork)
         self.read = ArchivedReads(self.chain, self.store)
         genesis_record = self.chain.genesis_record()
         meta = {

@@ -67,3 +67,15 @@ def predict(mode: uint8, x: DynArray[Number, 64], shape: DynArray[uint32, 8]):
     self.decimals = first.decimals
     self.simulated = out.is_simulation_result
     log Predicted(caller=msg.sender, value=first.value, decimals=first.decimals)
+
+
+@external
+def peek(x: DynArray[Number, 64], shape: DynArray[uint32, 8]) -> (int128, int128, bool):
+    """What the model says for `x`, without storing it: for eth_call (whose inference PIPE runs)."""
+    tensor: MultiDimensionalNumberTensor = MultiDimensionalNumberTensor(name="input", values=x, shape=shape)
+    request: ModelInferenceRequest = ModelInferenceRequest(
+        mode=0, modelCID=self.model, input=ModelInput(numbers=[tensor], strings=[])
+    )
+    out: ModelOutput = extcall InferencePrecompile(PRECOMPILE).runModelInference(request)
+    first: Number = out.numbers[0].values[0]
+    return first.value, first.decimals, out.is_simulation_result

@@ -133,3 +133,13 @@ def set_next_block_timestamp(ctx: RpcContext, params: list[Any]) -> None:
 @method("anvil_dropTransaction", "hardhat_dropTransaction")
 def drop_transaction(ctx: RpcContext, params: list[Any]) -> None:
     ctx.node.chain.drop_transaction(p.hash32(p.arg(params, 0, "transactionHash"), "transactionHash"))
+
+
+@method("anvil_impersonateAccount", "hardhat_impersonateAccount")
+def impersonate(ctx: RpcContext, params: list[Any]) -> None:
+    ctx.node.chain.impersonate(p.address(p.arg(params, 0, "address"), "address"), True)
+
+
+@method("anvil_stopImpersonatingAccount", "hardhat_stopImpersonatingAccount")
+def stop_impersonating(ctx: RpcContext, params: list[Any]) -> None:
+    ctx.node.chain.impersonate(p.address(p.arg(params, 0, "address"), "address"), False)

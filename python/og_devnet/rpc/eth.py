@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from og_devnet import __version__
-from og_devnet.errors import InvalidParams, WrongChainId, reverted
+from og_devnet.errors import CallTimeout, InvalidParams, WrongChainId, reverted
 from og_devnet.inference.runtimes import InferenceError
 from og_devnet.rpc import params as p
 from og_devnet.rpc.registry import RpcContext, method
@@ -168,7 +168,17 @@ def call(ctx: RpcContext, params: list[Any]) -> str:
     req = p.tx_request(p.arg(params, 0, "transaction"))
     tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
     _check_prompt_fits(ctx, req)
-    return ctx.node.chain.call(req, tag)
+    chain = ctx.node.chain
+    data, key = chain.call_or_dispatch(req, tag)
+    if key is None:
+        return data  # type: ignore[return-value]
+    # The call makes inference calls: they race on PIPE (VANILLA, no fee), then the call runs
+    # again with their results. The wait releases the GIL and holds no lock.
+    timeout = ctx.node.settings.call_timeout
+    if not chain.pipe().wait_decided(key, int(timeout * 1000)):
+        chain.call_abandon(key)
+        raise CallTimeout(f"eth_call: its inference did not finish within {timeout:g} s (--call-timeout)")
+    return chain.call_served(key)
 
 
 @method("eth_sendRawTransaction")

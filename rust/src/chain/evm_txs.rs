@@ -5,10 +5,24 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 
 use super::build::Ledger;
 use super::native::{self, hub};
-use super::preexec::{PreExec, RecordingHost};
+use super::preexec::{PreExec, RecordingHost, ServingHost};
 use super::{BlockTag, Chain, ChainError};
 use crate::eth::{SignedTx, TxRequest};
 use crate::evm::{self, ExecOptions, Outcome, StateView};
+
+/// What `eth_call` gave: its answer, or the key of the inference it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallDispatch {
+    Done(Bytes),
+    Inference(B256),
+}
+
+/// An `eth_call` whose inference calls are racing on PIPE.
+pub(super) struct PendingCall {
+    req: TxRequest,
+    tag: BlockTag,
+    recorded: Vec<(Address, Bytes)>,
+}
 
 /// Ethereum's precompiles live at 0x01..=0x11 (Prague): a call to one runs on the EVM.
 fn is_standard_precompile(address: &Address) -> bool {
@@ -137,15 +151,67 @@ impl Chain {
     }
 
     /// `eth_call` of code: its return data, or `Reverted` with the revert data (code 3).
+    /// A call that makes inference calls cannot answer here: see [`Chain::call_or_dispatch`].
     pub(super) fn call_evm(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
         let (executed, inference_calls) = self.run_request(req, tag, ExecOptions::call())?;
-        if inference_calls > 0 && executed.success() {
+        if inference_calls > 0 {
             return Err(ChainError::Unsupported(format!(
-                "eth_call: this call makes {inference_calls} inference call(s), which run through PIPE only in a \
-                 transaction; send it as a transaction (its results arrive in the receipt)"
+                "eth_call: this call makes {inference_calls} inference call(s); they run through PIPE (see call_or_dispatch)"
             )));
         }
         into_result(executed)
+    }
+
+    /// `eth_call`: the answer, or — for a call that makes inference calls — the key of PIPE
+    /// jobs now racing them (VANILLA, no fee). Once they are decided, [`Chain::call_served`]
+    /// runs the call again with their results.
+    pub fn call_or_dispatch(&mut self, req: &TxRequest, tag: BlockTag) -> Result<CallDispatch, ChainError> {
+        let (at, env) = self.call_env(tag)?;
+        if !self.needs_evm(&Ledger::new(&*self.state, &self.blocks, at), req.to) {
+            return self.call(req, tag).map(CallDispatch::Done);
+        }
+        let ledger = Ledger::new(&*self.state, &self.blocks, at);
+        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let executed =
+            evm::execute(&ledger, &env, &self.call_input(req), &mut host, ExecOptions::call()).map_err(|e| ChainError::InvalidArgument(e.0))?;
+        if host.calls.is_empty() {
+            return into_result(executed).map(CallDispatch::Done);
+        }
+        self.call_counter += 1;
+        let key = alloy_primitives::keccak256([b"og-devnet eth_call ".as_slice(), &self.call_counter.to_be_bytes()].concat());
+        let calls = host.calls.into_iter().map(|mut c| {
+            c.mode = 0;
+            c
+        });
+        self.pipe.submit(key, calls.collect(), true);
+        self.pending_calls.insert(key, PendingCall { req: req.clone(), tag, recorded: host.recorded });
+        Ok(CallDispatch::Inference(key))
+    }
+
+    /// Runs a dispatched `eth_call` again, its inference calls served their results; its jobs
+    /// are dropped. `Reverted` if the call now asks for other inference (the state changed).
+    pub fn call_served(&mut self, key: &B256) -> Result<Bytes, ChainError> {
+        let pending = self
+            .pending_calls
+            .remove(key)
+            .ok_or_else(|| ChainError::InvalidArgument(format!("no eth_call awaits inference under {key}")))?;
+        let outcomes = self.pipe.call_outcomes(key);
+        self.pipe.forget(&[*key]);
+        let (at, env) = self.call_env(pending.tag)?;
+        let ledger = Ledger::new(&*self.state, &self.blocks, at);
+        let mut host = ServingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000, &pending.recorded, outcomes);
+        let executed = evm::execute(&ledger, &env, &self.call_input(&pending.req), &mut host, ExecOptions::call())
+            .map_err(|e| ChainError::InvalidArgument(e.0))?;
+        if let Some(why) = host.mismatch {
+            return Err(ChainError::Reverted { reason: format!("the state changed while the call's inference ran ({why}); retry"), data: Bytes::new() });
+        }
+        into_result(executed)
+    }
+
+    /// Gives up a dispatched `eth_call` (it timed out): its jobs are dropped.
+    pub fn call_abandon(&mut self, key: &B256) {
+        self.pending_calls.remove(key);
+        self.pipe.forget(&[*key]);
     }
 
     /// `eth_estimateGas` of a creation or a call to code: the least gas limit with which it
@@ -171,6 +237,11 @@ impl Chain {
             if ok(mid) { hi = mid } else { lo = mid }
         }
         Ok(hi)
+    }
+
+    /// The hard fork transactions run under from now on.
+    pub fn set_hardfork(&mut self, spec: evm::SpecId) {
+        self.hardfork = spec;
     }
 
     // ---- dev methods -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ pub mod settlement;
 pub mod state;
 
 mod build;
-mod evm_txs;
+pub mod evm_txs;
 mod pending;
 pub mod preexec;
 mod signing;
@@ -32,6 +32,7 @@ pub use archive::{RestoredBlock, DEFAULT_BODY_WINDOW};
 pub use block::{Block, Header, Receipt, StoredBlock};
 pub use contracts::Contracts;
 pub use error::ChainError;
+pub use evm_txs::CallDispatch;
 pub use fees::{BaseFeeRule, FeeHistory};
 pub use genesis::Genesis;
 pub use logs::LogFilter;
@@ -120,6 +121,11 @@ pub struct Chain {
     time_offset_s: i64,
     /// The hard fork transactions run under.
     hardfork: crate::evm::SpecId,
+    /// Accounts the node sends transactions for without their keys (anvil_impersonateAccount).
+    impersonated: std::collections::HashSet<Address>,
+    /// eth_calls waiting for their inference (see `evm_txs.rs`), and how many were made.
+    pending_calls: HashMap<B256, evm_txs::PendingCall>,
+    call_counter: u64,
 }
 
 impl Chain {
@@ -203,6 +209,9 @@ impl Chain {
             next_timestamp: None,
             time_offset_s: 0,
             hardfork: crate::evm::DEFAULT_SPEC,
+            impersonated: Default::default(),
+            pending_calls: HashMap::new(),
+            call_counter: 0,
         })
     }
 
@@ -573,6 +582,12 @@ impl Chain {
     /// Checks a signed transaction against the tip state and pools it. On error nothing
     /// changes.
     pub fn submit(&mut self, tx: SignedTx) -> Result<B256, ChainError> {
+        if tx.is_impersonated() && !self.impersonated.contains(&tx.sender) {
+            return Err(ChainError::InvalidSignature(format!(
+                "the transaction carries a stand-in signature for {}, which is not impersonated (anvil_impersonateAccount)",
+                tx.sender
+            )));
+        }
         let base_fee = self.base_fee() as u128;
         if tx.max_fee_per_gas() < base_fee {
             return Err(ChainError::FeeTooLow { offered: tx.max_fee_per_gas(), base_fee });

@@ -13,7 +13,8 @@ impl Chain {
     /// gas from an estimate, fees from the next base fee, the chain id) and signs it.
     pub fn sign_transaction(&self, req: &TxRequest) -> Result<SignedTx, ChainError> {
         let from = req.from.ok_or_else(|| ChainError::InvalidArgument("'from' is required".into()))?;
-        if !self.keys.is_unlocked(from) {
+        let impersonated = self.impersonated.contains(&from) && !self.keys.is_unlocked(from);
+        if !self.keys.is_unlocked(from) && !impersonated {
             return Err(ChainError::UnknownAccount(from));
         }
         let gas = match req.gas {
@@ -39,7 +40,21 @@ impl Chain {
             max_fee_per_gas: req.max_fee_per_gas.unwrap_or(2 * self.base_fee() as u128 + tip),
             max_priority_fee_per_gas: tip,
         };
+        if impersonated {
+            let envelope = crate::eth::keys::envelope(fields, |_| Ok(crate::eth::tx::impersonation_signature(from)))?;
+            return SignedTx::from_envelope(envelope);
+        }
         SignedTx::from_envelope(self.keys.sign(from, fields)?)
+    }
+
+    /// `anvil_impersonateAccount` (on) / `anvil_stopImpersonatingAccount` (off): the node
+    /// sends transactions as `address` without its key (eth_sendTransaction only).
+    pub fn impersonate(&mut self, address: Address, on: bool) {
+        if on {
+            self.impersonated.insert(address);
+        } else {
+            self.impersonated.remove(&address);
+        }
     }
 
     /// `eth_sign`: an EIP-191 personal-message signature ("\x19Ethereum Signed Message:\n"

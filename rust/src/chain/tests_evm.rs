@@ -9,6 +9,7 @@ use super::tests::inference::chain_with_model;
 use super::tests::{mine, sign_with};
 use super::*;
 use crate::eth::abi;
+use crate::eth::keys::UnsignedFields;
 
 const T: u64 = 1_700_000_000_000;
 
@@ -192,13 +193,100 @@ fn a_contract_calling_the_precompile_is_pre_executed_and_served_its_result() {
     let pre = c.trace_transaction(&h, Some(&serde_json::json!({"tracer": "prestateTracer"}))).unwrap();
     assert!(pre.as_object().unwrap().keys().any(|k| k.eq_ignore_ascii_case(&format!("{caller:#x}"))), "{pre}");
     assert!(c.trace_transaction(&h, Some(&serde_json::json!({"tracer": "4byteTracer"}))).is_err());
-    // eth_call of the same cannot wait for PIPE: a clear error.
-    let req = TxRequest { from: Some(c.keys().addresses()[0]), to: Some(caller), data: Some(f4_request("m", 0)), ..Default::default() };
-    assert!(matches!(c.call(&req, BlockTag::Latest), Err(ChainError::Unsupported(_))));
+    // eth_call of the same runs its inference through PIPE, then answers with the result.
+    let req = TxRequest { from: Some(c.keys().addresses()[0]), to: Some(caller), data: Some(f4_request("m", 2)), ..Default::default() };
+    let CallDispatch::Inference(key) = c.call_or_dispatch(&req, BlockTag::Latest).unwrap() else { panic!("needs inference") };
+    assert!(!pipe.is_decided(&key));
+    let (node, work) = (0..4).find_map(|n| pipe.take(n, Duration::ZERO).map(|w| (n, w))).expect("dispatched");
+    assert!(work.payload.contains(r#""mode":0"#), "an eth_call's inference is VANILLA: {}", work.payload);
+    pipe.complete(node, work.job, work.attempt, Ok(r#"{"numbers":[{"name":"y","values":[["9","1"]],"shape":[1]}]}"#.into()), false);
+    assert!(pipe.wait_decided(&key, Duration::from_secs(5)));
+    let out = c.call_served(&key).unwrap();
+    let served = abi::runModelInferenceCall::abi_decode_returns(&out).unwrap();
+    assert_eq!((served.numbers[0].values[0].value, served.numbers[0].values[0].decimals), (9, 1));
+    assert!(c.call_served(&key).is_err(), "answered once");
     // A bad request reverts at once: nothing is dispatched.
     let bad = c.submit(call_tx(&c, 2, caller, f4_request("nope", 0))).unwrap();
     mine(&mut c, now + 3000);
     let (block, i) = c.receipt(&bad).unwrap().expect("mined at once");
     assert!(block.receipts[i].status, "the caller's CALL returned 0 and it went on");
     assert_eq!(c.storage(&caller, &B256::ZERO, BlockTag::Latest).unwrap(), B256::ZERO);
+}
+
+/// Increments slot 0 when called without data; otherwise forwards its calldata to 0x..F4
+/// with the byte at `k` replaced by slot 0 + 2 (so the request depends on state), storing
+/// the call's success in slot 1.
+fn drift(k: u16) -> Vec<u8> {
+    let [hi, lo] = k.to_be_bytes();
+    vec![
+        0x36, 0x15, 0x60, 0x26, 0x57, // if calldatasize == 0: goto inc
+        0x36, 0x60, 0x00, 0x60, 0x00, 0x37, // calldatacopy(0, 0, calldatasize)
+        0x60, 0x00, 0x54, 0x60, 0x02, 0x01, 0x61, hi, lo, 0x53, // mstore8(k, sload(0) + 2)
+        0x60, 0x00, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0x60, 0xf4, 0x5a, 0xf1, // call(gas, 0xf4, 0, 0, cds, 0, 0)
+        0x60, 0x01, 0x55, 0x00, // sstore(1, success)
+        0x5b, 0x60, 0x00, 0x54, 0x60, 0x01, 0x01, 0x60, 0x00, 0x55, 0x00, // inc: sstore(0, sload(0) + 1)
+    ]
+}
+
+#[test]
+fn a_request_that_keeps_changing_fails_after_bounded_resimulation() {
+    let mut c = chain_with_model();
+    let now = c.pipe().now_ms();
+    let (two, three) = (f4_request("m", 0), f4_request_with(3));
+    let k = two.iter().zip(three.iter()).position(|(a, b)| a != b).expect("the value's byte") as u16;
+    let contract = deploy(&mut c, 0, &drift(k), now);
+    let b = c.submit(call_tx(&c, 1, contract, two.clone())).unwrap();
+    let pipe = c.pipe().clone();
+    for round in 0..preexec::MAX_SIMULATIONS as u64 {
+        // Another account changes the state the request depends on, ahead of it (higher tip).
+        let bump = sign_with(&c, 1, round, |f: &mut UnsignedFields| {
+            f.to = Some(contract);
+            f.gas = 100_000;
+            f.max_priority_fee_per_gas = 2_000_000_000;
+        });
+        c.submit(bump).unwrap();
+        let (node, work) = (0..4).find_map(|n| pipe.take(n, Duration::ZERO).map(|w| (n, w))).expect("dispatched");
+        pipe.complete(node, work.job, work.attempt, Ok(r#"{"numbers":[{"name":"y","values":[["4","0"]],"shape":[1]}]}"#.into()), false);
+        mine(&mut c, now + 1000 * (round + 1));
+        let mined = c.receipt(&b).unwrap().is_some();
+        assert_eq!(mined, round + 1 == preexec::MAX_SIMULATIONS as u64, "round {round}");
+    }
+    let (block, i) = c.receipt(&b).unwrap().unwrap();
+    let r = &block.receipts[i];
+    assert!(!r.status);
+    assert!(r.revert_reason.as_deref().unwrap().contains("changed between simulation and execution 3 times"), "{:?}", r.revert_reason);
+    assert_eq!(c.storage(&contract, &B256::with_last_byte(1), BlockTag::Latest).unwrap(), B256::ZERO);
+}
+
+fn f4_request_with(value: i128) -> Bytes {
+    let mut call = abi::runModelInferenceCall::abi_decode(&f4_request("m", 0)).unwrap();
+    call.request.input.numbers[0].values[0].value = value;
+    call.abi_encode().into()
+}
+
+#[test]
+fn an_impersonated_account_sends_without_its_key() {
+    let mut c = Chain::new(&Genesis::new(T), MiningMode::Manual).unwrap();
+    let whale = Address::repeat_byte(0x77);
+    c.set_balance(whale, U256::from(10u128.pow(20)));
+    let req = TxRequest { from: Some(whale), to: Some(Address::repeat_byte(0x01)), value: Some(U256::from(5)), ..Default::default() };
+    assert!(matches!(c.send_transaction(&req), Err(ChainError::UnknownAccount(_))));
+    c.impersonate(whale, true);
+    let req = TxRequest { to: Some(Address::repeat_byte(0x55)), ..req };
+    let h = c.send_transaction(&req).unwrap();
+    mine(&mut c, T + 1000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    assert_eq!(block.transactions[i].sender, whale);
+    let raw = block.transactions[i].raw();
+    assert_eq!(c.account(&Address::repeat_byte(0x55), BlockTag::Latest).unwrap().balance, U256::from(5));
+    // The stand-in signature is only accepted while the account is impersonated.
+    c.impersonate(whale, false);
+    let replay = crate::eth::decode_raw_transaction(&raw, c.chain_id()).unwrap();
+    assert_eq!(replay.sender, whale, "mined blocks read back with their sender");
+    let again = TxRequest { nonce: Some(1), ..req.clone() };
+    assert!(c.send_transaction(&again).is_err());
+    c.impersonate(whale, true);
+    let tx = c.sign_transaction(&again).unwrap();
+    c.impersonate(whale, false);
+    assert!(matches!(c.submit(tx), Err(ChainError::InvalidSignature(_))));
 }

@@ -81,43 +81,46 @@ impl DevKeys {
     /// `gas_price` is given.
     pub fn sign(&self, from: Address, fields: UnsignedFields) -> Result<TxEnvelope, ChainError> {
         let signer = self.signer(from).ok_or(ChainError::UnknownAccount(from))?;
-        let kind = fields.to.map(TxKind::Call).unwrap_or(TxKind::Create);
-        let sign = |hash: B256| {
-            signer
-                .sign_hash_sync(&hash)
-                .map_err(|e| ChainError::InvalidSignature(e.to_string()))
-        };
-        Ok(match fields.gas_price {
-            Some(gas_price) => {
-                let tx = TxLegacy {
-                    chain_id: Some(fields.chain_id),
-                    nonce: fields.nonce,
-                    gas_price,
-                    gas_limit: fields.gas,
-                    to: kind,
-                    value: fields.value,
-                    input: fields.data,
-                };
-                let sig = sign(tx.signature_hash())?;
-                tx.into_signed(sig).into()
-            }
-            None => {
-                let tx = TxEip1559 {
-                    chain_id: fields.chain_id,
-                    nonce: fields.nonce,
-                    gas_limit: fields.gas,
-                    max_fee_per_gas: fields.max_fee_per_gas,
-                    max_priority_fee_per_gas: fields.max_priority_fee_per_gas,
-                    to: kind,
-                    value: fields.value,
-                    access_list: Default::default(),
-                    input: fields.data,
-                };
-                let sig = sign(tx.signature_hash())?;
-                tx.into_signed(sig).into()
-            }
-        })
+        envelope(fields, |hash| signer.sign_hash_sync(&hash).map_err(|e| ChainError::InvalidSignature(e.to_string())))
     }
+}
+
+/// The transaction `fields` describe, signed by `sign` (given the signing hash).
+pub fn envelope(
+    fields: UnsignedFields,
+    sign: impl FnOnce(B256) -> Result<alloy_primitives::Signature, ChainError>,
+) -> Result<TxEnvelope, ChainError> {
+    let kind = fields.to.map(TxKind::Call).unwrap_or(TxKind::Create);
+    Ok(match fields.gas_price {
+        Some(gas_price) => {
+            let tx = TxLegacy {
+                chain_id: Some(fields.chain_id),
+                nonce: fields.nonce,
+                gas_price,
+                gas_limit: fields.gas,
+                to: kind,
+                value: fields.value,
+                input: fields.data,
+            };
+            let sig = sign(tx.signature_hash())?;
+            tx.into_signed(sig).into()
+        }
+        None => {
+            let tx = TxEip1559 {
+                chain_id: fields.chain_id,
+                nonce: fields.nonce,
+                gas_limit: fields.gas,
+                max_fee_per_gas: fields.max_fee_per_gas,
+                max_priority_fee_per_gas: fields.max_priority_fee_per_gas,
+                to: kind,
+                value: fields.value,
+                access_list: Default::default(),
+                input: fields.data,
+            };
+            let sig = sign(tx.signature_hash())?;
+            tx.into_signed(sig).into()
+        }
+    })
 }
 
 /// Every field of a transaction to sign, already filled in.

@@ -53,18 +53,47 @@ pub fn decode_raw_transaction(raw: &[u8], chain_id: u64) -> Result<SignedTx, Cha
         Some(id) if id == chain_id => {}
         got => return Err(ChainError::WrongChainId { expected: chain_id, got }),
     }
-    let sender = envelope
-        .recover_signer()
-        .map_err(|e| ChainError::InvalidSignature(e.to_string()))?;
+    let sender = match impersonated_sender(envelope.signature()) {
+        Some(sender) => sender,
+        None => envelope.recover_signer().map_err(|e| ChainError::InvalidSignature(e.to_string()))?,
+    };
     let hash = *envelope.tx_hash();
     Ok(SignedTx { envelope, sender, hash })
 }
 
+/// The top 12 bytes of `r` in the signature of a transaction sent for an impersonated
+/// account (`anvil_impersonateAccount`): "og-devnet-im". Its low 20 bytes are the sender.
+const IMPERSONATION_TAG: [u8; 12] = *b"og-devnet-im";
+
+/// The stand-in signature of a transaction sent as `sender` without its key: unique per
+/// sender (so equal fields from two senders hash apart), never a valid secp256k1 signature.
+pub fn impersonation_signature(sender: Address) -> alloy_primitives::Signature {
+    let mut r = [0u8; 32];
+    r[..12].copy_from_slice(&IMPERSONATION_TAG);
+    r[12..].copy_from_slice(sender.as_slice());
+    alloy_primitives::Signature::new(alloy_primitives::U256::from_be_bytes(r), alloy_primitives::U256::from(1), false)
+}
+
+/// The sender a stand-in signature names (None for a real signature). The chain accepts
+/// such a transaction only while that sender is impersonated.
+pub fn impersonated_sender(sig: &alloy_primitives::Signature) -> Option<Address> {
+    let r = sig.r().to_be_bytes::<32>();
+    (r[..12] == IMPERSONATION_TAG && sig.s() == alloy_primitives::U256::from(1)).then(|| Address::from_slice(&r[12..]))
+}
+
+impl SignedTx {
+    /// Whether this transaction carries a stand-in signature (impersonation).
+    pub fn is_impersonated(&self) -> bool {
+        impersonated_sender(self.envelope.signature()).is_some()
+    }
+}
+
 impl SignedTx {
     pub fn from_envelope(envelope: TxEnvelope) -> Result<Self, ChainError> {
-        let sender = envelope
-            .recover_signer()
-            .map_err(|e| ChainError::InvalidSignature(e.to_string()))?;
+        let sender = match impersonated_sender(envelope.signature()) {
+            Some(sender) => sender,
+            None => envelope.recover_signer().map_err(|e| ChainError::InvalidSignature(e.to_string()))?,
+        };
         let hash = *envelope.tx_hash();
         Ok(SignedTx { envelope, sender, hash })
     }

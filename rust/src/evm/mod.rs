@@ -20,6 +20,21 @@ pub const MAX_CODE_SIZE: usize = 24_576;
 pub const MAX_INITCODE_SIZE: usize = 2 * MAX_CODE_SIZE;
 /// The hard fork transactions run under unless the chain picks another.
 pub const DEFAULT_SPEC: SpecId = SpecId::PRAGUE;
+
+/// The hard forks a chain can pick (`--hardfork`), by name.
+pub const HARDFORKS: [(&str, SpecId); 5] = [
+    ("london", SpecId::LONDON),
+    ("shanghai", SpecId::SHANGHAI),
+    ("cancun", SpecId::CANCUN),
+    ("prague", SpecId::PRAGUE),
+    ("osaka", SpecId::OSAKA),
+];
+
+pub fn hardfork(name: &str) -> Result<SpecId, String> {
+    HARDFORKS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, s)| *s).ok_or_else(|| {
+        format!("unknown hard fork {name:?} (one of: {})", HARDFORKS.map(|(n, _)| n).join(", "))
+    })
+}
 pub use host::{InferenceAnswer, InferenceHost, NoInference};
 
 use crate::chain::Account;

@@ -411,6 +411,20 @@ impl Pipe {
             .collect()
     }
 
+    /// Waits (wall clock) until every inference of `tx` is decided; whether they are.
+    pub fn wait_decided(&self, tx: &B256, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.is_decided(tx) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Each of transaction `tx`'s inferences, in call order: its decided result or why it
     /// failed (a contract's calls fail one by one, each reverting where it was made).
     pub fn call_outcomes(&self, tx: &B256) -> Vec<Result<CallResult, String>> {

@@ -582,6 +582,40 @@ impl PyChain {
         py.detach(|| self.lock().call(&req, tag)).map(|b| b.to_string()).map_err(to_py)
     }
 
+    /// `eth_call`: (return data, None), or (None, key) when the call makes inference calls,
+    /// now racing on PIPE under `key`: wait for them, then `call_served(key)`.
+    fn call_or_dispatch(&self, py: Python<'_>, request: &Bound<'_, PyDict>, tag: TagArg) -> PyResult<(Option<String>, Option<String>)> {
+        let req = self::request(request)?;
+        let tag = convert::tag(tag)?;
+        match py.detach(|| self.lock().call_or_dispatch(&req, tag)).map_err(to_py)? {
+            crate::chain::CallDispatch::Done(data) => Ok((Some(data.to_string()), None)),
+            crate::chain::CallDispatch::Inference(key) => Ok((None, Some(key.to_string()))),
+        }
+    }
+
+    fn call_served(&self, py: Python<'_>, key: &str) -> PyResult<String> {
+        let key = convert::hash(key)?;
+        py.detach(|| self.lock().call_served(&key)).map(|b| b.to_string()).map_err(to_py)
+    }
+
+    fn call_abandon(&self, key: &str) -> PyResult<()> {
+        self.lock().call_abandon(&convert::hash(key)?);
+        Ok(())
+    }
+
+    /// The hard fork transactions run under ("london" … "osaka").
+    fn set_hardfork(&self, name: &str) -> PyResult<()> {
+        let spec = crate::evm::hardfork(name).map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(e)))?;
+        self.lock().set_hardfork(spec);
+        Ok(())
+    }
+
+    /// `anvil_impersonateAccount` (on) / `anvil_stopImpersonatingAccount` (off).
+    fn impersonate(&self, address: &str, on: bool) -> PyResult<()> {
+        self.lock().impersonate(convert::address(address)?, on);
+        Ok(())
+    }
+
     /// `debug_traceTransaction`: geth's trace (JSON) of a mined transaction.
     #[pyo3(signature = (hash, options_json=None))]
     fn trace_transaction(&self, py: Python<'_>, hash: &str, options_json: Option<&str>) -> PyResult<String> {

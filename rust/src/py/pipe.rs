@@ -28,6 +28,14 @@ impl PyPipe {
         (0..self.inner.node_count()).filter_map(|i| self.inner.node_address(i)).map(|a| a.to_checksum(None)).collect()
     }
 
+    /// Waits up to `timeout_ms` (wall clock) until every inference of `key` is decided;
+    /// whether they are.
+    fn wait_decided(&self, py: Python<'_>, key: &str, timeout_ms: u64) -> PyResult<bool> {
+        let key = convert::hash(key)?;
+        let pipe = &self.inner;
+        Ok(py.detach(|| pipe.wait_decided(&key, Duration::from_millis(timeout_ms))))
+    }
+
     /// Waits up to `timeout_ms` for work for `node`: (job tx hash, attempt, payload JSON).
     fn take(&self, py: Python<'_>, node: usize, timeout_ms: u64) -> Option<(String, usize, String)> {
         let pipe = &self.inner;
