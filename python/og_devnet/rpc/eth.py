@@ -153,8 +153,8 @@ def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
 
 @method("eth_createAccessList")
 def create_access_list(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
-    # No bytecode runs, so no transaction touches storage: the list is empty and the gas is
-    # what eth_estimateGas gives.
+    # The list is left empty (a valid, if unoptimised, answer: access lists only save gas) and
+    # the gas is what eth_estimateGas gives.
     req = p.tx_request(p.arg(params, 0, "transaction"))
     tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
     ctx.node.chain.resolve_block(tag)
