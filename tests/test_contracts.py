@@ -283,3 +283,27 @@ def test_an_eth_call_whose_inference_cannot_finish_times_out_clearly(compiled: d
         assert reply["error"]["code"] == -32000 and "did not finish within 0.5 s" in reply["error"]["message"], reply
         # Its jobs were given up: nothing is left racing for it.
         assert result(down, "og_pipeStats", [])["active"] == 0
+
+
+def test_create2_value_and_a_reverting_constructor(node: Devnet, compiled: dict[str, dict[str, Any]]) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    c = compiled["Factory"]
+    # A constructor that reverts: refused at estimate with its reason.
+    with pytest.raises(ContractLogicError, match="fee too high"):
+        w3.eth.contract(abi=c["abi"], bytecode=c["bytecode"]).constructor(100).transact({"from": DEV0.address})
+    factory, _ = deploy(w3, c["abi"], c["bytecode"], 5)
+    registry, _ = deploy(w3, compiled["Registry"]["abi"], compiled["Registry"]["bytecode"], 1)
+    salt = b"\x01" * 32
+    # CREATE2 is deterministic: the address a call predicts is the one the transaction makes.
+    predicted = factory.functions.clone(registry.address, salt).call()
+    receipt = w3.eth.wait_for_transaction_receipt(factory.functions.clone(registry.address, salt).transact({"from": DEV0.address}))
+    assert receipt["status"] == 1 and factory.functions.last().call() == predicted
+    assert w3.eth.get_code(predicted) == w3.eth.get_code(registry.address)
+    # The same salt again collides: the clone fails and nothing changes.
+    with pytest.raises(ContractLogicError):
+        factory.functions.clone(registry.address, salt).call()
+    # Calls with value.
+    before = w3.eth.get_balance(factory.address)
+    w3.eth.wait_for_transaction_receipt(factory.functions.deposit().transact({"from": DEV1.address, "value": 12345}))
+    assert w3.eth.get_balance(factory.address) == before + 12345
+    assert factory.functions.deposits(DEV1.address).call() == 12345

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod block;
 mod body_cache;
+pub mod config;
 pub mod contracts;
 pub mod economics;
 pub mod error;
@@ -30,6 +31,7 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 
 pub use archive::{RestoredBlock, DEFAULT_BODY_WINDOW};
 pub use block::{Block, Header, Receipt, StoredBlock};
+pub use config::ChainConfig;
 pub use contracts::Contracts;
 pub use error::ChainError;
 pub use evm_txs::CallDispatch;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
-use alloy_sol_types::{SolCall, SolEvent};
+use alloy_sol_types::{SolCall, SolError, SolEvent};
 
 use super::tests::inference::chain_with_model;
 use super::tests::{mine, sign_with};
@@ -289,4 +289,59 @@ fn an_impersonated_account_sends_without_its_key() {
     let tx = c.sign_transaction(&again).unwrap();
     c.impersonate(whale, false);
     assert!(matches!(c.submit(tx), Err(ChainError::InvalidSignature(_))));
+}
+
+#[test]
+fn fees_burn_the_base_fee_and_tip_the_coinbase_and_failures_name_their_cause() {
+    let mut c = Chain::new(&Genesis::new(T), MiningMode::Manual).unwrap();
+    let a0 = c.keys().addresses()[0];
+    let store = deploy(&mut c, 0, STORE, T + 1000);
+    let coinbase = Address::ZERO;
+    let (before_sender, before_coinbase) = (c.account(&a0, BlockTag::Latest).unwrap().balance, c.account(&coinbase, BlockTag::Latest).unwrap().balance);
+    let base_fee = c.base_fee() as u128;
+    let h = c.submit(call_tx(&c, 1, store, word(1))).unwrap();
+    mine(&mut c, T + 2000);
+    let (block, i) = c.receipt(&h).unwrap().unwrap();
+    let gas = block.receipts[i].gas_used as u128;
+    let tip = (3_000_000_000u128 - base_fee).min(1_000_000_000);
+    assert_eq!(c.account(&coinbase, BlockTag::Latest).unwrap().balance - before_coinbase, U256::from(gas * tip));
+    assert_eq!(before_sender - c.account(&a0, BlockTag::Latest).unwrap().balance, U256::from(gas * (base_fee + tip)));
+    // An invalid opcode, a reverting constructor, a panic: status 0, each with its reason.
+    let invalid = deploy(&mut c, 2, &[0xfe], T + 3000);
+    let panic_runtime: Vec<u8> = {
+        // mstore(0, Panic(0x11)) as revert data: selector 4e487b71, code 0x11.
+        let mut data = alloy_sol_types::Panic { code: U256::from(0x11) }.abi_encode();
+        data.resize(64, 0);
+        let mut code = Vec::new();
+        for (k, chunk) in data.chunks(32).enumerate() {
+            code.push(0x7f);
+            code.extend_from_slice(chunk);
+            code.extend_from_slice(&[0x60, (k * 32) as u8, 0x52]);
+        }
+        code.extend_from_slice(&[0x60, 0x24, 0x60, 0x00, 0xfd]);
+        code
+    };
+    let panics = deploy(&mut c, 3, &panic_runtime, T + 4000);
+    let reverting_constructor = sign_with(&c, 0, 4, |f| {
+        f.to = None;
+        f.data = Bytes::from_static(&[0x60, 0x00, 0x60, 0x00, 0xfd]);
+        f.gas = 100_000;
+    });
+    let hashes = [
+        c.submit(call_tx(&c, 5, invalid, Bytes::new())).unwrap(),
+        c.submit(call_tx(&c, 6, panics, Bytes::new())).unwrap(),
+    ];
+    let created = c.submit(reverting_constructor).unwrap();
+    mine(&mut c, T + 5000);
+    let reason = |c: &Chain, h: &B256| {
+        let (block, i) = c.receipt(h).unwrap().unwrap();
+        assert!(!block.receipts[i].status);
+        block.receipts[i].revert_reason.clone().unwrap()
+    };
+    assert_eq!(reason(&c, &hashes[0]), "invalid opcode");
+    assert!(reason(&c, &hashes[1]).starts_with("panic code 0x11"), "{}", reason(&c, &hashes[1]));
+    assert_eq!(reason(&c, &created), "execution reverted");
+    let (block, i) = c.receipt(&created).unwrap().unwrap();
+    assert_eq!(block.receipts[i].contract_address, None);
+    assert!(c.code(&a0.create(4), BlockTag::Latest).unwrap().is_empty());
 }
