@@ -58,8 +58,12 @@ def now_ms() -> int:
 
 
 def make_chain(core):  # as python/og_devnet/node.py builds it, with the default settings
-    return core.Chain(chain_id=10744, mnemonic=MNEMONIC, accounts=10, balance=10_000 * 10**18, timestamp_ms=now_ms(),
-                      base_fee=10**9, gas_limit=30_000_000, base_fee_change=True, mining="manual")  # fmt: skip
+    config = dict(chain_id=10744, mnemonic=MNEMONIC, accounts=10, balance=10_000 * 10**18, timestamp_ms=now_ms(),
+                  base_fee=10**9, gas_limit=30_000_000, base_fee_change=True, mining="manual")  # fmt: skip
+    try:
+        return core.Chain(config)
+    except TypeError:  # the core before ChainConfig took keyword arguments
+        return core.Chain(**config)
 
 
 def recipient(i: int) -> str:

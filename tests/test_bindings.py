@@ -10,15 +10,14 @@ from og_devnet import _core, errors
 from og_devnet._core import Chain
 
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+CONFIG = {
+    "chain_id": 10744, "mnemonic": "test test test test test test test test test test test junk", "accounts": 3,
+    "balance": 10**22, "timestamp_ms": 1_700_000_000_000, "base_fee": 10**9, "gas_limit": 30_000_000, "mining": "manual",
+}  # fmt: skip
 
 
 def make_chain(**kw: object) -> Chain:
-    args = dict(
-        chain_id=10744, mnemonic="test test test test test test test test test test test junk", accounts=3,
-        balance=10**22, timestamp_ms=1_700_000_000_000, base_fee=10**9, gas_limit=30_000_000, mining="manual",
-    )  # fmt: skip
-    args.update(kw)
-    return Chain(**args)  # type: ignore[arg-type]
+    return Chain({**CONFIG, **kw})  # type: ignore[typeddict-item]
 
 
 def test_dev_accounts_are_the_anvil_accounts() -> None:
@@ -57,6 +56,10 @@ def test_errors_are_typed_and_mapped_to_rpc_codes() -> None:
         chain.balance("0x1234", "latest")
     with pytest.raises(errors.InvalidArgument, match="unknown mining mode"):
         make_chain(mining="sometimes")
+    with pytest.raises(errors.InvalidArgument, match="unknown hard fork"):
+        make_chain(hardfork="homestead")
+    with pytest.raises(KeyError):
+        Chain({"chain_id": 1})  # type: ignore[typeddict-item]
     assert errors.rpc_error(_core.NonceTooLow("x"))["code"] == -32003
     assert errors.rpc_error(_core.PoolFull("x"))["code"] == -32005
     assert errors.rpc_error(RuntimeError("boom"))["code"] == -32603
@@ -70,8 +73,7 @@ def test_restore_resumes_state_and_receipts() -> None:
     chain.publish(sealed.number)
     records.append(json.loads(sealed.record)["stored"])
     restored = Chain.restore(
-        chain_id=10744, mnemonic="test test test test test test test test test test test junk", accounts=3,
-        balance=10**22, base_fee=10**9, gas_limit=30_000_000, mining="manual",
+        CONFIG,  # type: ignore[arg-type]
         blocks=[json.dumps(r) for r in records], state=[(a, b, n) for a, b, n in chain.accounts()],
     )  # fmt: skip
     assert restored.head() == 1
@@ -85,7 +87,7 @@ def test_stub_names_every_export_of_the_binary() -> None:
     from pathlib import Path
 
     stub = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
-    top = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))} - {"PipeArgs"}
+    top = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))} - {"PipeArgs", "ChainConfig"}
     chain_stub = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Chain")
     methods = {n.name for n in chain_stub.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
     assert {x for x in dir(_core) if not x.startswith("_")} == top

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from os import PathLike
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, Required, TypedDict
 
 __version__: str
 
@@ -111,50 +111,38 @@ class SealedBlock:
     #: JSON: {"stored": <core's stored block>, "block": <RPC block, full txs>, "receipts": [...]}
     record: str
 
+class ChainConfig(TypedDict, total=False):
+    """Every setting a chain is made from, in one dict. Required: chain_id, mnemonic,
+    accounts, balance (wei), base_fee, gas_limit. A resumed chain passes the genesis fields,
+    economics_json and contracts_json saved when it was made."""
+
+    chain_id: Required[int]
+    mnemonic: Required[str]
+    accounts: Required[int]
+    balance: Required[int]
+    base_fee: Required[int]
+    gas_limit: Required[int]
+    timestamp_ms: int
+    base_fee_change: bool
+    genesis_json: str | None
+    mining: MiningModeName
+    block_time_ms: int
+    nodes: int
+    pipe: PipeArgs | None
+    challenge_window: int
+    body_window: int
+    hardfork: str
+    economics_json: str | None
+    contracts_json: str | None
+
 class Chain:
-    def __init__(
-        self,
-        *,
-        chain_id: int,
-        mnemonic: str,
-        accounts: int,
-        balance: int,
-        timestamp_ms: int,
-        base_fee: int,
-        gas_limit: int,
-        genesis_json: str | None = None,
-        mining: MiningModeName = "interval",
-        block_time_ms: int = 500,
-        nodes: int = 4,
-        pipe: PipeArgs | None = None,
-        challenge_window: int = 20,
-        base_fee_change: bool = True,
-        body_window: int = 128,
-    ) -> None: ...
+    def __init__(self, config: ChainConfig) -> None: ...
     @staticmethod
     def restore(
-        *,
-        chain_id: int,
-        mnemonic: str,
-        accounts: int,
-        balance: int,
-        base_fee: int,
-        gas_limit: int,
-        blocks: Iterable[str],
-        state: list[tuple[str, int, int]],
-        mining: MiningModeName = "interval",
-        block_time_ms: int = 500,
-        nodes: int = 4,
-        pipe: PipeArgs | None = None,
-        economics_json: str | None = None,
-        challenge_window: int = 20,
-        deliveries_json: str | None = None,
-        base_fee_change: bool = True,
-        contracts_json: str | None = None,
-        body_window: int = 128,
+        config: ChainConfig, *, blocks: Iterable[str], state: list[tuple[str, int, int]], deliveries_json: str | None = None
     ) -> Chain:
-        """`contracts_json`: what `genesis_contracts_json` gave when the chain was made. `blocks`
-        is read once; only the last `body_window` records are decoded in full."""
+        """`blocks` (stored records, block 0 first) is read once; only the last
+        `body_window` records are decoded in full."""
     @property
     def chain_id(self) -> int: ...
     @property

@@ -15,12 +15,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from og_devnet import __version__
 from og_devnet._core import Chain
+
+if TYPE_CHECKING:
+    from og_devnet._core import ChainConfig
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.events import EventLog, block_events
 from og_devnet.inference.catalog import ModelCatalog
@@ -182,13 +185,17 @@ class Node:
         from og_devnet._core import InvalidArgument
 
         s = self.settings
-        pipe = {
-            "redundancy": s.redundancy, "hedge_quantile": s.hedge_quantile, "hedge_budget": s.hedge_budget,
-            "hedge_floor_ms": 20, "hedge_initial_ms": 1000, "timeout_floor_ms": s.attempt_timeout_ms,
-            "cooldown_ms": 5000,
+        config: ChainConfig = {
+            "chain_id": s.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts, "balance": s.balance * WEI_PER_OPG,
+            "base_fee": s.base_fee, "gas_limit": s.gas_limit, "base_fee_change": s.base_fee_change,
+            "mining": s.mining.value, "block_time_ms": s.block_time_ms, "nodes": s.nodes,
+            "pipe": {
+                "redundancy": s.redundancy, "hedge_quantile": s.hedge_quantile, "hedge_budget": s.hedge_budget,
+                "hedge_floor_ms": 20, "hedge_initial_ms": 1000, "timeout_floor_ms": s.attempt_timeout_ms,
+                "cooldown_ms": 5000,
+            },
+            "challenge_window": s.challenge_window, "body_window": s.body_window, "hardfork": s.hardfork,
         }  # fmt: skip
-        mining = dict(mining=s.mining.value, block_time_ms=s.block_time_ms, nodes=s.nodes, pipe=pipe,
-                      challenge_window=s.challenge_window, body_window=s.body_window)  # fmt: skip
         meta = self.store.meta()
         if meta and meta.get("schema") != STORE_SCHEMA:
             raise NodeError(
@@ -199,15 +206,15 @@ class Node:
             # Resume: genesis parameters come from the store, not from the command line. Stores
             # from before base-fee changes existed kept the fee fixed.
             base_fee_change = meta.get("base_fee_change", False)
-            self.chain = Chain.restore(
-                chain_id=meta["chain_id"], mnemonic=meta["mnemonic"], accounts=meta["accounts"],
-                balance=int(meta["balance"]), base_fee=meta["base_fee"], gas_limit=meta["gas_limit"],
-                blocks=self.store.stored_blocks(), state=self.store.accounts(),
-                economics_json=json.dumps(meta["economics"]), deliveries_json=json.dumps(meta.get("unsettled", [])),
-                base_fee_change=base_fee_change, contracts_json=json.dumps(meta.get("genesis_contracts", {})), **mining,
-            )  # fmt: skip
+            config.update({
+                "chain_id": meta["chain_id"], "mnemonic": meta["mnemonic"], "accounts": meta["accounts"],
+                "balance": int(meta["balance"]), "base_fee": meta["base_fee"], "gas_limit": meta["gas_limit"],
+                "base_fee_change": base_fee_change, "economics_json": json.dumps(meta["economics"]),
+                "contracts_json": json.dumps(meta.get("genesis_contracts", {})),
+            })  # fmt: skip
+            self.chain = Chain.restore(config, blocks=self.store.stored_blocks(), state=self.store.accounts(),
+                                       deliveries_json=json.dumps(meta.get("unsettled", [])))  # fmt: skip
             self.resumed = True
-            self.chain.set_hardfork(s.hardfork)
             self.read = ArchivedReads(self.chain, self.store)
             if meta["chain_id"] != s.chain_id:
                 log.warning("resuming chain %s from %s; --chain-id %s ignored", meta["chain_id"], self.state_dir, s.chain_id)
@@ -215,15 +222,11 @@ class Node:
                 log.warning("resuming chain %s from %s with the base fee %s, as it was made; the setting given now is ignored",
                             meta["chain_id"], self.state_dir, "following EIP-1559" if base_fee_change else "fixed")  # fmt: skip
             return
+        config.update({"timestamp_ms": now_ms(), "genesis_json": s.genesis.read_text() if s.genesis else None})
         try:
-            self.chain = Chain(
-                chain_id=s.chain_id, mnemonic=s.mnemonic, accounts=s.accounts, balance=s.balance * WEI_PER_OPG,
-                timestamp_ms=now_ms(), base_fee=s.base_fee, gas_limit=s.gas_limit, base_fee_change=s.base_fee_change,
-                genesis_json=s.genesis.read_text() if s.genesis else None, **mining,
-            )  # fmt: skip
+            self.chain = Chain(config)
         except InvalidArgument as e:
             raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
-        self.chain.set_hardfork(s.hardfork)
         self.read = ArchivedReads(self.chain, self.store)
         genesis_record = self.chain.genesis_record()
         meta = {

@@ -8,13 +8,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt};
 use serde_json::json;
 
+use super::config::ConfigArgs;
 use super::convert::{self, TagArg};
 use super::errors::to_py;
 use super::pipe::PyPipe;
 use crate::chain::native::hub;
-use crate::pipe::{PipeConfig, SystemClock};
+use crate::pipe::SystemClock;
 use crate::chain::native::NATIVE_CONTRACTS;
-use crate::chain::{Account, Block, Chain, Genesis, LogFilter, MiningMode, RestoredBlock, StoredBlock, DEFAULT_BODY_WINDOW};
+use crate::chain::{Account, Block, Chain, Genesis, LogFilter, MiningMode, RestoredBlock, StoredBlock};
 use super::wire;
 use crate::eth::{rpc_json, TxRequest};
 
@@ -22,44 +23,6 @@ use crate::eth::{rpc_json, TxRequest};
 pub struct PyChain {
     inner: Mutex<Chain>,
     pipe: Py<PyPipe>,
-}
-
-/// PIPE settings as Python passes them.
-#[derive(FromPyObject, Default)]
-pub struct PipeArgs {
-    #[pyo3(item)]
-    redundancy: usize,
-    #[pyo3(item)]
-    hedge_quantile: f64,
-    #[pyo3(item)]
-    hedge_budget: f64,
-    #[pyo3(item)]
-    hedge_floor_ms: u64,
-    #[pyo3(item)]
-    hedge_initial_ms: u64,
-    #[pyo3(item)]
-    timeout_floor_ms: u64,
-    #[pyo3(item)]
-    cooldown_ms: u64,
-}
-
-fn pipe_config(args: Option<PipeArgs>) -> PyResult<PipeConfig> {
-    let Some(a) = args else { return Ok(PipeConfig::default()) };
-    if a.redundancy == 0 || !(0.0..=1.0).contains(&a.hedge_quantile) || !(0.0..=10.0).contains(&a.hedge_budget) {
-        return Err(to_py(crate::chain::ChainError::InvalidArgument(
-            "PIPE settings: redundancy ≥ 1, hedge quantile in [0, 1], hedge budget in [0, 10]".into(),
-        )));
-    }
-    Ok(PipeConfig {
-        redundancy: a.redundancy,
-        hedge_quantile: a.hedge_quantile,
-        hedge_budget: a.hedge_budget,
-        hedge_floor_ms: a.hedge_floor_ms,
-        hedge_initial_ms: a.hedge_initial_ms,
-        timeout_floor_ms: a.timeout_floor_ms,
-        cooldown_ms: a.cooldown_ms,
-        ..PipeConfig::default()
-    })
 }
 
 fn wrap(py: Python<'_>, chain: Chain) -> PyResult<PyChain> {
@@ -76,46 +39,6 @@ pub struct SealedBlock {
     tx_count: usize,
     /// JSON: {"stored": <StoredBlock>, "block": <RPC block with full txs>, "receipts": [...]}.
     record: String,
-}
-
-fn mode(name: &str, block_time_ms: u64) -> PyResult<MiningMode> {
-    Ok(match name {
-        "interval" if block_time_ms > 0 => MiningMode::Interval { block_time_ms },
-        "interval" => return Err(to_py(crate::chain::ChainError::InvalidArgument("block time must be positive".into()))),
-        "auto" => MiningMode::Auto,
-        "manual" => MiningMode::Manual,
-        other => {
-            return Err(to_py(crate::chain::ChainError::InvalidArgument(format!(
-                "unknown mining mode {other:?} (interval, auto, manual)"
-            ))))
-        }
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn genesis(
-    chain_id: u64,
-    mnemonic: String,
-    accounts: u32,
-    balance: &Bound<'_, PyInt>,
-    timestamp_ms: u64,
-    base_fee: u64,
-    gas_limit: u64,
-    base_fee_change: bool,
-    genesis_json: Option<&str>,
-) -> PyResult<Genesis> {
-    let mut g = Genesis::new(timestamp_ms);
-    g.chain_id = chain_id;
-    g.mnemonic = mnemonic;
-    g.accounts = accounts;
-    g.balance = convert::u256(balance)?;
-    g.base_fee = base_fee;
-    g.gas_limit = gas_limit;
-    g.base_fee_change = base_fee_change;
-    if let Some(text) = genesis_json {
-        g = g.apply_json(text).map_err(to_py)?;
-    }
-    Ok(g)
 }
 
 fn request(d: &Bound<'_, PyDict>) -> PyResult<TxRequest> {
@@ -156,93 +79,40 @@ impl PyChain {
 
 #[pymethods]
 impl PyChain {
+    /// A new chain from block 0 (see `ChainConfig` in `_core.pyi`).
     #[new]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, genesis_json=None, mining="interval", block_time_ms=500, nodes=4, pipe=None, challenge_window=20, base_fee_change=true, body_window=DEFAULT_BODY_WINDOW))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        chain_id: u64,
-        mnemonic: String,
-        accounts: u32,
-        balance: &Bound<'_, PyInt>,
-        timestamp_ms: u64,
-        base_fee: u64,
-        gas_limit: u64,
-        genesis_json: Option<&str>,
-        mining: &str,
-        block_time_ms: u64,
-        nodes: u32,
-        pipe: Option<PipeArgs>,
-        challenge_window: u64,
-        base_fee_change: bool,
-        body_window: u64,
-    ) -> PyResult<Self> {
-        let mut g = genesis(chain_id, mnemonic, accounts, balance, timestamp_ms, base_fee, gas_limit, base_fee_change, genesis_json)?;
-        g.nodes = nodes;
-        let mut chain = Chain::with_pipe(&g, mode(mining, block_time_ms)?, pipe_config(pipe)?, Arc::new(SystemClock::new())).map_err(to_py)?;
-        chain.set_challenge_window(challenge_window);
-        chain.set_body_window(body_window);
+    fn new(py: Python<'_>, config: ConfigArgs<'_>) -> PyResult<Self> {
+        let config = config.into_config()?;
+        let chain = Chain::from_config(&config, Arc::new(SystemClock::new())).map_err(to_py)?;
         wrap(py, chain)
     }
 
-    /// Resumes from stored block records (`SealedBlock.record["stored"]` as JSON, block 0
-    /// first; any iterable, read once) and the latest (address, balance, nonce) of every
-    /// account. `contracts_json` is what `genesis_contracts_json` gave when the chain was made.
-    /// Only the bodies the window keeps (the last `body_window` blocks, within its byte
-    /// budget) are decoded.
+    /// Resumes a chain from the store: `blocks` (record JSON, block 0 first) and `state`
+    /// (every account: address, balance, nonce). The config's genesis fields, economics and
+    /// genesis contracts are those saved when the chain was made. `blocks` is read once; only
+    /// the bodies the window keeps are decoded.
     #[staticmethod]
-    #[pyo3(signature = (*, chain_id, mnemonic, accounts, balance, base_fee, gas_limit, blocks, state, mining="interval", block_time_ms=500, nodes=4, pipe=None, economics_json=None, challenge_window=20, deliveries_json=None, base_fee_change=true, contracts_json=None, body_window=DEFAULT_BODY_WINDOW))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (config, *, blocks, state, deliveries_json=None))]
     fn restore(
         py: Python<'_>,
-        chain_id: u64,
-        mnemonic: String,
-        accounts: u32,
-        balance: &Bound<'_, PyInt>,
-        base_fee: u64,
-        gas_limit: u64,
+        config: ConfigArgs<'_>,
         blocks: &Bound<'_, PyAny>,
         state: Vec<(String, Bound<'_, PyInt>, u64)>,
-        mining: &str,
-        block_time_ms: u64,
-        nodes: u32,
-        pipe: Option<PipeArgs>,
-        economics_json: Option<&str>,
-        challenge_window: u64,
         deliveries_json: Option<&str>,
-        base_fee_change: bool,
-        contracts_json: Option<&str>,
-        body_window: u64,
     ) -> PyResult<Self> {
-        let alloc = contracts_json
-            .map(|text| -> PyResult<String> {
-                let contracts: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored genesis contracts: {e}"))))?;
-                Ok(json!({ "alloc": contracts }).to_string())
-            })
-            .transpose()?;
-        let mut g = genesis(chain_id, mnemonic, accounts, balance, 0, base_fee, gas_limit, base_fee_change, alloc.as_deref())?;
-        g.nodes = nodes;
-        if let Some(text) = economics_json {
-            g.economics = serde_json::from_str(text)
-                .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored economics: {e}"))))?;
-        }
-        let pipe_config = pipe_config(pipe)?;
+        let config = config.into_config()?;
         let state = state
             .iter()
             .map(|(a, b, n)| Ok((convert::address(a)?, Account { balance: convert::u256(b)?, nonce: *n })))
             .collect::<PyResult<Vec<_>>>()?;
-        let mode = mode(mining, block_time_ms)?;
-        let (old, recent) = restored_blocks(blocks, body_window)?;
-        let chain = py
+        let (old, recent) = restored_blocks(blocks, config.body_window)?;
+        let chain_id = config.genesis.chain_id;
+        let mut chain = py
             .detach(|| {
-                let recent = RestoredBlock::parse_recent(&recent, g.chain_id)?;
-                Chain::restore_with_pipe(&g, mode, old.into_iter().chain(recent), state, pipe_config, Arc::new(SystemClock::new()))
+                let recent = RestoredBlock::parse_recent(&recent, chain_id)?;
+                Chain::restore_from_config(&config, old.into_iter().chain(recent), state, Arc::new(SystemClock::new()))
             })
             .map_err(to_py)?;
-        let mut chain = chain;
-        chain.set_challenge_window(challenge_window);
-        chain.set_body_window(body_window);
         if let Some(text) = deliveries_json {
             let deliveries = serde_json::from_str(text)
                 .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("stored unsettled results: {e}"))))?;
@@ -771,7 +641,7 @@ impl PyChain {
 
     #[pyo3(signature = (mode, block_time_ms=0))]
     fn set_mining_mode(&self, mode: &str, block_time_ms: u64) -> PyResult<()> {
-        let m = self::mode(mode, block_time_ms)?;
+        let m = super::config::mode(mode, block_time_ms)?;
         self.lock().set_mining_mode(m);
         Ok(())
     }

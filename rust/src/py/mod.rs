@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod chain;
+mod config;
 mod convert;
 mod errors;
 mod functions;
