@@ -133,3 +133,18 @@ def test_trace_call_and_transfer_traces(manual_node: Devnet) -> None:
     assert structs["failed"] is False and structs["gas"] == 21_000
     pre = result(node, "debug_traceTransaction", [h, {"tracer": "prestateTracer"}])
     assert DEV0.address.lower() in {k.lower() for k in pre}
+
+
+def test_create_access_list_names_the_slots_a_call_touches(manual_node: Devnet) -> None:
+    node = manual_node
+    created = send(node, {"data": STORE_INIT})
+    result(node, "evm_mine")
+    contract = receipt(node, created)["contractAddress"]
+    call = {"from": DEV0.address, "to": contract, "data": "0x" + "00" * 31 + "2a"}
+    answer = result(node, "eth_createAccessList", [call, "latest"])
+    assert answer["accessList"] == [{"address": contract, "storageKeys": ["0x" + "00" * 32]}] or (
+        answer["accessList"][0]["address"].lower() == contract.lower() and answer["accessList"][0]["storageKeys"] == ["0x" + "00" * 32]
+    ), answer
+    assert int(answer["gasUsed"], 16) > 21_000
+    plain = result(node, "eth_createAccessList", [{"from": DEV0.address, "to": RECIPIENT}, "latest"])
+    assert plain == {"accessList": [], "gasUsed": hex(21_000)}

@@ -241,6 +241,8 @@ class Chain:
         """The hard fork transactions run under: london, shanghai, cancun, prague, osaka."""
     def impersonate(self, address: str, on: bool) -> None:
         """anvil_impersonateAccount (on) / anvil_stopImpersonatingAccount (off)."""
+    def create_access_list(self, request: dict[str, Any], tag: BlockTag) -> tuple[list[tuple[str, list[str]]], int]:
+        """eth_createAccessList: the accounts and slots the call touches, and its gas with them."""
     def trace_transaction(self, hash: str, options_json: str | None = None) -> str:
         """debug_traceTransaction: geth's trace (JSON) for callTracer, prestateTracer or the
         default struct logger, per `options_json` (geth's tracing options)."""

@@ -153,14 +153,11 @@ def estimate_gas(ctx: RpcContext, params: list[Any]) -> str:
 
 @method("eth_createAccessList")
 def create_access_list(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
-    # The list is left empty (a valid, if unoptimised, answer: access lists only save gas) and
-    # the gas is what eth_estimateGas gives.
     req = p.tx_request(p.arg(params, 0, "transaction"))
     tag = p.block_tag(p.arg(params, 1, "block", required=False, default="latest"))
-    ctx.node.chain.resolve_block(tag)
-    gas = ctx.node.chain.estimate_gas(req)
     _check_prompt_fits(ctx, req)
-    return {"accessList": [], "gasUsed": hex(gas)}
+    entries, gas = ctx.node.chain.create_access_list(req, tag)
+    return {"accessList": [{"address": a, "storageKeys": keys} for a, keys in entries], "gasUsed": hex(gas)}
 
 
 @method("eth_call")

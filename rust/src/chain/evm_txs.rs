@@ -293,7 +293,7 @@ impl Chain {
     }
 }
 
-fn into_result(executed: evm::Executed) -> Result<Bytes, ChainError> {
+pub(super) fn into_result(executed: evm::Executed) -> Result<Bytes, ChainError> {
     match &executed.outcome {
         Outcome::Success => Ok(executed.output),
         Outcome::Revert(data) => Err(ChainError::Reverted { reason: evm::revert_reason(data), data: data.clone() }),

@@ -60,3 +60,26 @@ impl Chain {
         Ok(trace)
     }
 }
+
+impl Chain {
+    /// `eth_createAccessList`: the slots `req` touches at block `tag`, and the gas it uses
+    /// with that list (as geth: a revert is an error, code 3).
+    pub fn create_access_list(&self, req: &TxRequest, tag: BlockTag) -> Result<(Vec<(alloy_primitives::Address, Vec<alloy_primitives::B256>)>, u64), ChainError> {
+        let (at, env) = self.call_env(tag)?;
+        let ledger = Ledger::new(&*self.state, &self.blocks, at);
+        if !self.needs_evm(&ledger, req.to) {
+            return Ok((vec![], self.estimate_gas(req)?));
+        }
+        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let input = self.call_input(req);
+        let (list, _) = evm::access_list(&ledger, &env, &input, &mut host, ExecOptions::call()).map_err(ChainError::InvalidArgument)?;
+        // The gas with the list: each entry costs, each warm access saves.
+        let mut with_list = input;
+        with_list.access_list = list.clone();
+        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let executed = evm::execute(&ledger, &env, &with_list, &mut host, ExecOptions::call()).map_err(|e| ChainError::InvalidArgument(e.0))?;
+        let gas = executed.gas_used;
+        super::evm_txs::into_result(executed)?;
+        Ok((list, gas))
+    }
+}

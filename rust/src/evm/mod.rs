@@ -11,7 +11,7 @@ pub mod trace;
 use alloy_primitives::{Address, Bytes, Log, B256, U256};
 
 pub use exec::{execute, EvmContext, ExecOptions};
-pub use trace::{trace, Tracer};
+pub use trace::{access_list, trace, Tracer};
 pub use revm::primitives::hardfork::SpecId;
 
 /// EIP-170: the most code a contract may hold.

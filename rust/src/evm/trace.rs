@@ -86,3 +86,19 @@ pub fn trace(
     let done = executed(Ok(ExecResultAndState { result, state })).map_err(|e| e.0)?;
     Ok((serde_json::to_value(trace).map_err(|e| e.to_string())?, done))
 }
+
+/// The storage slots and accounts `tx` touches (`eth_createAccessList`): sender, recipient
+/// and precompiles left out, as geth does.
+pub fn access_list(
+    view: &dyn StateView,
+    block: &BlockEnv,
+    tx: &TxInput,
+    host: &mut dyn InferenceHost,
+    options: ExecOptions,
+) -> Result<(Vec<(alloy_primitives::Address, Vec<alloy_primitives::B256>)>, Executed), String> {
+    use revm_inspectors::access_list::AccessListInspector;
+    let mut machine = evm(context(view, block, options), host, AccessListInspector::default(), block.spec);
+    let raw = machine.inspect_tx(tx_env(tx, block.chain_id)).map_err(|e| e.to_string())?;
+    let list = machine.inspector.into_access_list().0.into_iter().map(|i| (i.address, i.storage_keys)).collect();
+    Ok((list, executed(Ok(raw)).map_err(|e| e.0)?))
+}

@@ -486,6 +486,15 @@ impl PyChain {
         Ok(())
     }
 
+    /// `eth_createAccessList`: ([(address, [slot, ...]), ...], gas used with the list).
+    #[allow(clippy::type_complexity)]
+    fn create_access_list(&self, py: Python<'_>, request: &Bound<'_, PyDict>, tag: TagArg) -> PyResult<(Vec<(String, Vec<String>)>, u64)> {
+        let req = self::request(request)?;
+        let tag = convert::tag(tag)?;
+        let (list, gas) = py.detach(|| self.lock().create_access_list(&req, tag)).map_err(to_py)?;
+        Ok((list.into_iter().map(|(a, keys)| (a.to_checksum(None), keys.iter().map(|k| k.to_string()).collect())).collect(), gas))
+    }
+
     /// `debug_traceTransaction`: geth's trace (JSON) of a mined transaction.
     #[pyo3(signature = (hash, options_json=None))]
     fn trace_transaction(&self, py: Python<'_>, hash: &str, options_json: Option<&str>) -> PyResult<String> {
