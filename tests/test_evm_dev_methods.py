@@ -133,6 +133,9 @@ def test_trace_call_and_transfer_traces(manual_node: Devnet) -> None:
     assert structs["failed"] is False and structs["gas"] == 21_000
     pre = result(node, "debug_traceTransaction", [h, {"tracer": "prestateTracer"}])
     assert DEV0.address.lower() in {k.lower() for k in pre}
+    block = result(node, "eth_getTransactionReceipt", [h])["blockHash"]
+    (by_hash,) = result(node, "debug_traceBlockByHash", [block, {"tracer": "callTracer"}])
+    assert by_hash["txHash"] == h and int(by_hash["result"]["value"], 16) == 3
 
 
 def test_create_access_list_names_the_slots_a_call_touches(manual_node: Devnet) -> None:

@@ -26,16 +26,12 @@ def trace_transaction(ctx: RpcContext, params: list[Any]) -> Any:
     return json.loads(ctx.node.read(ctx.node.chain.trace_transaction, tx_hash, _options(params, 1)))
 
 
-@method("debug_traceBlockByNumber")
-def trace_block_by_number(ctx: RpcContext, params: list[Any]) -> Any:
-    tag = p.block_tag(p.arg(params, 0, "block"))
-    return json.loads(ctx.node.read(ctx.node.chain.trace_block, tag, _options(params, 1)))
-
-
-@method("debug_traceBlockByHash")
-def trace_block_by_hash(ctx: RpcContext, params: list[Any]) -> Any:
-    block_hash = p.hash32(p.arg(params, 0, "blockHash"), "blockHash")
-    return json.loads(ctx.node.read(ctx.node.chain.trace_block, block_hash, _options(params, 1)))
+@method("debug_traceBlockByNumber", "debug_traceBlockByHash")
+def trace_block(ctx: RpcContext, params: list[Any]) -> Any:
+    first = p.arg(params, 0, "block")
+    # A 32-byte hash names a block as well as a number or tag does.
+    block = p.hash32(first, "block") if isinstance(first, str) and len(first) == 66 else p.block_tag(first)
+    return json.loads(ctx.node.read(ctx.node.chain.trace_block, block, _options(params, 1)))
 
 
 @method("debug_traceCall")

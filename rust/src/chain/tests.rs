@@ -280,17 +280,22 @@ pub(super) mod inference {
         abi::runCall {
             modelId: model.into(),
             inferenceMode: mode,
-            modelInput: abi::ModelInput {
-                numbers: vec![abi::MultiDimensionalNumberTensor {
-                    name: "x".into(),
-                    values: vec![abi::Number { value: 2, decimals: 0 }],
-                    shape: vec![1],
-                }],
-                strings: vec![],
-            },
+            modelInput: x_input(2),
         }
         .abi_encode()
         .into()
+    }
+
+    /// The test model's input: `x` = [value].
+    pub(in crate::chain) fn x_input(value: i128) -> abi::ModelInput {
+        abi::ModelInput {
+            numbers: vec![abi::MultiDimensionalNumberTensor {
+                name: "x".into(),
+                values: vec![abi::Number { value, decimals: 0 }],
+                shape: vec![1],
+            }],
+            strings: vec![],
+        }
     }
 
     fn hub_tx(c: &Chain, nonce: u64, data: Bytes) -> SignedTx {

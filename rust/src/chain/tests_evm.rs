@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 
-use super::tests::inference::chain_with_model;
+use super::tests::inference::{chain_with_model, x_input};
 use super::tests::{mine, sign_with};
 use super::*;
 use crate::eth::abi;
@@ -138,22 +138,13 @@ fn reverts_are_errors_at_call_and_status_zero_when_mined() {
 }
 
 fn f4_request(model: &str, mode: u8) -> Bytes {
-    abi::runModelInferenceCall {
-        request: abi::ModelInferenceRequest {
-            mode,
-            modelCID: model.into(),
-            input: abi::ModelInput {
-                numbers: vec![abi::MultiDimensionalNumberTensor {
-                    name: "x".into(),
-                    values: vec![abi::Number { value: 2, decimals: 0 }],
-                    shape: vec![1],
-                }],
-                strings: vec![],
-            },
-        },
-    }
-    .abi_encode()
-    .into()
+    f4_request_of(model, mode, 2)
+}
+
+fn f4_request_of(model: &str, mode: u8, value: i128) -> Bytes {
+    abi::runModelInferenceCall { request: abi::ModelInferenceRequest { mode, modelCID: model.into(), input: x_input(value) } }
+        .abi_encode()
+        .into()
 }
 
 #[test]
@@ -232,7 +223,7 @@ fn drift(k: u16) -> Vec<u8> {
 fn a_request_that_keeps_changing_fails_after_bounded_resimulation() {
     let mut c = chain_with_model();
     let now = c.pipe().now_ms();
-    let (two, three) = (f4_request("m", 0), f4_request_with(3));
+    let (two, three) = (f4_request("m", 0), f4_request_of("m", 0, 3));
     let k = two.iter().zip(three.iter()).position(|(a, b)| a != b).expect("the value's byte") as u16;
     let contract = deploy(&mut c, 0, &drift(k), now);
     let b = c.submit(call_tx(&c, 1, contract, two.clone())).unwrap();
@@ -258,11 +249,6 @@ fn a_request_that_keeps_changing_fails_after_bounded_resimulation() {
     assert_eq!(c.storage(&contract, &B256::with_last_byte(1), BlockTag::Latest).unwrap(), B256::ZERO);
 }
 
-fn f4_request_with(value: i128) -> Bytes {
-    let mut call = abi::runModelInferenceCall::abi_decode(&f4_request("m", 0)).unwrap();
-    call.request.input.numbers[0].values[0].value = value;
-    call.abi_encode().into()
-}
 
 #[test]
 fn an_impersonated_account_sends_without_its_key() {
