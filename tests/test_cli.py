@@ -15,20 +15,19 @@ from web3 import Web3
 from conftest import DEV0, RECIPIENT, free_port, og_devnet_command, start_cli, stop, wait_for_rpc
 
 
-def test_up_answers_fast_and_produces_blocks_on_time(tmp_path: Path) -> None:
+def test_up_answers_and_produces_blocks(tmp_path: Path) -> None:
+    # How fast it starts and how regular its blocks are is measured in bench/startup.py and
+    # bench/block_interval.py; here, that it serves and mines at all.
     port = free_port()
-    t0 = time.monotonic()
     proc = subprocess.Popen([og_devnet_command(), "up", "--port", str(port), "--block-time", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         wait_for_rpc(f"http://127.0.0.1:{port}/", proc)
-        assert time.monotonic() - t0 < 2.0, "eth_blockNumber must answer within 2 s of starting"
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}/"))
-        h0, t_start = w3.eth.block_number, time.monotonic()
-        time.sleep(2.0)
-        h1, elapsed = w3.eth.block_number, time.monotonic() - t_start
-        rate = (h1 - h0) / elapsed
-        assert 4.0 <= rate <= 6.0, f"{rate:.2f} blocks/s with --block-time 0.2"
+        h0, deadline = w3.eth.block_number, time.monotonic() + 30
+        while (h1 := w3.eth.block_number) < h0 + 3:
+            assert time.monotonic() < deadline, f"no new blocks in 30 s with --block-time 0.2 (head {h1})"
+            time.sleep(0.05)
         blocks = [w3.eth.get_block(n) for n in range(h1 + 1)]
         stamps = [b["timestampMs"] for b in blocks]
         assert stamps == sorted(stamps) and [b["timestamp"] for b in blocks] == sorted(b["timestamp"] for b in blocks)
