@@ -66,6 +66,97 @@ def verify_tee(
 ) -> str:
     """JSON: {"ok": true, "module_id", "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}."""
 
+class Mode:
+    """A verification mode (the only table of modes: Python's others derive from it).
+    Compares and hashes as its number (`Mode.ZKML == 1`); `int(m)` and `m.value` give the
+    number, `m.name` and `str(m)` the name. On the wire a mode is its number."""
+
+    VANILLA: Mode
+    ZKML: Mode
+    TEE: Mode
+    OPTIMISTIC: Mode
+    def __new__(cls, value: int | str) -> Mode:
+        """By number or by name in any case: `Mode(2)`, `Mode("tee")`; InvalidArgument otherwise."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def verification(self) -> str:
+        """What backs a result of this mode, in words (the record's `verification`)."""
+    @staticmethod
+    def all() -> list[Mode]:
+        """Every mode, by number."""
+    @staticmethod
+    def by_strength() -> list[Mode]:
+        """From the cheapest and weakest guarantee to the dearest and strongest."""
+    def __int__(self) -> int: ...
+    def __index__(self) -> int: ...
+    def __hash__(self) -> int: ...
+
+class Status:
+    """Where an inference stands: the record's `status`. Compares and hashes as its wire
+    string (`Status.SETTLED == "settled"`); `s.value` and `str(s)` give it."""
+
+    PENDING: Status
+    RESULT_READY: Status
+    FAILING: Status
+    DELIVERED: Status
+    CHALLENGEABLE: Status
+    DISPUTED: Status
+    SETTLED: Status
+    REJECTED: Status
+    SLASHED: Status
+    FAILED: Status
+    #: A runMany transaction as a whole: some calls still settling / every call final, not all settled.
+    SETTLING: Status
+    PARTLY_REJECTED: Status
+    def __new__(cls, value: str) -> Status:
+        """`Status("settled")`; InvalidArgument for a string that is no status."""
+    @property
+    def value(self) -> str: ...
+    @property
+    def is_final(self) -> bool:
+        """settled, rejected, slashed, failed or partly_rejected: nothing more will happen."""
+    @staticmethod
+    def all() -> list[Status]: ...
+    def __hash__(self) -> int: ...
+
+class InferenceRecord:
+    """A stored inference record (the JSON `og_getInference` returns), moved on by the core:
+    the store applies each settlement step with it and saves `to_json()` as given."""
+
+    @staticmethod
+    def from_json(text: str) -> InferenceRecord:
+        """InvalidArgument when `text` is not an inference record."""
+    def to_json(self) -> str: ...
+    def apply(self, step_json: str) -> None:
+        """One settlement step of a later block (an item of a sealed block record's
+        `settlements`): kept in `settlement_steps`, and applied (status, t_settled, trust gap,
+        fee paid, slashed, dispute, penalties)."""
+    def revert_to(self, head: int) -> None:
+        """Undoes the settlement steps that blocks after `head` took (evm_revert)."""
+    @property
+    def id(self) -> str: ...
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def mode(self) -> Mode: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def t_settled(self) -> int | None: ...
+    @property
+    def trust_gap_ms(self) -> int | None: ...
+    @property
+    def last_step_block(self) -> int | None:
+        """The block of the latest settlement step."""
+
+def aggregate_inferences(tx_hash: str, calls: list[str]) -> str:
+    """A runMany transaction's call records (JSON each, in call order) together, with the
+    status of the whole: JSON {"tx_hash", "many": true, "status", "calls", "block_number",
+    "t_request", "t_result", "t_settled", "trust_gap_ms"}."""
+
 class PipeArgs(TypedDict):
     redundancy: int
     hedge_quantile: float
@@ -94,9 +185,15 @@ class Pipe:
     ) -> None: ...
     def set_tee(self, root_der: bytes, pcr0: bytes, pcr1: bytes) -> None: ...
     def decided_count(self) -> int: ...
+    def wait_decided_change(self, last: int, timeout_ms: int) -> int:
+        """Waits (wall clock, without the GIL) until the decided count differs from `last`, or
+        something else may call for a block (a proof or challenge handed to the chain, a
+        penalty, a new mining mode), or `timeout_ms` pass; returns the decided count."""
     def is_wanted(self, job: str, attempt: int) -> bool: ...
     def set_fault(self, node: int, fault: str) -> bool: ...
-    def job_json(self, tx_hash: str) -> str | None: ...
+    def job_json(self, tx_hash: str) -> str | None:
+        """The inference record (JSON) of a transaction PIPE still holds; for runMany, its
+        calls' records together (as `aggregate_inferences` gives them)."""
     def stats_json(self) -> str: ...
     def start_scheduler(self) -> None: ...
     def stop_scheduler(self) -> None: ...
@@ -108,7 +205,9 @@ class SealedBlock:
     hash: str
     timestamp_ms: int
     tx_count: int
-    #: JSON: {"stored": <core's stored block>, "block": <RPC block, full txs>, "receipts": [...]}
+    #: JSON: {"stored": <core's stored block>, "block": <RPC block, full txs>, "receipts": [...],
+    #: "inferences": [<inference record at inclusion>], "challenge_window", "settlements":
+    #: [<settlement step>], "deliveries": [<delivery to prove or watch>], "unsettled"?: [...]}
     record: str
 
 class ChainConfig(TypedDict, total=False):

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from og_devnet._core import Mode
 from og_devnet.config import DEFAULT_CHAIN_ID, DEFAULT_MNEMONIC, MiningMode, Settings
 
 app = typer.Typer(
@@ -346,7 +347,8 @@ def nodes_fault(
     console.print(f"node-{n['id']} is now {n['fault']}")
 
 
-MODES = {"VANILLA": 0, "ZKML": 1, "TEE": 2, "OPTIMISTIC": 3}
+#: Mode numbers by name (the core's `Mode`).
+MODES = {m.name: int(m) for m in Mode.all()}
 
 
 @app.command()

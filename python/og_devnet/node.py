@@ -388,9 +388,8 @@ class Node:
                 # Automine: an inference decided after its request was answered still gets
                 # its block, as soon as its race ends; and a proof that can settle gets one
                 # too (asynchronous settlement needs a later block).
-                if self.chain.mining_mode()[0] == "auto" and (
-                    (now := self.chain.pipe().decided_count()) != decided or self.chain.settlement_due(now_ms())
-                ):
+                auto = self.chain.mining_mode()[0] == "auto"
+                if auto and ((now := self.chain.pipe().decided_count()) != decided or self.chain.settlement_due(now_ms())):
                     decided = now
                     try:
                         self.mine(1)
@@ -398,7 +397,10 @@ class Node:
                         log.exception("automine failed to seal a block")
                         self._wake.wait(0.5)  # do not spin while the store keeps failing
                     continue
-                self._wake.wait(0.01)
+                # Sleeps (without the GIL) until PIPE decides a job or something else may call
+                # for a block (a proof, a challenge, a penalty, a new mining mode); 100 ms at
+                # most, for stop and time-based deadlines.
+                self.chain.pipe().wait_decided_change(decided if auto else self.chain.pipe().decided_count(), 100)
                 self._wake.clear()
                 continue
             delay = (due - now_ms()) / 1000

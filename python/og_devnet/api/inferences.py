@@ -7,12 +7,15 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query
 
+from og_devnet._core import Mode, Status
 from og_devnet.api.deps import HASH, Before, BeforeKey, Limit, NodeDep, QueriesDep, hash32
-from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
 from og_devnet.inference.quote import percentiles
 
 router = APIRouter(prefix="/api", tags=["inferences"])
-STATUSES = ("pending", "result_ready", "delivered", "challengeable", "disputed", "settled", "rejected", "slashed", "failed")
+#: What an inference (one call) can be filtered by: every status but a runMany
+#: transaction's own and "failing" (never stored).
+STATUSES = tuple(s.value for s in Status.all() if s not in (Status.FAILING, Status.SETTLING, Status.PARTLY_REJECTED))
+MODES = ", ".join(f"{int(m)} {m.name}" for m in Mode.all())
 
 
 @router.get("/inferences")
@@ -22,7 +25,7 @@ def list_inferences(
     limit: Limit = 20,
     before: Before = None,
     before_key: BeforeKey = None,
-    mode: Annotated[int | None, Query(ge=0, le=3, description="0 VANILLA, 1 ZKML, 2 TEE, 3 OPTIMISTIC")] = None,
+    mode: Annotated[int | None, Query(ge=0, le=len(Mode.all()) - 1, description=MODES)] = None,
     status: Annotated[str | None, Query(description=", ".join(STATUSES))] = None,
     model: Annotated[str | None, Query(description="Model id")] = None,
     node_index: Annotated[int | None, Query(alias="node", ge=0, description="Winning node's index")] = None,
@@ -70,7 +73,7 @@ def pipe_stats(node: NodeDep) -> dict[str, Any]:
 def stats(node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
     """Trust gap and result latency per mode over the latest 1000 settled inferences."""
     timings = node.store.settled_timings(limit=1000)
-    by_mode = {MODE_NAMES[m]: [t for t in timings if t["mode"] == m] for m in MODES_BY_STRENGTH}
+    by_mode = {m.name: [t for t in timings if t["mode"] == m] for m in Mode.by_strength()}
     return {
         "trust_gap_ms": {k: percentiles([t["trust_gap_ms"] for t in v if t["trust_gap_ms"] is not None]) for k, v in by_mode.items()},
         "latency_ms": {k: percentiles([t["latency_ms"] for t in v]) for k, v in by_mode.items()},

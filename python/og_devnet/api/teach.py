@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from og_devnet._core import Chain, CoreError, encode_run_call
+from og_devnet._core import Chain, CoreError, Mode, encode_run_call
 from og_devnet.api.deps import NodeDep
-from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
 
 router = APIRouter(prefix="/api/teach", tags=["teaching"])
 SAMPLE = [{"name": "input", "values": [["25", "2"], ["-15", "1"], ["3", "0"], ["125", "3"]], "shape": [1, 4]}]
@@ -25,8 +24,8 @@ def _send(node: Any) -> list[dict[str, Any]]:
     sender = accounts[-1][0]  # the last dev account: out of the way of the class's own
     sent = []
     hub = dict(Chain.native_contracts())["inference_hub"]
-    for mode in MODES_BY_STRENGTH:
-        name = MODE_NAMES[mode]
+    for m in Mode.by_strength():
+        mode, name = int(m), m.name
         if name not in mlp["modes"]:
             continue
         data = "0x" + encode_run_call(mlp["id"], mode, json.dumps(SAMPLE), "[]").hex()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from og_devnet._core import content_id, keccak256
+from og_devnet._core import Mode, content_id, keccak256
 from og_devnet.inference.runtimes import InferenceError, LlamaRuntime, Runtime, load_runtime
 
 if TYPE_CHECKING:
@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from og_devnet.inference.prover import ZkmlService
     from og_devnet.store import ChainStore
 
-#: Modes every model supports; ZKML (1) is added once the model's circuit is set up.
-DEFAULT_MODES = [0, 2, 3]
-ZKML = 1
-MODE_NAMES = {0: "VANILLA", 1: "ZKML", 2: "TEE", 3: "OPTIMISTIC"}
+#: Modes every model supports; ZKML is added once the model's circuit is set up. Mode
+#: numbers and names come from the core's `Mode`: these are plain ints and strings for JSON.
+DEFAULT_MODES = [int(Mode.VANILLA), int(Mode.TEE), int(Mode.OPTIMISTIC)]
+ZKML = int(Mode.ZKML)
+MODE_NAMES = {int(m): m.name for m in Mode.all()}
 #: Modes from the cheapest and weakest guarantee to the dearest and strongest.
-MODES_BY_STRENGTH = (0, 3, 2, 1)
+MODES_BY_STRENGTH = tuple(int(m) for m in Mode.by_strength())
 #: Bigger uploads are refused (the demo LLM on PyPI is ~240 MB).
 MAX_MODEL_BYTES = 2 * 1024**3
 

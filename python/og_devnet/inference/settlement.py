@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from og_devnet._core import Mode
 from og_devnet.inference.fixedpoint import from_fixed
 from og_devnet.inference.runtimes import InferenceError, OnnxRuntime
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("og_devnet.settlement")
 
-ZKML, OPTIMISTIC = 1, 3
+#: The mode numbers deliveries and events carry.
+ZKML, OPTIMISTIC = int(Mode.ZKML), int(Mode.OPTIMISTIC)
 
 
 def now_ms() -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from og_devnet._core import InferenceRecord, Status, aggregate_inferences
 from og_devnet.store.tables import (
     AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, PooledTxRow, TxRow, pack_record, unpack_record,
 )  # fmt: skip
@@ -118,19 +119,12 @@ class ChainStore:
             conn.execute(insert(TxRow), txs)
         if logs:
             conn.execute(insert(LogRow), logs)
-        window = rec.get("challenge_window")
+        # The records as the core made them at inclusion (VANILLA already settled, OPTIMISTIC
+        # windows open): saved as given, with the columns the queries filter on.
         inferences = []
         for inf in rec.get("inferences", []):
-            if inf["mode"] == 0 and inf["status"] == "settled":
-                # VANILLA: settled at inclusion, with nothing to verify.
-                inf["t_settled"] = inf["t_included"]
-                inf["trust_gap_ms"] = inf["t_included"] - inf["t_result"]
-                inf["settlement_block"] = number
-            if inf["mode"] == 3 and inf["status"] == "challengeable" and window is not None:
-                inf["challenge_window_ends"] = number + window
-            inf["delivered_status"] = inf["status"]
             inferences.append({
-                "id": (inf.get("id") or inf["tx_hash"]).lower(), "tx_hash": inf["tx_hash"].lower(),
+                "id": inf["id"].lower(), "tx_hash": inf["tx_hash"].lower(),
                 "call_index": inf.get("call_index"), "block_number": number, "model_id": inf["model_id"],
                 "mode": inf["mode"], "status": inf["status"], "winner": (inf.get("winner_address") or "").lower() or None,
                 "t_request": inf["t_request"], "t_result": inf.get("t_result"), "t_included": inf.get("t_included"),
@@ -164,7 +158,7 @@ class ChainStore:
                 return None if row is None else json.loads(row.record)
             if len(rows) == 1 and rows[0].call_index is None:
                 return json.loads(rows[0].record)
-            return aggregate(tx_hash.lower(), [json.loads(r.record) for r in rows])
+            return json.loads(aggregate_inferences(tx_hash.lower(), [r.record for r in rows]))
 
     def inferences(self, limit: int = 50, before_block: int | None = None) -> list[dict[str, Any]]:
         """Latest inferences first (one per call)."""
@@ -178,7 +172,7 @@ class ChainStore:
         """Mode, latency and trust gap of recently settled inferences (og_quote, /api/stats)."""
         cols = (InferenceRow.mode, InferenceRow.t_request, InferenceRow.t_result, InferenceRow.trust_gap_ms)
         with Session(self.engine) as s:
-            q = select(*cols).where(InferenceRow.status == "settled")
+            q = select(*cols).where(InferenceRow.status == Status.SETTLED.value)
             if model_id is not None:
                 q = q.where(InferenceRow.model_id == model_id)
             rows = s.exec(q.order_by(InferenceRow.block_number.desc()).limit(limit)).all()  # type: ignore[attr-defined]
@@ -186,17 +180,15 @@ class ChainStore:
 
     @staticmethod
     def _settle(s: Session, settlements: list[dict[str, Any]]) -> None:
-        """A later block took a settlement step for inferences delivered earlier."""
+        """A later block took a settlement step for inferences delivered earlier: the core
+        applies it to the stored record."""
         for st in settlements:
-            row = s.get(InferenceRow, (st.get("id") or st["tx_hash"]).lower())
+            row = s.get(InferenceRow, st["id"].lower())
             if row is None:
                 continue
-            record = json.loads(row.record)
-            record.setdefault("settlement_steps", []).append(st)
-            _apply_step(record, st)
-            row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
-            row.last_step_block = st["settlement_block"]
-            row.record = json.dumps(record)
+            record = InferenceRecord.from_json(row.record)
+            record.apply(json.dumps(st))
+            _save(row, record)
             s.add(row)
 
     def save_unsettled(self, deliveries_json: str) -> None:
@@ -240,18 +232,9 @@ class ChainStore:
         with Session(self.engine) as s:
             touched = s.exec(select(InferenceRow).where(InferenceRow.block_number <= head, InferenceRow.last_step_block > head))  # type: ignore[operator]
             for row in touched:
-                record = json.loads(row.record)
-                steps = record.get("settlement_steps", [])
-                # VANILLA's settlement fields come from its inclusion, not from a step.
-                for key in _SETTLEMENT_FIELDS if row.mode != 0 else ("penalties",):
-                    record.pop(key, None)
-                record["status"] = record.get("delivered_status", record["status"])
-                record["settlement_steps"] = [st for st in steps if st["settlement_block"] <= head]
-                for st in record["settlement_steps"]:
-                    _apply_step(record, st)
-                row.last_step_block = max((st["settlement_block"] for st in record["settlement_steps"]), default=None)
-                row.status, row.t_settled, row.trust_gap_ms = record["status"], record.get("t_settled"), record.get("trust_gap_ms")
-                row.record = json.dumps(record)
+                record = InferenceRecord.from_json(row.record)
+                record.revert_to(head)
+                _save(row, record)
                 s.add(row)
             s.exec(delete(LogRow).where(LogRow.block_number > head))  # type: ignore[call-overload]
             s.exec(delete(InferenceRow).where(InferenceRow.block_number > head))  # type: ignore[call-overload]
@@ -263,52 +246,15 @@ class ChainStore:
             s.commit()
 
 
-#: What settlement steps add to an inference's record (undone by a revert).
-_SETTLEMENT_FIELDS = ("t_proof_submitted", "t_settled", "settlement_block", "trust_gap_ms", "rejection_reason",
-                      "proof_hash", "proof_bytes", "fee_paid", "slashed", "penalties", "t_disputed", "dispute_block", "challenger")  # fmt: skip
-
-
-def _apply_step(record: dict[str, Any], st: dict[str, Any]) -> None:
-    """One settlement step on an inference's record."""
-    if st["outcome"] == "penalised":
-        # A losing attempt was caught lying: the inference itself is unaffected.
-        record.setdefault("penalties", []).append({"node": st["node"], "reason": st["reason"], "slashed": st["slashed"]})
-    elif st["outcome"] == "disputed":
-        record.update(status="disputed", t_disputed=st["t_settled"], dispute_block=st["settlement_block"], challenger=st["challenger"])
-    else:
-        record.update(
-            status=st["outcome"], t_proof_submitted=st["t_proof_submitted"], t_settled=st["t_settled"],
-            settlement_block=st["settlement_block"], trust_gap_ms=st["t_settled"] - st["t_result"],
-            rejection_reason=st["reason"], proof_hash=st["proof_hash"], proof_bytes=st.get("proof_bytes"),
-            fee_paid=st["fee"] if st["outcome"] == "settled" else "0",
-            # What the result's node lost (a failed challenge slashes the challenger instead).
-            slashed=st["slashed"] if st.get("slashed_account") == st["node"] else "0",
-        )  # fmt: skip
-
-
-#: Final settlement states; a transaction is settled when every call is.
-FINAL = ("settled", "rejected", "slashed", "failed")
+def _save(row: InferenceRow, record: InferenceRecord) -> None:
+    """A record the core moved on, into its row: as given, and the columns queries filter on."""
+    row.status, row.t_settled, row.trust_gap_ms = record.status.value, record.t_settled, record.trust_gap_ms
+    row.last_step_block = record.last_step_block
+    row.record = record.to_json()
 
 
 def aggregate(tx_hash: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """One view of a `runMany` transaction: its calls, and the status of the whole."""
-    statuses = {c["status"] for c in calls}
-    if statuses == {"settled"}:
-        status = "settled"
-    elif statuses == {"failed"}:
-        status = "failed"
-    elif statuses <= {"rejected", "slashed"}:
-        status = "rejected"
-    elif statuses & {"pending", "result_ready", "failing"}:
-        status = "pending"
-    elif statuses <= set(FINAL):
-        status = "partly_rejected"
-    else:
-        status = "settling"
-    t_settled = max((c.get("t_settled") or 0) for c in calls) if status in ("settled", "partly_rejected") else None
-    t_result = max((c.get("t_result") or 0) for c in calls)
-    return {
-        "tx_hash": tx_hash, "many": True, "status": status, "calls": calls, "block_number": calls[0].get("block_number"),
-        "t_request": min(c["t_request"] for c in calls), "t_result": t_result, "t_settled": t_settled,
-        "trust_gap_ms": None if t_settled is None else t_settled - t_result,
-    }  # fmt: skip
+    """One view of a `runMany` transaction: its calls, and the status of the whole (the
+    core's `ManyRecord`)."""
+    result: dict[str, Any] = json.loads(aggregate_inferences(tx_hash, [json.dumps(c) for c in calls]))
+    return result

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from og_devnet._core import Chain
+from og_devnet._core import Chain, Status
 from og_devnet.inference.catalog import MODE_NAMES
 from og_devnet.store.tables import BlockRow, InferenceRow, TxRow, unpack_record
 
@@ -120,4 +120,5 @@ class ExplorerQueries:
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as s:
             by_status = dict(s.exec(select(InferenceRow.status, func.count()).group_by(InferenceRow.status)).all())  # type: ignore[call-overload]
-        return {"inferences": sum(by_status.values()), **{k: by_status.get(k, 0) for k in ("settled", "rejected", "slashed")}}
+        final = (Status.SETTLED.value, Status.REJECTED.value, Status.SLASHED.value)
+        return {"inferences": sum(by_status.values()), **{k: by_status.get(k, 0) for k in final}}

@@ -8,6 +8,9 @@
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
+use crate::pipe::record::{decimal, UnknownMode};
+use crate::pipe::Mode;
+
 /// How long a ZKML result may wait for its proof before it is rejected.
 pub const ZK_PROOF_DEADLINE_MS: u64 = 600_000;
 
@@ -62,13 +65,55 @@ pub struct Delivery {
     pub challenge: Option<Challenge>,
 }
 
+/// What the node's settlement duties (Python) are told of a delivery: enough to prove it
+/// (ZKML) or re-execute it (OPTIMISTIC); the proof and the challenge stay with the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryNotice {
+    pub id: B256,
+    pub tx_hash: B256,
+    pub mode: Mode,
+    pub node: Address,
+    pub node_index: usize,
+    pub model_id: String,
+    pub payload: String,
+    pub output: String,
+    pub t_result: u64,
+    pub included_block: u64,
+    /// Held by the hub until settlement.
+    #[serde(with = "decimal")]
+    pub fee: U256,
+    pub has_proof: bool,
+    pub challenged: bool,
+}
+
+impl TryFrom<&Delivery> for DeliveryNotice {
+    type Error = UnknownMode;
+    fn try_from(d: &Delivery) -> Result<Self, UnknownMode> {
+        Ok(DeliveryNotice {
+            id: d.id,
+            tx_hash: d.tx_hash,
+            mode: Mode::try_from(d.mode)?,
+            node: d.node,
+            node_index: d.node_index,
+            model_id: d.model_id.clone(),
+            payload: d.payload.clone(),
+            output: d.output.clone(),
+            t_result: d.t_result,
+            included_block: d.included_block,
+            fee: d.fee,
+            has_proof: d.proof.is_some(),
+            challenged: d.challenge.is_some(),
+        })
+    }
+}
+
 /// A node caught giving a wrong result while a race was run (an attestation that does not
 /// verify, an answer the quorum outvoted): it loses a bond from its stake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Penalty {
     pub id: B256,
     pub tx_hash: B256,
-    pub mode: u8,
+    pub mode: Mode,
     pub node: Address,
     pub node_index: usize,
     pub reason: String,
@@ -130,7 +175,7 @@ impl SettlementRecord {
         SettlementRecord {
             id: p.id,
             tx_hash: p.tx_hash,
-            mode: p.mode,
+            mode: p.mode.into(),
             node: p.node,
             outcome: "penalised".into(),
             reason: Some(p.reason.clone()),
@@ -173,12 +218,12 @@ pub enum Step {
 /// The settlement rule for every mode but TEE (whose evidence the caller verifies and passes
 /// in as `tee_verdict`). `window` is the OPTIMISTIC challenge window in blocks.
 pub fn next_step(d: &Delivery, number: u64, now_ms: u64, window: u64, tee_verdict: impl FnOnce() -> Result<(), String>) -> Step {
-    match d.mode {
-        2 => match tee_verdict() {
+    match Mode::from_number(d.mode) {
+        Some(Mode::Tee) => match tee_verdict() {
             Ok(()) => Step::Settle,
             Err(reason) => Step::Reject(reason),
         },
-        1 => match &d.verdict {
+        Some(Mode::Zkml) => match &d.verdict {
             Some(Verdict::Valid) => Step::Settle,
             Some(Verdict::Invalid(reason)) => Step::Reject(reason.clone()),
             Some(Verdict::Unproven(reason)) => Step::Void(reason.clone()),
@@ -187,7 +232,7 @@ pub fn next_step(d: &Delivery, number: u64, now_ms: u64, window: u64, tee_verdic
             }
             None => Step::Wait,
         },
-        3 => match &d.challenge {
+        Some(Mode::Optimistic) => match &d.challenge {
             Some(Challenge { disputed_block: None, .. }) => Step::Dispute,
             Some(Challenge { referee_output: Some(referee), .. }) => {
                 if same_output(referee, &d.output) {

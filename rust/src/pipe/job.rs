@@ -1,9 +1,9 @@
-//! One inference job and its attempts: the record `og_getInference` and the explorer show.
+//! One inference job and its attempts, and the record (`og_getInference`, the store, the
+//! explorer) made from them.
 use alloy_primitives::{Address, Log, B256};
-use serde_json::{json, Value};
 
+use super::record::{AttemptOutcome, AttemptRecord, InferenceRecord, Mode, ProofCheck, Status};
 use crate::chain::native::hub::{CallKind, InferenceCall};
-use crate::chain::native::models::mode_name;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
@@ -40,20 +40,33 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn name(&self) -> &'static str {
+    /// The outcome without its detail, as the record shows it.
+    pub fn kind(&self) -> AttemptOutcome {
         match self {
-            Outcome::Queued => "queued",
-            Outcome::Running => "running",
-            Outcome::Valid => "valid",
-            Outcome::Won => "won",
-            Outcome::Agreed => "agreed",
-            Outcome::Disagreed => "disagreed",
-            Outcome::Invalid(_) => "invalid",
-            Outcome::Failed(_) => "failed",
-            Outcome::BadInput(_) => "bad_input",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Late => "late",
+            Outcome::Queued => AttemptOutcome::Queued,
+            Outcome::Running => AttemptOutcome::Running,
+            Outcome::Valid => AttemptOutcome::Valid,
+            Outcome::Won => AttemptOutcome::Won,
+            Outcome::Agreed => AttemptOutcome::Agreed,
+            Outcome::Disagreed => AttemptOutcome::Disagreed,
+            Outcome::Invalid(_) => AttemptOutcome::Invalid,
+            Outcome::Failed(_) => AttemptOutcome::Failed,
+            Outcome::BadInput(_) => AttemptOutcome::BadInput,
+            Outcome::TimedOut => AttemptOutcome::TimedOut,
+            Outcome::Cancelled => AttemptOutcome::Cancelled,
+            Outcome::Late => AttemptOutcome::Late,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// Why an attempt was invalid, failed or refused its input.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Outcome::Invalid(r) | Outcome::Failed(r) | Outcome::BadInput(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -78,7 +91,7 @@ pub struct Attempt {
     pub output: Option<String>,
     pub logs: Vec<Log>,
     /// What the verifier found in the attempt's proof material (TEE: the attestation).
-    pub proof: Option<Value>,
+    pub proof: Option<ProofCheck>,
     /// The proof material as the node submitted it, for settlement.
     pub proof_raw: Option<String>,
 }
@@ -122,7 +135,7 @@ pub struct InferenceJob {
     pub call: Option<InferenceCall>,
     pub kind: Option<CallKind>,
     pub model_id: String,
-    pub mode: u8,
+    pub mode: Mode,
     pub payload: String,
     pub quorum: usize,
     pub status: JobStatus,
@@ -137,25 +150,25 @@ pub struct InferenceJob {
     pub last_dispatch_ms: u64,
 }
 
-/// What backs a result of each mode, in words.
-pub fn verification(mode: u8) -> &'static str {
-    match mode {
-        0 => "none: VANILLA results carry no proof (no verification)",
-        1 => "ZKML: the winning node proves after answering; the full node verifies the proof with the verifying key, settings and SRS, bound to the request and the delivered output",
-        2 => "TEE: attestation and response signature checked when the result arrived, and again by the full node at settlement",
-        _ => "OPTIMISTIC: the result is bonded from the node's stake; a watcher re-executes and may challenge within the window; a referee re-execution decides",
-    }
-}
-
 impl InferenceJob {
+    /// A job for a valid call (one whose mode is not a known one fails at once: the hub
+    /// never lets such a call through).
     pub fn new(id: B256, tx_hash: B256, call_index: Option<u32>, call: InferenceCall, quorum: usize, now: u64) -> Self {
+        let mode = match Mode::try_from(call.mode) {
+            Ok(mode) => mode,
+            Err(e) => {
+                let mut job = InferenceJob::failed(tx_hash, Some(call.kind), call.model_id, Mode::Vanilla, e.to_string(), now);
+                (job.id, job.call_index) = (id, call_index);
+                return job;
+            }
+        };
         InferenceJob {
             id,
             tx_hash,
             call_index,
             kind: Some(call.kind),
             model_id: call.model_id.clone(),
-            mode: call.mode,
+            mode,
             payload: call.job_payload().to_string(),
             call: Some(call),
             quorum,
@@ -172,7 +185,7 @@ impl InferenceJob {
         }
     }
 
-    pub fn failed(tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String, now: u64) -> Self {
+    pub fn failed(tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: Mode, reason: String, now: u64) -> Self {
         InferenceJob {
             id: tx_hash,
             tx_hash,
@@ -225,55 +238,50 @@ impl InferenceJob {
         self.quorum.saturating_sub(best)
     }
 
-    /// Status in the settlement vocabulary: pending → delivered (→ settled for VANILLA,
-    /// challengeable for OPTIMISTIC). What follows is the settlement's (later blocks).
-    pub fn settlement_status(&self) -> &'static str {
+    /// Status in the settlement vocabulary: pending → result_ready → delivered (settled for
+    /// VANILLA, challengeable for OPTIMISTIC) once in a block. What follows is the settlement's
+    /// (later blocks).
+    pub fn status(&self) -> Status {
         match (&self.status, self.block) {
-            (JobStatus::Failed, Some(_)) => "failed",
-            (JobStatus::Failed, None) => "failing",
-            (JobStatus::Running, _) => "pending",
-            (JobStatus::Ready, None) => "result_ready",
-            (JobStatus::Ready, Some(_)) if self.mode == 0 => "settled",
-            (JobStatus::Ready, Some(_)) if self.mode == 3 => "challengeable",
-            (JobStatus::Ready, Some(_)) => "delivered",
+            (JobStatus::Failed, Some(_)) => Status::Failed,
+            (JobStatus::Failed, None) => Status::Failing,
+            (JobStatus::Running, _) => Status::Pending,
+            (JobStatus::Ready, None) => Status::ResultReady,
+            (JobStatus::Ready, Some(_)) => match self.mode {
+                Mode::Vanilla => Status::Settled,
+                Mode::Optimistic => Status::Challengeable,
+                Mode::Zkml | Mode::Tee => Status::Delivered,
+            },
         }
     }
 
-    pub fn to_json(&self, address_of: impl Fn(usize) -> Address) -> Value {
-        let attempts: Vec<Value> = self
+    /// The job's inference record; `address_of` gives a node's address.
+    pub fn record(&self, address_of: impl Fn(usize) -> Address) -> InferenceRecord {
+        let winner = self.winner.and_then(|w| self.attempts.get(w));
+        let mut r = InferenceRecord::new(self.id, self.tx_hash, self.call_index, self.model_id.clone(), self.kind, self.mode, self.status(), self.t_request);
+        r.proof = winner.and_then(|a| a.proof.clone());
+        r.input = serde_json::from_str(&self.payload).ok();
+        r.t_result = self.t_result;
+        r.t_included = self.t_included;
+        r.block_number = self.block;
+        r.winner_node = winner.map(|a| a.node);
+        r.winner_address = winner.map(|a| address_of(a.node));
+        r.output = winner.and_then(|a| a.output.as_deref()).and_then(|o| serde_json::from_str(o).ok());
+        r.error = self.error.clone();
+        r.attempts = self
             .attempts
             .iter()
-            .map(|a| {
-                json!({
-                    "node": a.node, "node_address": address_of(a.node), "hedge": a.hedge,
-                    "dispatched_ms": a.dispatched_ms, "started_ms": a.started_ms, "ended_ms": a.ended_ms,
-                    "outcome": a.outcome.name(),
-                    "detail": match &a.outcome { Outcome::Invalid(r) | Outcome::Failed(r) | Outcome::BadInput(r) => Some(r.clone()), _ => None },
-                })
+            .map(|a| AttemptRecord {
+                node: a.node,
+                node_address: address_of(a.node),
+                hedge: a.hedge,
+                dispatched_ms: a.dispatched_ms,
+                started_ms: a.started_ms,
+                ended_ms: a.ended_ms,
+                outcome: a.outcome.kind(),
+                detail: a.outcome.detail().map(str::to_string),
             })
             .collect();
-        let winner = self.winner.and_then(|w| self.attempts.get(w));
-        json!({
-            "id": self.id,
-            "tx_hash": self.tx_hash,
-            "call_index": self.call_index,
-            "model_id": self.model_id,
-            "kind": self.kind,
-            "mode": self.mode,
-            "mode_name": mode_name(self.mode),
-            "status": self.settlement_status(),
-            "verification": verification(self.mode),
-            "proof": winner.and_then(|a| a.proof.clone()),
-            "input": serde_json::from_str::<Value>(&self.payload).ok(),
-            "t_request": self.t_request,
-            "t_result": self.t_result,
-            "t_included": self.t_included,
-            "block_number": self.block,
-            "winner_node": winner.map(|a| a.node),
-            "winner_address": winner.map(|a| address_of(a.node)),
-            "output": winner.and_then(|a| a.output.as_deref()).and_then(|o| serde_json::from_str::<Value>(o).ok()),
-            "error": self.error,
-            "attempts": attempts,
-        })
+        r
     }
 }

@@ -4,18 +4,20 @@
 //! winner. Block production only ever asks "is it decided?": it never waits.
 pub mod clock;
 mod job;
+pub mod record;
 pub mod stats;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256};
 use serde_json::{json, Value};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use job::{Attempt, InferenceJob, JobStatus, Outcome};
+pub use record::{InferenceRecord, ManyRecord, Mode, ProofCheck, SettlementStep, Status, TeeCheck, TxInference};
 use stats::Samples;
 
 use crate::chain::native::hub::{CallKind, InferenceCall};
@@ -103,7 +105,7 @@ pub struct TeeSetup {
 
 /// A TEE result is valid only with an attestation and a response signature that verify
 /// against the request the node was given and the output it returned.
-pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<Value, String> {
+pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<ProofCheck, String> {
     use sha2::Digest;
     let setup = setup.ok_or("no TEE root is configured")?;
     let proof: Value = serde_json::from_str(proof.ok_or("missing TEE proof (attestation and response signature)")?)
@@ -129,10 +131,14 @@ pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output
     let output_hash = alloy_primitives::keccak256(output.as_bytes());
     let v = crate::verify::verify_tee(&evidence, &pcrs, &policy, now, request_hash, output_hash)
         .map_err(|r| format!("{}: {}", r.reason, r.detail))?;
-    Ok(json!({
-        "kind": "tee", "verified_at_result": true, "module_id": v.module_id,
-        "attestation_timestamp_ms": v.attestation_timestamp_ms, "response_timestamp_ms": evidence.timestamp_ms,
-        "attestation_bytes": evidence.attestation.len(), "request_hash": request_hash, "output_hash": output_hash,
+    Ok(ProofCheck::Tee(TeeCheck {
+        verified_at_result: true,
+        module_id: v.module_id,
+        attestation_timestamp_ms: v.attestation_timestamp_ms,
+        response_timestamp_ms: evidence.timestamp_ms,
+        attestation_bytes: evidence.attestation.len(),
+        request_hash,
+        output_hash,
     }))
 }
 
@@ -157,12 +163,18 @@ struct PipeState {
     retries: u64,
     wasted_ms: u64,
     rotation: usize,
+    /// Things other than a decision that may call for a block (a penalty, a proof, a
+    /// challenge, a new mining mode; see `nudge`), and how many `wait_decided_change` saw.
+    nudges: u64,
+    nudges_seen: u64,
 }
 
 pub struct Pipe {
     state: Mutex<PipeState>,
     work: Condvar,
     wake_scheduler: Condvar,
+    /// Notified whenever a job is decided (or fails), a job is forgotten, or the pipe is nudged.
+    decided: Condvar,
     clock: Arc<dyn Clock>,
 }
 
@@ -208,9 +220,12 @@ impl Pipe {
                 retries: 0,
                 wasted_ms: 0,
                 rotation: 0,
+                nudges: 0,
+                nudges_seen: 0,
             }),
             work: Condvar::new(),
             wake_scheduler: Condvar::new(),
+            decided: Condvar::new(),
             clock,
         }
     }
@@ -279,15 +294,19 @@ impl Pipe {
         self.wake_scheduler.notify_all();
     }
 
-    /// A job that failed before any node saw it (invalid input mined anyway).
+    /// A job that failed before any node saw it (invalid input mined anyway). Its mode only
+    /// labels it: a number that is no mode shows as VANILLA.
     pub fn submit_failed(&self, tx_hash: B256, kind: Option<CallKind>, model_id: String, mode: u8, reason: String) {
         let mut s = self.lock();
         let now = self.now_ms();
         if let std::collections::hash_map::Entry::Vacant(e) = s.jobs.entry(tx_hash) {
+            let mode = Mode::try_from(mode).unwrap_or(Mode::Vanilla);
             e.insert(InferenceJob::failed(tx_hash, kind, model_id, mode, reason, now));
             s.jobs_total += 1;
             s.failed += 1;
         }
+        drop(s);
+        self.decided.notify_all();
     }
 
     /// Waits up to `timeout` for the next attempt assigned to `node`.
@@ -336,9 +355,14 @@ impl Pipe {
     ) {
         let mut s = self.lock();
         let now = self.now_ms();
+        let before = s.progress();
         s.complete(node, job, attempt, result, bad_input, proof, now);
+        let changed = s.progress() != before;
         drop(s);
         self.work.notify_all();
+        if changed {
+            self.decided.notify_all();
+        }
     }
 
     /// How many jobs have been decided so far (automine seals when this moves).
@@ -347,13 +371,42 @@ impl Pipe {
         s.decided + s.failed
     }
 
+    /// Waits up to `timeout` (wall clock) until the decided count differs from `last`, or the
+    /// pipe was nudged since the last such wait returned; the decided count then. Lets the
+    /// miner sleep until a job is decided instead of polling.
+    pub fn wait_decided_change(&self, last: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        loop {
+            let count = s.decided + s.failed;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if count != last || s.nudges != s.nudges_seen || left.is_zero() {
+                s.nudges_seen = s.nudges;
+                return count;
+            }
+            s = self.decided.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Wakes `wait_decided_change`: something other than a decision may call for a block (a
+    /// proof or a challenge to settle, a new mining mode).
+    pub fn nudge(&self) {
+        self.lock().nudges += 1;
+        self.decided.notify_all();
+    }
+
     /// Timeouts and hedges due at the clock's now. Returns when the next one may be due.
     pub fn tick(&self) -> Option<u64> {
         let mut s = self.lock();
         let now = self.now_ms();
+        let before = s.progress();
         let next = s.tick(now);
+        let changed = s.progress() != before;
         drop(s);
         self.work.notify_all();
+        if changed {
+            self.decided.notify_all();
+        }
         next
     }
 
@@ -376,8 +429,7 @@ impl Pipe {
 
     /// Whether every inference of transaction `tx` is decided (true when it has none).
     pub fn is_decided(&self, tx: &B256) -> bool {
-        let s = self.lock();
-        s.ids(tx).iter().all(|id| s.jobs.get(id).is_none_or(|j| j.is_decided()))
+        self.lock().is_decided(tx)
     }
 
     /// The decided results of transaction `tx`'s inferences, in call order, or the reason
@@ -400,7 +452,7 @@ impl Pipe {
                             logs: job.logs.clone(),
                             winner: s.nodes[winner].address,
                             kind: job.kind.unwrap_or(CallKind::Model),
-                            mode: job.mode,
+                            mode: job.mode.into(),
                             model_id: job.model_id.clone(),
                         })
                     }
@@ -413,15 +465,17 @@ impl Pipe {
 
     /// Waits (wall clock) until every inference of `tx` is decided; whether they are.
     pub fn wait_decided(&self, tx: &B256, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
         loop {
-            if self.is_decided(tx) {
+            if s.is_decided(tx) {
                 return true;
             }
-            if std::time::Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return false;
             }
-            std::thread::sleep(Duration::from_millis(1));
+            s = self.decided.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 
@@ -445,7 +499,7 @@ impl Pipe {
                             logs: job.logs.clone(),
                             winner: s.nodes[winner].address,
                             kind: job.kind.unwrap_or(CallKind::Model),
-                            mode: job.mode,
+                            mode: job.mode.into(),
                             model_id: job.model_id.clone(),
                         })
                     }
@@ -504,12 +558,12 @@ impl Pipe {
         s.ids(tx)
             .iter()
             .filter_map(|id| {
-                let job = s.jobs.get(id).filter(|j| j.mode != 0 && j.status == JobStatus::Ready)?;
+                let job = s.jobs.get(id).filter(|j| j.mode != Mode::Vanilla && j.status == JobStatus::Ready)?;
                 let att = job.attempts.get(job.winner?)?;
                 Some(Delivery {
                     id: *id,
                     tx_hash: *tx,
-                    mode: job.mode,
+                    mode: job.mode.into(),
                     node: s.nodes[att.node].address,
                     node_index: att.node,
                     model_id: job.model_id.clone(),
@@ -559,26 +613,36 @@ impl Pipe {
                 }
             }
         }
+        drop(s);
+        // A waiter for these jobs' decision need not wait any longer.
+        self.decided.notify_all();
     }
 
-    /// The inference record of transaction `tx`; for `runMany`, one record per call under
-    /// `calls`.
-    pub fn job_json(&self, tx: &B256) -> Option<Value> {
+    /// The inference of transaction `tx`: its record, or for `runMany` the records of its
+    /// calls together.
+    pub fn inference(&self, tx: &B256) -> Option<TxInference> {
         let s = self.lock();
-        let address = |n: usize| s.nodes[n].address;
         match s.groups.get(tx) {
-            None => s.jobs.get(tx).map(|j| j.to_json(address)),
-            Some(ids) => {
-                let calls: Vec<Value> = ids.iter().filter_map(|id| s.jobs.get(id)).map(|j| j.to_json(address)).collect();
-                Some(json!({"tx_hash": tx, "many": true, "calls": calls}))
-            }
+            None => s.jobs.get(tx).map(|j| TxInference::One(Box::new(s.record(j)))),
+            Some(ids) => Some(TxInference::Many(ManyRecord::new(*tx, ids.iter().filter_map(|id| s.jobs.get(id)).map(|j| s.record(j)).collect()))),
         }
     }
 
-    /// The record of one inference by its id (a `runMany` call's own id, or a tx hash).
-    pub fn call_json(&self, id: &B256) -> Option<Value> {
+    /// `inference` as JSON.
+    pub fn job_json(&self, tx: &B256) -> Option<Value> {
+        self.inference(tx).map(|i| serde_json::to_value(i).expect("a record is JSON"))
+    }
+
+    /// The records of transaction `tx`'s inferences (one per call), in call order.
+    pub fn records(&self, tx: &B256) -> Vec<InferenceRecord> {
         let s = self.lock();
-        s.jobs.get(id).map(|j| j.to_json(|n| s.nodes[n].address))
+        s.ids(tx).iter().filter_map(|id| s.jobs.get(id)).map(|j| s.record(j)).collect()
+    }
+
+    /// The record of one inference by its id (a `runMany` call's own id, or a tx hash).
+    pub fn record(&self, id: &B256) -> Option<InferenceRecord> {
+        let s = self.lock();
+        s.jobs.get(id).map(|j| s.record(j))
     }
 
     pub fn stats_json(&self) -> Value {
@@ -648,9 +712,23 @@ impl PipeState {
         self.groups.get(tx).cloned().unwrap_or_else(|| vec![*tx])
     }
 
-    /// A node caught giving a wrong result: slashed in the next block.
+    fn is_decided(&self, tx: &B256) -> bool {
+        self.ids(tx).iter().all(|id| self.jobs.get(id).is_none_or(|j| j.is_decided()))
+    }
+
+    /// What `wait_decided_change` watches: jobs decided (or failed), and nudges.
+    fn progress(&self) -> (u64, u64) {
+        (self.decided + self.failed, self.nudges)
+    }
+
+    fn record(&self, job: &InferenceJob) -> InferenceRecord {
+        job.record(|n| self.nodes[n].address)
+    }
+
+    /// A node caught giving a wrong result: slashed in the next block (which it calls for).
     fn penalise(&mut self, key: B256, node: usize, reason: String, now: u64) {
         let Some(job) = self.jobs.get(&key) else { return };
+        self.nudges += 1;
         self.penalties.push(Penalty {
             id: key,
             tx_hash: job.tx_hash,
@@ -765,7 +843,7 @@ impl PipeState {
                 .and_then(|c| c.encode_result(&output, &key.to_string()))
                 .and_then(|logs| {
                     // TEE: the result counts only with an attestation that verifies.
-                    let proof = if job.mode == 2 {
+                    let proof = if job.mode == Mode::Tee {
                         Some(check_tee(self.tee.as_ref(), &job.model_id, &job.payload, &output, proof.as_deref(), now)?)
                     } else {
                         None

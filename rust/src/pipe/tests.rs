@@ -219,3 +219,66 @@ fn forgetting_a_job_frees_its_nodes_and_a_dead_worker_times_out() {
     p.complete(alive, w.job, w.attempt, Ok(GOOD.into()), false);
     assert!(p.is_decided(&tx(2)));
 }
+
+#[test]
+fn a_waiting_miner_wakes_when_a_job_is_decided_or_the_pipe_is_nudged() {
+    use std::time::Instant;
+    let (p, _clock) = pipe(1, PipeConfig::default());
+    let p = Arc::new(p);
+    let before = p.decided_count();
+    let t0 = Instant::now();
+    assert_eq!(p.wait_decided_change(before, Duration::from_millis(30)), before, "nothing decided: it times out");
+    assert!(t0.elapsed() >= Duration::from_millis(30));
+    assert_eq!(p.wait_decided_change(before + 5, Duration::from_secs(10)), before, "a count it has not seen: at once");
+    p.submit(tx(1), vec![call()], false);
+    let w = take(&p, 0).unwrap();
+    let waiter = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            (p.wait_decided_change(before, Duration::from_secs(10)), p.wait_decided(&tx(1), Duration::from_secs(10)), t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    p.complete(0, w.job, w.attempt, Ok(GOOD.into()), false);
+    let (count, decided, waited) = waiter.join().unwrap();
+    assert_eq!((count, decided), (before + 1, true));
+    assert!(waited < Duration::from_secs(5), "woken, not timed out: {waited:?}");
+    // A nudge (a proof for the chain, a new mining mode) wakes it once, without a decision.
+    p.nudge();
+    let t0 = Instant::now();
+    assert_eq!(p.wait_decided_change(count, Duration::from_secs(10)), count);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let t0 = Instant::now();
+    p.wait_decided_change(count, Duration::from_millis(20));
+    assert!(t0.elapsed() >= Duration::from_millis(20), "the nudge was seen");
+    // Waiting for a job that is forgotten ends at once.
+    p.submit(tx(2), vec![call()], false);
+    let waiter = {
+        let p = p.clone();
+        std::thread::spawn(move || p.wait_decided(&tx(2), Duration::from_secs(10)))
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    let t0 = Instant::now();
+    p.forget(&[tx(2)]);
+    assert!(waiter.join().unwrap());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn the_record_of_a_job_is_typed_and_its_json_is_the_wire() {
+    let (p, _clock) = pipe(1, PipeConfig::default());
+    p.submit(tx(1), vec![call()], false);
+    let w = take(&p, 0).unwrap();
+    p.complete(0, w.job, w.attempt, Ok(GOOD.into()), false);
+    let r = p.record(&tx(1)).unwrap();
+    assert_eq!((r.mode, r.status, r.winner_node, r.mode_name.as_str()), (Mode::Vanilla, Status::ResultReady, Some(0), "VANILLA"));
+    p.mark_included(&tx(1), 7, 1_000_050);
+    let mut r = p.records(&tx(1)).remove(0);
+    assert_eq!((r.status, r.block_number), (Status::Settled, Some(7)));
+    r.included(7, 20);
+    assert_eq!((r.t_settled, r.settlement_block, r.delivered_status), (Some(1_000_050), Some(7), Some(Status::Settled)));
+    let j = p.job_json(&tx(1)).unwrap();
+    assert_eq!((j["mode"].clone(), j["status"].clone(), j["attempts"][0]["outcome"].clone()), (serde_json::json!(0), serde_json::json!("settled"), serde_json::json!("won")));
+    assert!(j.get("t_settled").is_none(), "the live record: settlement fields come with the block's record");
+}

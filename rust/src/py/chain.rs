@@ -12,6 +12,7 @@ use super::config::ConfigArgs;
 use super::convert::{self, TagArg};
 use super::errors::to_py;
 use super::pipe::PyPipe;
+use super::record;
 use crate::chain::native::hub;
 use crate::pipe::SystemClock;
 use crate::chain::native::NATIVE_CONTRACTS;
@@ -74,6 +75,12 @@ impl PyChain {
         // A panic while holding the lock would poison it; the chain data stays consistent
         // because every mutation validates first, so keep serving.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Something may call for a block now (a settlement step, a mining mode): wakes a miner
+    /// waiting in `Pipe.wait_decided_change`.
+    fn nudge_miner(&self) {
+        self.pipe.get().inner.nudge();
     }
 }
 
@@ -178,8 +185,8 @@ impl PyChain {
     }
 
     /// Verifiable results delivered and not settled yet (JSON list).
-    fn unsettled_json(&self, py: Python<'_>) -> String {
-        py.detach(|| to_json(json!(self.lock().unsettled().iter().map(delivery_json).collect::<Vec<_>>())))
+    fn unsettled_json(&self, py: Python<'_>) -> PyResult<String> {
+        py.detach(|| record::unsettled(&self.lock())).map_err(to_py)
     }
 
     /// Hands the chain a ZKML proof of inference `id` with the full node's verdict
@@ -194,19 +201,25 @@ impl PyChain {
             Some(r) if node_at_fault => Verdict::Invalid(r),
             Some(r) => Verdict::Unproven(r),
         };
-        py.detach(|| self.lock().submit_proof(id, proof, t_ms, verdict)).map_err(to_py)
+        py.detach(|| self.lock().submit_proof(id, proof, t_ms, verdict)).map_err(to_py)?;
+        self.nudge_miner();
+        Ok(())
     }
 
     /// The watcher challenges OPTIMISTIC result `id`: its own execution gave `output`.
     fn challenge(&self, py: Python<'_>, id: &str, output: String, t_ms: u64) -> PyResult<()> {
         let id = convert::hash(id)?;
-        py.detach(|| self.lock().challenge(id, output, t_ms)).map_err(to_py)
+        py.detach(|| self.lock().challenge(id, output, t_ms)).map_err(to_py)?;
+        self.nudge_miner();
+        Ok(())
     }
 
     /// The referee's re-execution of disputed result `id`.
     fn referee(&self, py: Python<'_>, id: &str, output: String) -> PyResult<()> {
         let id = convert::hash(id)?;
-        py.detach(|| self.lock().referee(id, output)).map_err(to_py)
+        py.detach(|| self.lock().referee(id, output)).map_err(to_py)?;
+        self.nudge_miner();
+        Ok(())
     }
 
     /// Whether the next block would take a settlement step (automine seals one for it).
@@ -544,61 +557,8 @@ impl PyChain {
 
     /// Seals and stages the next block; commit it to the store, then `publish(number)`.
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
-        py.detach(|| {
-            let mut c = self.lock();
-            let (pipe, window) = (c.pipe().clone(), c.challenge_window());
-            let b = c.seal_block(now_ms)?;
-            // One record per inference: a runMany transaction, or a contract transaction that
-            // called inference, has one per call. Other transactions have no PIPE job.
-            let inferences: Vec<serde_json::Value> = b
-                .transactions
-                .iter()
-                .zip(&b.receipts)
-                .filter_map(|(t, r)| pipe.job_json(&t.hash).map(|j| (j, r.status)))
-                .flat_map(|(j, ok)| {
-                    let calls = match j.get("calls").and_then(|c| c.as_array()) {
-                        Some(calls) => calls.clone(),
-                        None => vec![j],
-                    };
-                    // A transaction that failed (one call failed, too little gas) delivered
-                    // nothing: every call of it failed with it.
-                    calls.into_iter().map(move |mut c| {
-                        if !ok {
-                            c["status"] = json!("failed");
-                            if c["error"].is_null() {
-                                c["error"] = json!("the transaction failed: another call of it failed or it ran out of gas");
-                            }
-                        }
-                        c
-                    })
-                })
-                .collect();
-            let number = b.header.number;
-            let (settlements_json, t_settled) = (b.settlements.iter().map(settlement_json).collect::<Vec<_>>(), b.header.timestamp_ms);
-            let record = json!({
-                "stored": b.to_stored(),
-                "block": rpc_json::block(b, true),
-                "receipts": (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect::<Vec<_>>(),
-                "inferences": inferences,
-                "challenge_window": window,
-                "settlements": settlements_json.into_iter().map(|mut s| {
-                    s["t_settled"] = json!(t_settled);
-                    s["settlement_block"] = json!(number);
-                    s
-                }).collect::<Vec<_>>(),
-            });
-            let (hash, timestamp_ms, tx_count) = (b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
-            let mut record = record;
-            // Results this block delivered that someone must now prove (ZKML) or watch
-            // (OPTIMISTIC).
-            record["deliveries"] = json!(c.unsettled().iter().filter(|d| d.included_block == number && d.mode != 2).map(delivery_json).collect::<Vec<_>>());
-            // Saved with the block, when they changed, so a restart resumes settling them.
-            if c.take_deliveries_changed() {
-                record["unsettled"] = json!(c.unsettled());
-            }
-            Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record: record.to_string() })
-        })
-        .map_err(to_py)
+        let (number, hash, timestamp_ms, tx_count, record) = py.detach(|| record::seal(&mut self.lock(), now_ms)).map_err(to_py)?;
+        Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record })
     }
 
     /// The genesis block's record, to store it the first time.
@@ -652,6 +612,7 @@ impl PyChain {
     fn set_mining_mode(&self, mode: &str, block_time_ms: u64) -> PyResult<()> {
         let m = super::config::mode(mode, block_time_ms)?;
         self.lock().set_mining_mode(m);
+        self.nudge_miner();
         Ok(())
     }
 
@@ -680,22 +641,4 @@ fn restored_blocks(blocks: &Bound<'_, PyAny>, window: u64) -> PyResult<(Vec<Rest
 fn parse_options(text: Option<&str>) -> PyResult<Option<serde_json::Value>> {
     text.map(|t| serde_json::from_str(t).map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("tracing options: {e}")))))
         .transpose()
-}
-
-fn settlement_json(r: &crate::chain::settlement::SettlementRecord) -> serde_json::Value {
-    json!({
-        "id": r.id, "tx_hash": r.tx_hash, "mode": r.mode, "node": r.node, "outcome": r.outcome, "reason": r.reason,
-        "t_result": r.t_result, "t_proof_submitted": r.t_proof_submitted, "proof_hash": r.proof_hash,
-        "proof_bytes": r.proof_bytes, "fee": r.fee.to_string(), "slashed": r.slashed.to_string(), "slashed_account": r.slashed_account,
-        "challenger": r.challenger, "reward": r.reward.to_string(),
-    })
-}
-
-fn delivery_json(d: &crate::chain::settlement::Delivery) -> serde_json::Value {
-    json!({
-        "id": d.id, "tx_hash": d.tx_hash, "mode": d.mode, "node": d.node, "node_index": d.node_index,
-        "model_id": d.model_id, "payload": d.payload, "output": d.output, "t_result": d.t_result,
-        "included_block": d.included_block, "fee": d.fee.to_string(), "has_proof": d.proof.is_some(),
-        "challenged": d.challenge.is_some(),
-    })
 }

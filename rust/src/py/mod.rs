@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod functions;
 mod pipe;
+mod record;
 mod wire;
 
 #[pymodule]
@@ -16,6 +17,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<chain::PyChain>()?;
     m.add_class::<chain::SealedBlock>()?;
     m.add_class::<pipe::PyPipe>()?;
+    m.add_class::<record::PyMode>()?;
+    m.add_class::<record::PyStatus>()?;
+    m.add_class::<record::PyInferenceRecord>()?;
+    m.add_function(wrap_pyfunction!(record::aggregate_inferences, m)?)?;
     m.add_function(wrap_pyfunction!(functions::content_id, m)?)?;
     m.add_function(wrap_pyfunction!(functions::encode_run_call, m)?)?;
     m.add_function(wrap_pyfunction!(functions::decode_result_log, m)?)?;

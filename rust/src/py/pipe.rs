@@ -83,9 +83,11 @@ impl PyPipe {
         py.detach(|| pipe.set_fault(node, fault))
     }
 
+    /// The inference record of transaction `tx_hash` while PIPE has it (JSON): one record,
+    /// or for `runMany` its calls' records together.
     fn job_json(&self, py: Python<'_>, tx_hash: &str) -> PyResult<Option<String>> {
         let (tx, pipe) = (convert::hash(tx_hash)?, &self.inner);
-        Ok(py.detach(|| pipe.job_json(&tx).map(|v| v.to_string())))
+        Ok(py.detach(|| pipe.inference(&tx).map(|i| serde_json::to_string(&i).expect("a record is JSON"))))
     }
 
     fn stats_json(&self, py: Python<'_>) -> String {
@@ -97,6 +99,14 @@ impl PyPipe {
     fn decided_count(&self, py: Python<'_>) -> u64 {
         let pipe = &self.inner;
         py.detach(|| pipe.decided_count())
+    }
+
+    /// Waits up to `timeout_ms` (wall clock, without the GIL) until the decided count differs
+    /// from `last`, or something else may call for a block (a proof or challenge handed to the
+    /// chain, a penalty, a new mining mode); returns the decided count.
+    fn wait_decided_change(&self, py: Python<'_>, last: u64, timeout_ms: u64) -> u64 {
+        let pipe = &self.inner;
+        py.detach(|| pipe.wait_decided_change(last, Duration::from_millis(timeout_ms)))
     }
 
     /// Starts the scheduler thread (hedges and timeouts); idempotent.

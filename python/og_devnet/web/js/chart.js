@@ -2,9 +2,8 @@
 // Modes are listed from the weakest guarantee to the strongest.
 
 import { s } from "./dom.js";
-import { duration } from "./format.js";
+import { duration, MODES_BY_STRENGTH as ORDER } from "./format.js";
 
-const ORDER = ["VANILLA", "OPTIMISTIC", "TEE", "ZKML"];
 const WIDTH = 1000;
 const LABEL = 150;
 const LEFT = LABEL + 14;

@@ -1,6 +1,10 @@
 // Formatting of chain values for people: durations, OPG amounts, hashes, times, tensors.
 
+// The explorer's one table of modes: names by number, as the core's Mode (records carry both
+// `mode` and `mode_name`; a settlement step only its number).
 export const MODES = ["VANILLA", "ZKML", "TEE", "OPTIMISTIC"];
+/** Mode names from the cheapest and weakest guarantee to the dearest and strongest. */
+export const MODES_BY_STRENGTH = [0, 3, 2, 1].map((n) => MODES[n]);
 export const FINAL_STATUSES = new Set(["settled", "rejected", "slashed", "failed", "partly_rejected"]);
 
 export function isFinal(record) {

@@ -34,9 +34,11 @@ export function recordAt(record, now) {
   if (!view.t_settled) {
     Object.assign(view, { settlement_block: null, trust_gap_ms: null, rejection_reason: null, settlement_steps: [] });
   }
+  // The status of the step the record had reached: its block gave it `delivered_status`
+  // (a live record not yet stored is still at that step).
   if (view.t_settled) view.status = record.status;
   else if (view.t_disputed) view.status = "disputed";
-  else if (view.t_included) view.status = record.mode_name === "OPTIMISTIC" ? "challengeable" : "delivered";
+  else if (view.t_included) view.status = record.delivered_status ?? record.status;
   else if (view.t_result) view.status = "result_ready";
   else view.status = "pending";
   view.attempts = (record.attempts || []).filter((a) => a.dispatched_ms <= now).map((a) => {

@@ -53,10 +53,22 @@ pub struct ModelSpec {
     pub unsupported: std::collections::BTreeMap<u8, String>,
 }
 
-pub const MODE_NAMES: [&str; 4] = ["VANILLA", "ZKML", "TEE", "OPTIMISTIC"];
+pub use crate::pipe::Mode;
 
+/// The names of the modes by number (the table is [`Mode`]'s).
+pub const MODE_NAMES: [&str; Mode::ALL.len()] = {
+    let mut names = [""; Mode::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Mode::ALL[i].name();
+        i += 1;
+    }
+    names
+};
+
+/// A mode number's name ("mode 7" for a number that is no mode).
 pub fn mode_name(mode: u8) -> String {
-    MODE_NAMES.get(mode as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("mode {mode}"))
+    Mode::from_number(mode).map(|m| m.name().to_string()).unwrap_or_else(|| format!("mode {mode}"))
 }
 
 #[derive(Debug, Clone, Default)]

@@ -4,13 +4,12 @@
 
 import { get, post } from "../api.js";
 import { h, fill } from "../dom.js";
-import { isFinal, duration } from "../format.js";
+import { isFinal, duration, MODES_BY_STRENGTH as ORDER } from "../format.js";
 import { subscribe, throttle, devnetNow, every } from "../live.js";
 import { sentence } from "../sentence.js";
 import { timeline, raceChart, recordAt, lastTime } from "../timeline.js";
 import { heading, modeBadge, statusBadge, inferenceLink } from "../ui.js";
 
-const ORDER = ["VANILLA", "OPTIMISTIC", "TEE", "ZKML"];
 const SPEEDS = [["1", "1×"], ["0.25", "0.25×"], ["0.1", "0.1×"]];
 const GUARANTEE = {
   VANILLA: "No proof: you trust the node.",
