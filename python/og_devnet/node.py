@@ -31,6 +31,8 @@ from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
 from og_devnet.inference.tee import DevnetCA, Enclave, measurements
+from og_devnet.miner import Miner
+from og_devnet.pool_journal import PoolJournal
 from og_devnet.store import ChainStore, make_engine
 from og_devnet.store.archive import ArchivedReads
 from og_devnet.store.chain_store import aggregate
@@ -70,10 +72,8 @@ class Node:
         self.port: int = 0
         self.resumed = False
         self._temp_state = False
-        self._mine_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._miner: threading.Thread | None = None
+        self.miner: Miner
+        self.journal: PoolJournal
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._started = False
@@ -85,8 +85,6 @@ class Node:
         self.tx_listeners: list[Any] = []
         #: Called with each committed block's record, after it is published (newHeads, logs).
         self.block_listeners: list[Any] = []
-        #: Transactions pooled by the request this thread is answering (see after_submit).
-        self._pooled = threading.local()
         #: Called with (index, total, file name) before each model loads (the CLI's progress bar).
         self._on_model_loading = on_model_loading
 
@@ -95,14 +93,16 @@ class Node:
         if self._started:
             return self
         s = self.settings
-        self._stopping.clear()
         sock = self._bind(s.host, s.port)
         try:
             self._open_state()
             self._open_chain()
+            self.miner = Miner(self.chain, self.store, self._after_block)
+            self.journal = PoolJournal(self.chain, self.store, self.read, self.tx_listeners)
             self._open_models()
             self._start_nodes()
-            self._replay_journal()
+            if self.journal.replay() and self.chain.mining_mode()[0] == "auto":
+                self.miner.mine(1)
             self._serve(sock)
         except BaseException:
             if self._server is not None:
@@ -115,22 +115,18 @@ class Node:
                 self.store.engine.dispose()
             self._cleanup_state()
             raise
-        self._miner = threading.Thread(target=self._miner_loop, name="og-devnet-miner", daemon=True)
-        self._miner.start()
+        self.miner.start()
         self._started = True
         return self
 
     def stop(self) -> None:
         if not self._started:
             return
-        self._stopping.set()
-        self._wake.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._server_thread is not None:
             self._server_thread.join(timeout=10)
-        if self._miner is not None:
-            self._miner.join(timeout=10)
+        self.miner.stop()
         self._stop_nodes()
         self.store.engine.dispose()
         self._cleanup_state()
@@ -380,84 +376,29 @@ class Node:
         return self.url + "/"
 
     # ---- mining ----
-    def _miner_loop(self) -> None:
-        decided = self.chain.pipe().decided_count()
-        while not self._stopping.is_set():
-            due = self.chain.next_block_due(now_ms())
-            if due is None:
-                # Automine: an inference decided after its request was answered still gets
-                # its block, as soon as its race ends; and a proof that can settle gets one
-                # too (asynchronous settlement needs a later block).
-                auto = self.chain.mining_mode()[0] == "auto"
-                if auto and ((now := self.chain.pipe().decided_count()) != decided or self.chain.settlement_due(now_ms())):
-                    decided = now
-                    try:
-                        self.mine(1)
-                    except Exception:
-                        log.exception("automine failed to seal a block")
-                        self._wake.wait(0.5)  # do not spin while the store keeps failing
-                    continue
-                # Sleeps (without the GIL) until PIPE decides a job or something else may call
-                # for a block (a proof, a challenge, a penalty, a new mining mode); 100 ms at
-                # most, for stop and time-based deadlines.
-                self.chain.pipe().wait_decided_change(decided if auto else self.chain.pipe().decided_count(), 100)
-                self._wake.clear()
-                continue
-            delay = (due - now_ms()) / 1000
-            if delay > 0 and self._wake.wait(delay):
-                self._wake.clear()  # mode changed or stopping: recompute
-                continue
-            try:
-                self._mine_if_due()
-            except Exception:
-                log.exception("sealing a block failed; retrying at the next slot")
-
     def mine(self, count: int = 1) -> list[int]:
         """Seals `count` blocks now, each committed to the store before it is published."""
-        numbers = []
-        for _ in range(count):
-            with self._mine_lock:
-                numbers.append(self._seal_commit_publish())
-        return numbers
+        return self.miner.mine(count)
 
-    def _mine_if_due(self) -> None:
-        # Checked again under the lock: the mode may have changed since the loop looked.
-        with self._mine_lock:
-            due = self.chain.next_block_due(now_ms())
-            if due is not None and due <= now_ms():
-                self._seal_commit_publish()
-
-    def _seal_commit_publish(self) -> int:
-        sealed = self.chain.seal_block(now_ms())
-        try:
-            record = self.store.commit_block(sealed.record)
-        except BaseException:
-            self.chain.discard_staged()
-            raise
-        self.chain.publish(sealed.number)
+    def _after_block(self, record: dict[str, Any]) -> None:
+        """A block is committed and published: settlement duties, events, listeners."""
+        number = int(record["block"]["number"], 16)
         if record.get("deliveries") or record.get("settlements"):
             self.duties.after_commit(record)
         try:
             block_events(self.events, record)
         except Exception:  # the block is mined; a malformed event must not say otherwise
-            log.exception("publishing the events of block %d failed", sealed.number)
+            log.exception("publishing the events of block %d failed", number)
         for listener in list(self.block_listeners):
             try:
                 listener(record)
             except Exception:
-                log.exception("a block listener failed on block %d", sealed.number)
-        return sealed.number
+                log.exception("a block listener failed on block %d", number)
 
     def tx_pooled(self, tx_hash: str, raw: bytes | None = None) -> None:
         """The pool accepted `tx_hash` (from eth_sendRawTransaction / eth_sendTransaction).
         It is journaled by `after_submit`, before the request that brought it is answered."""
-        pooled = self._pooled.__dict__.setdefault("entries", [])
-        pooled.append((tx_hash, raw))
-        for listener in list(self.tx_listeners):
-            try:
-                listener(tx_hash)
-            except Exception:
-                log.exception("a transaction listener failed")
+        self.journal.pooled(tx_hash, raw)
 
     def after_submit(self) -> None:
         """Called once per RPC request (or batch) that pooled transactions, before it is
@@ -467,51 +408,20 @@ class Node:
             if self.chain.mining_mode()[0] == "auto":
                 self.mine(1)
         finally:
-            self._journal_pooled()
-
-    def _journal_pooled(self) -> None:
-        entries = self._pooled.__dict__.pop("entries", [])
-        unmined = []
-        for tx_hash, raw in entries:
-            if self.read(self.chain.receipt_json, tx_hash) is not None:
-                continue  # already in a committed block: durable there
-            if raw is None:
-                signed = self.read(self.chain.raw_transaction, tx_hash)  # signed by the node (eth_sendTransaction)
-                raw = None if signed is None else bytes.fromhex(signed.removeprefix("0x"))
-            if raw is not None:
-                unmined.append((tx_hash, raw))
-        if unmined:
-            self.store.journal(unmined)
-
-    def _replay_journal(self) -> None:
-        """Transactions accepted before a crash and not mined: back into the pool, in the
-        order they arrived. Those no longer valid (mined meanwhile, replaced) are dropped."""
-        dropped, replayed = [], 0
-        for seq, raw in self.store.journaled():
-            try:
-                self.chain.submit_raw(raw)
-                replayed += 1
-            except Exception:
-                dropped.append(seq)
-        if dropped:
-            self.store.forget_journaled(dropped)
-        if replayed:
-            log.info("resubmitted %d pooled transactions from the journal", replayed)
-            if self.chain.mining_mode()[0] == "auto":
-                self.mine(1)
+            self.journal.flush()
 
     def set_mining_mode(self, mode: str, block_time: float | None = None) -> None:
         block_time_ms = round((block_time or self.settings.block_time) * 1000) if mode == "interval" else 0
         self.chain.set_mining_mode(mode, block_time_ms)
-        self._wake.set()
+        self.miner.wake()
 
     # ---- development controls ----
     def snapshot(self) -> int:
-        with self._mine_lock:
+        with self.miner.paused():
             return self.chain.snapshot()
 
     def revert(self, snapshot_id: int) -> bool:
-        with self._mine_lock:
+        with self.miner.paused():
             target = self.chain.snapshot_state(snapshot_id)
             if target is None:
                 return False
@@ -525,12 +435,12 @@ class Node:
             return reverted
 
     def set_balance(self, address: str, balance: int) -> None:
-        with self._mine_lock:
+        with self.miner.paused():
             bal, nonce = self.chain.set_balance(address, balance)
             self.store.save_account(address, bal, nonce)
 
     def set_nonce(self, address: str, nonce: int) -> None:
-        with self._mine_lock:
+        with self.miner.paused():
             bal, n = self.chain.set_nonce(address, nonce)
             self.store.save_account(address, bal, n)
 
