@@ -435,31 +435,12 @@ impl Pipe {
     /// The decided results of transaction `tx`'s inferences, in call order, or the reason
     /// the first failed one failed.
     pub fn outcome(&self, tx: &B256) -> Result<Vec<CallResult>, String> {
-        let s = self.lock();
-        let ids = s.ids(tx);
-        ids.iter()
-            .map(|id| {
-                let job = s.jobs.get(id).ok_or_else(|| "no inference job for this transaction".to_string())?;
-                let at = |e: String| match job.call_index {
-                    Some(i) if ids.len() > 1 => format!("call {i}: {e}"),
-                    _ => e,
-                };
-                match &job.status {
-                    JobStatus::Ready => {
-                        let winner = job.winner.and_then(|a| job.attempts.get(a)).map(|a| a.node).unwrap_or_default();
-                        Ok(CallResult {
-                            id: *id,
-                            logs: job.logs.clone(),
-                            winner: s.nodes[winner].address,
-                            kind: job.kind.unwrap_or(CallKind::Model),
-                            mode: job.mode.into(),
-                            model_id: job.model_id.clone(),
-                        })
-                    }
-                    JobStatus::Failed => Err(at(job.error.clone().unwrap_or_else(|| "inference failed".into()))),
-                    _ => Err(at("inference not decided yet".into())),
-                }
-            })
+        let outcomes = self.call_outcomes(tx);
+        let many = outcomes.len() > 1;
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| o.map_err(|e| if many { format!("call {i}: {e}") } else { e }))
             .collect()
     }
 
@@ -482,13 +463,9 @@ impl Pipe {
     /// Each of transaction `tx`'s inferences, in call order: its decided result or why it
     /// failed (a contract's calls fail one by one, each reverting where it was made).
     pub fn call_outcomes(&self, tx: &B256) -> Vec<Result<CallResult, String>> {
-        let ids = self.lock().ids(tx);
-        let all = self.outcome(tx);
-        if let Ok(results) = all {
-            return results.into_iter().map(Ok).collect();
-        }
         let s = self.lock();
-        ids.iter()
+        s.ids(tx)
+            .iter()
             .map(|id| {
                 let job = s.jobs.get(id).ok_or_else(|| "no inference job for this call".to_string())?;
                 match &job.status {
