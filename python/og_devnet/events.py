@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from og_devnet._core import Mode
+
 #: Events kept for clients that reconnect (minutes of a busy devnet) ...
 RING_SIZE = 20_000
 #: ... within this many bytes of frames: memory stays bounded whatever the events carry, and
@@ -102,9 +104,9 @@ def block_events(log: EventLog, record: dict[str, Any]) -> None:
         log.publish("inference", {k: inf.get(k) for k in (
             "id", "tx_hash", "mode", "mode_name", "status", "model_id", "winner_node", "t_result", "t_included",
             "block_number")})  # fmt: skip
-        if inf["mode"] == 2 and inf["status"] == "delivered":
+        if inf["mode"] == Mode.TEE and inf["status"] == "delivered":
             # TEE evidence comes with the result; it is checked again at settlement.
-            log.publish("proof_submitted", {"id": inf.get("id"), "tx_hash": inf["tx_hash"], "mode": 2, "t_ms": inf["t_result"]})
+            log.publish("proof_submitted", {"id": inf.get("id"), "tx_hash": inf["tx_hash"], "mode": int(Mode.TEE), "t_ms": inf["t_result"]})
     for st in record.get("settlements", []):
         gap = st["t_settled"] - st["t_result"] if st["outcome"] in ("settled", "rejected", "slashed") else None
         log.publish(st["outcome"], {

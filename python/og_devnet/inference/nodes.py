@@ -13,16 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from og_devnet._core import Mode, keccak256
 from og_devnet.inference.runtimes import BadInputError, InferenceError
-
-from og_devnet._core import keccak256
 from og_devnet.inference.tee import Enclave, measurements
 
 if TYPE_CHECKING:
     from og_devnet._core import Pipe
     from og_devnet.inference.catalog import ModelCatalog
 
-TEE = 2
 #: What a byzantine node's enclave really runs: not the registered image, so its PCR0 differs.
 TAMPERED_IMAGE = b"og-devnet enclave image v1 (modified)"
 
@@ -140,7 +138,7 @@ class InferenceNode:
             output = corrupt(output)
         out_json = None if output is None else json.dumps(output)
         proof = None
-        if out_json is not None and payload.get("mode") == TEE and self.enclave is not None:
+        if out_json is not None and payload.get("mode") == Mode.TEE and self.enclave is not None:
             proof = self._attest(payload_json, out_json, payload["model_id"], byzantine=fault.kind == "byzantine")
         self.pipe.complete(self.index, job, attempt, output=out_json, error=error,
                            bad_input=bad_input and fault.kind == "ok", proof=proof)  # fmt: skip

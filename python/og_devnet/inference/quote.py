@@ -17,20 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from og_devnet._core import Mode
 from og_devnet.config import WEI_PER_OPG
-from og_devnet.inference.catalog import MODE_NAMES, MODES_BY_STRENGTH
 
 if TYPE_CHECKING:
     from og_devnet.node import Node
 
+#: Keyed by `Mode` (which hashes and compares as its number: a plain int finds it too).
 GUARANTEES = {
-    0: "none: the result is taken on trust (settles at inclusion, unverified)",
-    3: "economic: the result is bonded from the node's stake; a watcher re-executes within the challenge "
-       "window and a lie is slashed",
-    2: "hardware: an enclave attestation (devnet CA, mock hardware) and a response signature bind the output to "
-       "the request and the registered model measurement",
-    1: "cryptographic: a zero-knowledge proof (ezkl) that the registered circuit maps the request's input to the "
-       "delivered output",
+    Mode.VANILLA: "none: the result is taken on trust (settles at inclusion, unverified)",
+    Mode.OPTIMISTIC: "economic: the result is bonded from the node's stake; a watcher re-executes within the "
+                     "challenge window and a lie is slashed",
+    Mode.TEE: "hardware: an enclave attestation (devnet CA, mock hardware) and a response signature bind the output "
+              "to the request and the registered model measurement",
+    Mode.ZKML: "cryptographic: a zero-knowledge proof (ezkl) that the registered circuit maps the request's input "
+               "to the delivered output",
 }  # fmt: skip
 
 
@@ -42,14 +43,14 @@ def percentiles(values: list[float]) -> dict[str, Any]:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1), "samples": len(values)}
 
 
-def security(mode: int, economics: dict[str, Any], weakest_stake: int) -> int | None:
+def security(mode: Mode | int, economics: dict[str, Any], weakest_stake: int) -> int | None:
     """Value (wei) a mode's guarantee covers; None for unbounded. A lie costs an OPTIMISTIC
     node its bond, or what is left of its stake if that is less."""
-    if mode == 0:
+    if mode == Mode.VANILLA:
         return 0
-    if mode == 3:
+    if mode == Mode.OPTIMISTIC:
         return min(int(economics["bond"], 16), weakest_stake)
-    if mode == 2:
+    if mode == Mode.TEE:
         return int(economics["teeAssurance"], 16)
     return None
 
@@ -62,12 +63,12 @@ def quote(node: Node, model_id: str, value_at_risk: int | None) -> dict[str, Any
     timings = node.store.settled_timings(model_id)
     weakest_stake = min((int(n["stake"]) for n in node.node_info()), default=0)
     modes = []
-    for mode in MODES_BY_STRENGTH:
-        price = node.chain.inference_fee(model_id, mode)
+    for mode in Mode.by_strength():
+        price = node.chain.inference_fee(model_id, int(mode))
         bound = security(mode, economics, weakest_stake)
         samples = [t for t in timings if t["mode"] == mode]
         modes.append({
-            "mode": mode, "name": MODE_NAMES[mode], "supported": MODE_NAMES[mode] in info["modes"],
+            "mode": int(mode), "name": mode.name, "supported": mode.name in info["modes"],
             "price": hex(price), "price_opg": str(price / WEI_PER_OPG),
             "latency_ms": percentiles([t["latency_ms"] for t in samples]),
             "trust_gap_ms": percentiles([t["trust_gap_ms"] for t in samples if t["trust_gap_ms"] is not None]),
@@ -76,7 +77,7 @@ def quote(node: Node, model_id: str, value_at_risk: int | None) -> dict[str, Any
         })  # fmt: skip
     for m in modes:
         if not m["supported"]:
-            m["why_not"] = info.get("zkml") if m["mode"] == 1 else "not supported by this model"
+            m["why_not"] = info.get("zkml") if m["mode"] == Mode.ZKML else "not supported by this model"
     out: dict[str, Any] = {"model_id": model_id, "model_name": info["name"], "currency": "wei", "modes": modes,
                            "rule": __doc__.split("The rule: ", 1)[1].strip()}  # fmt: skip
     if value_at_risk is not None:
