@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,14 @@ import playwright.sync_api as playwright
 import pytest
 from web3 import Web3
 
+from browser import chromium, shot, strict_page
 from og_devnet import HUB_ABI, Devnet
 
 expect, Page = playwright.expect, playwright.Page
-#: Debian's chromium (scripts/test installs it): the browser tests never download one.
-CHROMIUM = "/usr/bin/chromium"
 
 HUB = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
 NUMBERS = [("input", [(25, 2), (-15, 1), (3, 0), (125, 3)], [1, 4])]  # 0.25, -1.5, 3, 0.125
 VANILLA, TEE = 0, 2
-SHOTS = Path("/tmp/explorer-shots")
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +32,14 @@ def node() -> Iterator[Devnet]:
 @pytest.fixture(scope="module")
 def browser(node: Devnet) -> Iterator[playwright.Browser]:
     # Depends on `node` so the browser (and its open event streams) closes before the devnet.
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: playwright.Browser) -> Iterator[Page]:
-    """A fresh page that fails the test on any console error or warning, or uncaught error."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="light")
-    pg = context.new_page()
-    problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    yield pg
-    context.close()
-    assert problems == []
-
-
-def shot(page: Page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    SHOTS.mkdir(exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
+    with strict_page(browser) as pg:
+        yield pg
 
 
 def send_inference(node: Devnet, mode: int) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +21,11 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 
+from browser import chromium, shot, strict_page
 from og_devnet import HUB_ABI, Devnet
 from og_devnet.inference.fixedpoint import model_input
 
 expect, Page = playwright.expect, playwright.Page
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path("/tmp/explorer-shots")
 HUB = "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE"
 PRECOMPILE = "0x00000000000000000000000000000000000000f4"
 MODEL_INPUT = "((string,(int128,int128)[],uint32[])[],(string,string[])[])"
@@ -184,30 +182,15 @@ def test_each_inference_call_of_a_contract_tx_has_its_record(node: Devnet, deplo
 
 @pytest.fixture(scope="module")
 def browser(node: Devnet) -> Iterator[playwright.Browser]:
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+    # Depends on `node` so the browser (and its open event streams) closes before the devnet.
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: playwright.Browser) -> Iterator[Page]:
-    """A fresh page that fails the test on any console error or warning, or uncaught error."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="light")
-    pg = context.new_page()
-    problems: list[str] = []
-    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    yield pg
-    context.close()
-    assert problems == []
-
-
-def shot(page: Page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    SHOTS.mkdir(exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
+    with strict_page(browser) as pg:
+        yield pg
 
 
 def test_contract_pages_in_the_browser(page: Page, node: Devnet, deployed: dict[str, Any], tmp_path: Path) -> None:
