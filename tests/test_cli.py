@@ -37,6 +37,7 @@ def test_up_answers_and_produces_blocks(tmp_path: Path) -> None:
     assert proc.returncode == 0, out
     assert "Shutting down" in out
     assert "Chain ID:          10744" in out
+    assert "Hard fork:         prague" in out
     assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in out
     assert f"http://127.0.0.1:{port}/" in out
     assert "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE" in out

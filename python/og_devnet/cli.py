@@ -167,6 +167,7 @@ def _banner_info(node: Any) -> dict[str, Any]:
         ],
         "contracts": dict(Chain.native_contracts()),
         "mining": node.info()["mining"],
+        "hardfork": node.settings.hardfork,
         "state_dir": node.info()["state_dir"],
         "resumed_at_block": node.chain.head() if node.resumed else None,
         "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"], "modes": m["modes"]} for m in node.catalog.list()],
@@ -197,6 +198,7 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
     mode = f"every {mining['block_time']:g} s" if mining["mode"] == "interval" else mining["mode"]
     console.print(f"\nChain ID:          {info['chain_id']}")
     console.print(f"Mining:            {mode}")
+    console.print(f"Hard fork:         {info['hardfork']}")
     if info["state_dir"]:
         resumed = f" (resumed at block {info['resumed_at_block']})" if info["resumed_at_block"] is not None else ""
         console.print(f"State:             {info['state_dir']}{resumed}", highlight=False)

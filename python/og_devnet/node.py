@@ -454,6 +454,7 @@ class Node:
             "mining": {"mode": mode, "block_time": block_time_ms / 1000 if block_time_ms else None},
             "base_fee": self.chain.base_fee,
             "gas_limit": self.chain.gas_limit,
+            "hardfork": self.settings.hardfork,
             "mempool": {"ready": ready, "queued": queued},
             "rpc_url": self.rpc_url,
             "state_dir": None if self._temp_state else str(self.state_dir),
