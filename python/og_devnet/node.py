@@ -31,7 +31,7 @@ from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
 from og_devnet.inference.tee import DevnetCA, Enclave, measurements
-from og_devnet.miner import Miner
+from og_devnet.miner import Miner, now_ms
 from og_devnet.pool_journal import PoolJournal
 from og_devnet.store import ChainStore, make_engine
 from og_devnet.store.archive import ArchivedReads
@@ -44,10 +44,6 @@ STORE_SCHEMA = 4
 
 #: Tip suggested by eth_maxPriorityFeePerGas and used by eth_sendTransaction.
 SUGGESTED_TIP = 1_000_000_000
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class NodeError(RuntimeError):

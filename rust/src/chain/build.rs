@@ -138,9 +138,7 @@ impl Chain {
         let timestamp_ms = now_ms.max(parent.header.timestamp_ms);
         // The EVM's clock (evm_increaseTime, evm_setNextBlockTimestamp move it); timestampMs
         // stays the wall clock that trust gaps are measured on.
-        let timestamp = forced_timestamp
-            .unwrap_or_else(|| (timestamp_ms / 1000).saturating_add_signed(self.time_offset_s))
-            .max(parent.header.timestamp);
+        let timestamp = self.evm_timestamp(forced_timestamp, timestamp_ms, parent.header.timestamp);
         let parent_hash = parent.hash;
         self.deliveries_before_staged = self.deliveries.clone();
         // Reads see this block's layer: the parent's state plus edits made since

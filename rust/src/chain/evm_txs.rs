@@ -48,10 +48,7 @@ impl Chain {
     /// The environment of the next block, for simulations and calls.
     fn next_block_env(&self) -> evm::BlockEnv {
         let head = &self.blocks.last().header;
-        let timestamp = self
-            .next_timestamp
-            .unwrap_or_else(|| (self.pipe.now_ms() / 1000).saturating_add_signed(self.time_offset_s))
-            .max(head.timestamp);
+        let timestamp = self.evm_timestamp(self.next_timestamp, self.pipe.now_ms(), head.timestamp);
         self.block_env(head.number + 1, timestamp, self.base_fee())
     }
 
@@ -92,7 +89,8 @@ impl Chain {
         let (recorded, calls) = self.simulate(&tx);
         self.pipe.forget(&[*hash]);
         // Even with no calls now, the count is kept: the next mismatch may be the last.
-        self.preexec.insert(*hash, PreExec { calls: recorded, simulations });
+        let fee = self.inference_fee(&calls);
+        self.preexec.insert(*hash, PreExec { calls: recorded, simulations, fee });
         if !calls.is_empty() {
             self.pipe.submit(*hash, calls, true);
         }
@@ -100,10 +98,14 @@ impl Chain {
 
     /// The fee of the inference calls `tx`'s simulation recorded.
     pub(super) fn recorded_fee(&self, hash: &B256) -> U256 {
-        let Some(pre) = self.preexec.get(hash) else { return U256::ZERO };
-        let calls: Vec<hub::InferenceCall> =
-            pre.calls.iter().filter_map(|(to, data)| hub::parse(*to, data, &self.models).ok()).collect();
-        self.inference_fee(&calls)
+        self.preexec.get(hash).map_or(U256::ZERO, |p| p.fee)
+    }
+
+    /// The EVM's clock for a block at wall-clock `timestamp_ms` after a block at
+    /// `parent_timestamp` (s): evm_setNextBlockTimestamp's value, or the wall clock moved by
+    /// evm_increaseTime; never earlier than the parent. `timestampMs` stays the wall clock.
+    pub(super) fn evm_timestamp(&self, forced: Option<u64>, timestamp_ms: u64, parent_timestamp: u64) -> u64 {
+        forced.unwrap_or_else(|| (timestamp_ms / 1000).saturating_add_signed(self.time_offset_s)).max(parent_timestamp)
     }
 
     /// Drops the inference jobs (and pre-execution records) of transactions done with.
@@ -140,23 +142,30 @@ impl Chain {
     }
 
     /// Runs `req` on the EVM at block `tag` without changing anything. Inference calls are
-    /// answered with placeholders; the count of them comes back too.
-    fn run_request(&self, req: &TxRequest, tag: BlockTag, options: ExecOptions) -> Result<(evm::Executed, usize), ChainError> {
+    /// answered with placeholders and recorded: (calldata, parsed call) of each come back too.
+    #[allow(clippy::type_complexity)]
+    fn run_request(
+        &self,
+        req: &TxRequest,
+        tag: BlockTag,
+        options: ExecOptions,
+    ) -> Result<(evm::Executed, Vec<(Address, Bytes)>, Vec<hub::InferenceCall>), ChainError> {
         let (at, env) = self.call_env(tag)?;
         let ledger = Ledger::new(&*self.state, &self.blocks, at);
         let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
         let executed =
             evm::execute(&ledger, &env, &self.call_input(req), &mut host, options).map_err(|e| ChainError::InvalidArgument(e.0))?;
-        Ok((executed, host.calls.len()))
+        Ok((executed, host.recorded, host.calls))
     }
 
     /// `eth_call` of code: its return data, or `Reverted` with the revert data (code 3).
     /// A call that makes inference calls cannot answer here: see [`Chain::call_or_dispatch`].
     pub(super) fn call_evm(&self, req: &TxRequest, tag: BlockTag) -> Result<Bytes, ChainError> {
-        let (executed, inference_calls) = self.run_request(req, tag, ExecOptions::call())?;
-        if inference_calls > 0 {
+        let (executed, _, calls) = self.run_request(req, tag, ExecOptions::call())?;
+        if !calls.is_empty() {
             return Err(ChainError::Unsupported(format!(
-                "eth_call: this call makes {inference_calls} inference call(s); they run through PIPE (see call_or_dispatch)"
+                "eth_call: this call makes {} inference call(s); they run through PIPE (see call_or_dispatch)",
+                calls.len()
             )));
         }
         into_result(executed)
@@ -166,25 +175,21 @@ impl Chain {
     /// jobs now racing them (VANILLA, no fee). Once they are decided, [`Chain::call_served`]
     /// runs the call again with their results.
     pub fn call_or_dispatch(&mut self, req: &TxRequest, tag: BlockTag) -> Result<CallDispatch, ChainError> {
-        let (at, env) = self.call_env(tag)?;
-        if !self.needs_evm(&Ledger::new(&*self.state, &self.blocks, at), req.to) {
+        if !self.needs_evm(&Ledger::new(&*self.state, &self.blocks, self.layer(tag)?), req.to) {
             return self.call(req, tag).map(CallDispatch::Done);
         }
-        let ledger = Ledger::new(&*self.state, &self.blocks, at);
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
-        let executed =
-            evm::execute(&ledger, &env, &self.call_input(req), &mut host, ExecOptions::call()).map_err(|e| ChainError::InvalidArgument(e.0))?;
-        if host.calls.is_empty() {
+        let (executed, recorded, calls) = self.run_request(req, tag, ExecOptions::call())?;
+        if calls.is_empty() {
             return into_result(executed).map(CallDispatch::Done);
         }
         self.call_counter += 1;
         let key = alloy_primitives::keccak256([b"og-devnet eth_call ".as_slice(), &self.call_counter.to_be_bytes()].concat());
-        let calls = host.calls.into_iter().map(|mut c| {
+        let calls = calls.into_iter().map(|mut c| {
             c.mode = 0;
             c
         });
         self.pipe.submit(key, calls.collect(), true);
-        self.pending_calls.insert(key, PendingCall { req: req.clone(), tag, recorded: host.recorded });
+        self.pending_calls.insert(key, PendingCall { req: req.clone(), tag, recorded });
         Ok(CallDispatch::Inference(key))
     }
 
@@ -223,11 +228,11 @@ impl Chain {
             r.gas = Some(gas);
             self.run_request(&r, BlockTag::Pending, ExecOptions::estimate())
         };
-        let (first, _) = run(cap)?;
+        let (first, _, _) = run(cap)?;
         let used = first.gas_used;
         into_result(first)?;
         // Refunds and the 63/64 rule mean `used` may not be enough: search up to the cap.
-        let ok = |gas: u64| run(gas).is_ok_and(|(e, _)| e.success());
+        let ok = |gas: u64| run(gas).is_ok_and(|(e, _, _)| e.success());
         if ok(used) {
             return Ok(used);
         }

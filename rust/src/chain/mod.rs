@@ -642,7 +642,7 @@ impl Chain {
                 self.forget_jobs(&[replaced]);
             }
             if !calls.is_empty() {
-                self.preexec.insert(hash, preexec::PreExec { calls: recorded, simulations: 1 });
+                self.preexec.insert(hash, preexec::PreExec { calls: recorded, simulations: 1, fee });
                 self.pipe.submit(hash, calls, true);
             }
             return Ok(hash);

@@ -17,10 +17,7 @@ impl Chain {
         let base_fee = self.base_fee();
         let timestamp_ms = self.pipe.now_ms().max(parent.header.timestamp_ms);
         // Settlement steps are left out: they move stakes and fees, not what the block holds.
-        let timestamp = self
-            .next_timestamp
-            .unwrap_or_else(|| (timestamp_ms / 1000).saturating_add_signed(self.time_offset_s))
-            .max(parent.header.timestamp);
+        let timestamp = self.evm_timestamp(self.next_timestamp, timestamp_ms, parent.header.timestamp);
         let env = self.block_env(number, timestamp, base_fee);
         let mut ledger = Ledger::new(&*self.state, &self.blocks, number);
         let Execution { included, receipts, gas_used, .. } = self.execute_ready(&mut ledger, &env);

@@ -28,6 +28,8 @@ pub struct PreExec {
     /// Each inference call as (native contract, calldata), in call order.
     pub calls: Vec<(Address, Bytes)>,
     pub simulations: u32,
+    /// Their inference fee, owed on top of gas and value.
+    pub fee: alloy_primitives::U256,
 }
 
 /// The reason a transaction fails when its calls never settle down.

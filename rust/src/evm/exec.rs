@@ -92,9 +92,6 @@ pub(super) fn tx_env(tx: &TxInput, chain_id: u64) -> TxEnv {
             .map(|(address, keys)| revm::context::transaction::AccessListItem { address: *address, storage_keys: keys.clone() })
             .collect(),
     );
-    if tx.access_list.is_empty() && tx.tx_type == 1 {
-        env.tx_type = 1;
-    }
     env
 }
 

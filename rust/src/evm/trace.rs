@@ -3,7 +3,6 @@
 use alloy_rpc_types_trace::geth::{
     GethDebugBuiltInTracerType as Builtin, GethDebugTracerType, GethDebugTracingOptions, GethTrace,
 };
-use revm::context_interface::result::ExecResultAndState;
 use revm::database_interface::WrapDatabaseRef;
 use revm::inspector::InspectEvm;
 use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
@@ -82,8 +81,7 @@ pub fn trace(
             builder.geth_traces(gas_used, output, tracer.options.config.clone()).into()
         }
     };
-    let ExecResultAndState { result, state } = raw;
-    let done = executed(Ok(ExecResultAndState { result, state })).map_err(|e| e.0)?;
+    let done = executed(Ok(raw)).map_err(|e| e.0)?;
     Ok((serde_json::to_value(trace).map_err(|e| e.to_string())?, done))
 }
 
