@@ -342,7 +342,7 @@ impl Chain {
         if max_cost(tx).and_then(|c| c.checked_add(fee_bound)).is_none_or(|need| need > sender.balance) {
             return TxResult::Dropped;
         }
-        let mut host = ServingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000, expected, outcomes);
+        let mut host = ServingHost::new(self.natives_at(env.timestamp), expected, outcomes);
         let executed = match evm::execute(ledger, env, &Self::tx_input(tx), &mut host, evm::ExecOptions::transaction()) {
             Ok(executed) => executed,
             Err(_) => return TxResult::Dropped,

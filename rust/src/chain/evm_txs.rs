@@ -36,6 +36,7 @@ impl Chain {
     pub(super) fn needs_evm(&self, view: &dyn StateView, to: Option<Address>) -> bool {
         match to {
             None => true,
+            Some(native::OG_HISTORICAL) => true,
             Some(to) if native::is_native(&to) => false,
             Some(to) => is_standard_precompile(&to) || view.code(&to).is_some(),
         }
@@ -77,7 +78,7 @@ impl Chain {
     pub(super) fn simulate(&self, tx: &SignedTx) -> (Vec<(Address, Bytes)>, Vec<hub::InferenceCall>) {
         let ledger = Ledger::new(&*self.state, &self.blocks, self.next_layer());
         let env = self.next_block_env();
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let mut host = RecordingHost::new(self.natives_at(env.timestamp));
         let _ = evm::execute(&ledger, &env, &Self::tx_input(tx), &mut host, ExecOptions::simulation());
         (host.recorded, host.calls)
     }
@@ -152,7 +153,7 @@ impl Chain {
     ) -> Result<(evm::Executed, Vec<(Address, Bytes)>, Vec<hub::InferenceCall>), ChainError> {
         let (at, env) = self.call_env(tag)?;
         let ledger = Ledger::new(&*self.state, &self.blocks, at);
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let mut host = RecordingHost::new(self.natives_at(env.timestamp));
         let executed =
             evm::execute(&ledger, &env, &self.call_input(req), &mut host, options).map_err(|e| ChainError::InvalidArgument(e.0))?;
         Ok((executed, host.recorded, host.calls))
@@ -204,7 +205,7 @@ impl Chain {
         self.pipe.forget(&[*key]);
         let (at, env) = self.call_env(pending.tag)?;
         let ledger = Ledger::new(&*self.state, &self.blocks, at);
-        let mut host = ServingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000, &pending.recorded, outcomes);
+        let mut host = ServingHost::new(self.natives_at(env.timestamp), &pending.recorded, outcomes);
         let executed = evm::execute(&ledger, &env, &self.call_input(&pending.req), &mut host, ExecOptions::call())
             .map_err(|e| ChainError::InvalidArgument(e.0))?;
         if let Some(why) = host.mismatch {

@@ -115,6 +115,8 @@ pub struct Chain {
     /// OPTIMISTIC results settle this many blocks after their inclusion, if unchallenged.
     challenge_window: u64,
     tee_registry: native::tee_registry::TeeRegistry,
+    /// What OGHistorical (0x..F5) serves: CSV feeds, then the synthetic market.
+    price_feeds: native::historical::PriceFeeds,
     /// Contract transactions in the pool whose simulation recorded inference calls.
     preexec: HashMap<B256, preexec::PreExec>,
     /// evm_setNextBlockTimestamp: the next block's timestamp (s).
@@ -207,6 +209,7 @@ impl Chain {
             watcher,
             challenge_window: DEFAULT_CHALLENGE_WINDOW,
             tee_registry: Default::default(),
+            price_feeds: Default::default(),
             preexec: HashMap::new(),
             next_timestamp: None,
             time_offset_s: 0,
@@ -432,6 +435,27 @@ impl Chain {
     }
     pub fn register_enclave(&mut self, record: native::tee_registry::EnclaveRecord) {
         self.tee_registry.register(record)
+    }
+
+    /// Serves `pair` (`BASE/QUOTE`) at OGHistorical from CSV text (columns in
+    /// `native/historical/csv.rs`) instead of the synthetic market, from now on.
+    pub fn set_price_feed(&mut self, pair: &str, csv_text: &str) -> Result<(), ChainError> {
+        self.price_feeds.set(pair, csv_text).map_err(ChainError::InvalidArgument)
+    }
+
+    pub fn price_feeds(&self) -> &native::historical::PriceFeeds {
+        &self.price_feeds
+    }
+
+    /// What the native contracts read in a block of time `timestamp` (s).
+    pub(super) fn natives_at(&self, timestamp: u64) -> preexec::NativeState<'_> {
+        preexec::NativeState {
+            models: &self.models,
+            tee: &self.tee_registry,
+            feeds: &self.price_feeds,
+            now_ms: timestamp.saturating_mul(1000),
+            timestamp,
+        }
     }
     /// The latest published block number.
     pub fn head(&self) -> u64 {
@@ -877,3 +901,5 @@ mod tests_wire;
 mod tests_archive;
 #[cfg(test)]
 mod tests_evm;
+#[cfg(test)]
+mod tests_historical;

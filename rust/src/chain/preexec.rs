@@ -3,15 +3,17 @@
 //! simulated when it arrives, against the pending state, with a [`RecordingHost`] that answers
 //! each inference call with a placeholder and records it; each recorded call becomes a PIPE
 //! job. Once all are decided the transaction executes for real with a [`ServingHost`] that
-//! serves each call its decided result, matched by call order and calldata. A call the
+//! serves each call its decided result, matched by call order and calldata (for OGHistorical's
+//! `runInferenceOnPriceFeed`, by the request it becomes, candles included). A call the
 //! simulation did not record means the state changed in between: the transaction is
 //! simulated again and its jobs re-dispatched, at most [`MAX_SIMULATIONS`] times in all.
 use alloy_primitives::{Address, Bytes};
 
 use super::native::hub::{self, InferenceCall};
+use super::native::historical::{self, PriceFeeds};
 use super::native::models::ModelRegistry;
 use super::native::tee_registry::TeeRegistry;
-use super::native::{returns, INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY};
+use super::native::{returns, INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL, TEE_REGISTRY};
 use crate::evm::{InferenceAnswer, InferenceHost};
 use crate::pipe::CallResult;
 
@@ -44,53 +46,78 @@ fn revert(reason: &str, gas: u64) -> InferenceAnswer {
     InferenceAnswer::Revert { data: hub::revert_data(reason).into(), gas }
 }
 
-/// Calls every host answers the same way: reads of the TEE registry, and what a contract may
-/// not call. None: an inference call to record or serve, parsed.
-fn common(
-    address: Address,
-    input: &[u8],
-    models: &ModelRegistry,
-    tee: &TeeRegistry,
-    now_ms: u64,
-) -> Result<InferenceCall, InferenceAnswer> {
+/// What the native contracts read while a transaction or call executes.
+#[derive(Clone, Copy)]
+pub struct NativeState<'a> {
+    pub models: &'a ModelRegistry,
+    pub tee: &'a TeeRegistry,
+    pub feeds: &'a PriceFeeds,
+    /// The TEE registry's clock (ms).
+    pub now_ms: u64,
+    /// The block's timestamp (s): OGHistorical serves the candles that end by it.
+    pub timestamp: u64,
+}
+
+/// The native contracts every host answers for.
+const ADDRESSES: [Address; 4] = [INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY, OG_HISTORICAL];
+
+/// Calls every host answers the same way (`Err`): reads of the TEE registry and of price
+/// candles, and what a contract may not call. `Ok`: an inference call to record or serve,
+/// parsed, with the calldata it is recorded under (for 0x..F5, the `run` request it becomes,
+/// so an execution that sees other candles than its simulation is simulated again).
+fn common(address: Address, input: &[u8], n: &NativeState<'_>) -> Result<(Bytes, InferenceCall), InferenceAnswer> {
     if address == TEE_REGISTRY {
-        return Err(match tee.call(input, now_ms) {
+        return Err(match n.tee.call(input, n.now_ms) {
             Ok(data) => InferenceAnswer::Output { data: data.into(), gas: REGISTRY_GAS, logs: vec![] },
             Err(reason) => revert(&reason, REGISTRY_GAS),
         });
     }
+    if address == OG_HISTORICAL {
+        let key: Bytes = match historical::call(input, n.feeds, n.timestamp) {
+            Ok(historical::Call::Answered(data)) => {
+                return Err(InferenceAnswer::Output { data, gas: historical::QUERY_GAS, logs: vec![] })
+            }
+            Ok(historical::Call::Run(run)) => alloy_sol_types::SolCall::abi_encode(&run).into(),
+            Err(reason) => return Err(revert(&reason, historical::QUERY_GAS)),
+        };
+        return match hub::parse(OG_HISTORICAL, &key, n.models) {
+            Ok(call) => Ok((key, call)),
+            Err(reason) => Err(revert(&format!("runInferenceOnPriceFeed: {reason}"), hub::MODEL_GAS)),
+        };
+    }
     if hub::is_many(address, input) {
         return Err(revert("runMany is for transactions: a contract calls run once per inference", hub::MODEL_GAS));
     }
-    hub::parse(address, input, models).map_err(|reason| revert(&reason, hub::MODEL_GAS))
+    match hub::parse(address, input, n.models) {
+        Ok(call) => Ok((Bytes::copy_from_slice(input), call)),
+        Err(reason) => Err(revert(&reason, hub::MODEL_GAS)),
+    }
 }
 
 /// Records each inference call and answers it with a placeholder.
 pub struct RecordingHost<'a> {
-    pub models: &'a ModelRegistry,
-    pub tee: &'a TeeRegistry,
-    pub now_ms: u64,
+    pub natives: NativeState<'a>,
     pub recorded: Vec<(Address, Bytes)>,
     pub calls: Vec<InferenceCall>,
 }
 
 impl<'a> RecordingHost<'a> {
-    pub fn new(models: &'a ModelRegistry, tee: &'a TeeRegistry, now_ms: u64) -> Self {
-        RecordingHost { models, tee, now_ms, recorded: vec![], calls: vec![] }
+    pub fn new(natives: NativeState<'a>) -> Self {
+        RecordingHost { natives, recorded: vec![], calls: vec![] }
     }
 }
 
 impl InferenceHost for RecordingHost<'_> {
     fn addresses(&self) -> Vec<Address> {
-        vec![INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY]
+        ADDRESSES.to_vec()
     }
 
     fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
-        match common(address, input, self.models, self.tee, self.now_ms) {
+        match common(address, input, &self.natives) {
             Err(answer) => answer,
-            Ok(call) => {
+            Ok((key, call)) => {
                 let answer = InferenceAnswer::Output { data: returns::placeholder(&call), gas: hub::gas_for(call.kind), logs: vec![] };
-                self.recorded.push((address, Bytes::copy_from_slice(input)));
+                self.recorded.push((address, key));
                 self.calls.push(call);
                 answer
             }
@@ -100,9 +127,7 @@ impl InferenceHost for RecordingHost<'_> {
 
 /// Serves each recorded call its decided result.
 pub struct ServingHost<'a> {
-    pub models: &'a ModelRegistry,
-    pub tee: &'a TeeRegistry,
-    pub now_ms: u64,
+    pub natives: NativeState<'a>,
     expected: &'a [(Address, Bytes)],
     outcomes: Vec<Result<CallResult, String>>,
     next: usize,
@@ -113,30 +138,24 @@ pub struct ServingHost<'a> {
 }
 
 impl<'a> ServingHost<'a> {
-    pub fn new(
-        models: &'a ModelRegistry,
-        tee: &'a TeeRegistry,
-        now_ms: u64,
-        expected: &'a [(Address, Bytes)],
-        outcomes: Vec<Result<CallResult, String>>,
-    ) -> Self {
-        ServingHost { models, tee, now_ms, expected, outcomes, next: 0, mismatch: None, served: vec![] }
+    pub fn new(natives: NativeState<'a>, expected: &'a [(Address, Bytes)], outcomes: Vec<Result<CallResult, String>>) -> Self {
+        ServingHost { natives, expected, outcomes, next: 0, mismatch: None, served: vec![] }
     }
 }
 
 impl InferenceHost for ServingHost<'_> {
     fn addresses(&self) -> Vec<Address> {
-        vec![INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY]
+        ADDRESSES.to_vec()
     }
 
     fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
-        let call = match common(address, input, self.models, self.tee, self.now_ms) {
+        let (key, call) = match common(address, input, &self.natives) {
             Err(answer) => return answer,
             Ok(call) => call,
         };
         let gas = hub::gas_for(call.kind);
         let i = self.next;
-        let recorded = self.expected.get(i).is_some_and(|(a, data)| *a == address && data.as_ref() == input);
+        let recorded = self.expected.get(i).is_some_and(|(a, data)| *a == address && *data == key);
         if !recorded {
             self.mismatch = Some(format!("inference call {i} to {address} was not recorded by the simulation"));
             return revert("inference call differs from the simulation's", gas);
@@ -160,29 +179,28 @@ impl InferenceHost for ServingHost<'_> {
 /// Serves each inference call the result a mined transaction's receipt holds (its events,
 /// in call order): re-executing a mined transaction for a trace needs no node.
 pub struct ReplayHost<'a> {
-    pub models: &'a ModelRegistry,
-    pub tee: &'a TeeRegistry,
-    pub now_ms: u64,
+    pub natives: NativeState<'a>,
     logs: Vec<alloy_primitives::Log>,
     next: usize,
 }
 
 impl<'a> ReplayHost<'a> {
-    pub fn new(models: &'a ModelRegistry, tee: &'a TeeRegistry, now_ms: u64, receipt_logs: &[alloy_primitives::Log]) -> Self {
-        let logs = receipt_logs.iter().filter(|l| l.address == INFERENCE_HUB || l.address == INFERENCE_PRECOMPILE).cloned().collect();
-        ReplayHost { models, tee, now_ms, logs, next: 0 }
+    pub fn new(natives: NativeState<'a>, receipt_logs: &[alloy_primitives::Log]) -> Self {
+        let inference = [INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL];
+        let logs = receipt_logs.iter().filter(|l| inference.contains(&l.address)).cloned().collect();
+        ReplayHost { natives, logs, next: 0 }
     }
 }
 
 impl InferenceHost for ReplayHost<'_> {
     fn addresses(&self) -> Vec<Address> {
-        vec![INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY]
+        ADDRESSES.to_vec()
     }
 
     fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
         // A transaction straight to the hub may be runMany: one event per call.
         if hub::is_many(address, input) {
-            let Ok(calls) = hub::parse_all(address, input, self.models) else {
+            let Ok(calls) = hub::parse_all(address, input, self.natives.models) else {
                 return revert("runMany: malformed", hub::MODEL_GAS);
             };
             let gas = calls.iter().map(|c| hub::gas_for(c.kind)).sum();
@@ -190,9 +208,9 @@ impl InferenceHost for ReplayHost<'_> {
             self.next += logs.len();
             return InferenceAnswer::Output { data: Bytes::new(), gas, logs };
         }
-        let call = match common(address, input, self.models, self.tee, self.now_ms) {
+        let call = match common(address, input, &self.natives) {
             Err(answer) => return answer,
-            Ok(call) => call,
+            Ok((_, call)) => call,
         };
         let gas = hub::gas_for(call.kind);
         let Some(log) = self.logs.get(self.next).cloned() else {

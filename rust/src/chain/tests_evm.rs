@@ -32,7 +32,7 @@ const GUARDED: &[u8] = &[
 ];
 /// Forwards its calldata to 0x..F4; stores the call's success in slot 0 and the size of
 /// what it returned in slot 1; returns what it returned.
-const F4_CALLER: &[u8] = &[
+pub(super) const F4_CALLER: &[u8] = &[
     0x36, 0x60, 0x00, 0x60, 0x00, 0x37, // calldatacopy(0, 0, calldatasize)
     0x60, 0x00, 0x60, 0x00, 0x36, 0x60, 0x00, 0x60, 0x00, 0x60, 0xf4, 0x5a, 0xf1, // call(gas, 0xf4, 0, 0, cds, 0, 0)
     0x60, 0x00, 0x55, // sstore(0, success)
@@ -40,7 +40,7 @@ const F4_CALLER: &[u8] = &[
     0x3d, 0x60, 0x00, 0x60, 0x00, 0x3e, 0x3d, 0x60, 0x00, 0xf3, // return returndata
 ];
 
-fn deploy(c: &mut Chain, nonce: u64, runtime: &[u8], now: u64) -> Address {
+pub(super) fn deploy(c: &mut Chain, nonce: u64, runtime: &[u8], now: u64) -> Address {
     let tx = sign_with(c, 0, nonce, |f| {
         f.to = None;
         f.data = initcode(runtime);
@@ -53,7 +53,7 @@ fn deploy(c: &mut Chain, nonce: u64, runtime: &[u8], now: u64) -> Address {
     block.receipts[i].contract_address.expect("created")
 }
 
-fn call_tx(c: &Chain, nonce: u64, to: Address, data: Bytes) -> SignedTx {
+pub(super) fn call_tx(c: &Chain, nonce: u64, to: Address, data: Bytes) -> SignedTx {
     sign_with(c, 0, nonce, |f| {
         f.to = Some(to);
         f.data = data;

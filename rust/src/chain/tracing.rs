@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::build::Ledger;
-use super::preexec::{RecordingHost, ReplayHost};
+use super::preexec::{self, RecordingHost, ReplayHost};
 use super::{BlockTag, Chain, ChainError};
 use crate::eth::TxRequest;
 use crate::evm::{self, ExecOptions, Tracer};
@@ -21,7 +21,7 @@ impl Chain {
         let count = last.map(|i| i + 1).unwrap_or(block.transactions.len());
         let mut traces = Vec::with_capacity(count);
         for (tx, receipt) in block.transactions.iter().zip(&block.receipts).take(count) {
-            let mut host = ReplayHost::new(&self.models, &self.tee_registry, header.timestamp_ms, &receipt.logs);
+            let mut host = ReplayHost::new(preexec::NativeState { now_ms: header.timestamp_ms, ..self.natives_at(header.timestamp) }, &receipt.logs);
             let (trace, executed) =
                 evm::trace(&ledger, &env, &Self::tx_input(tx), &mut host, ExecOptions::simulation(), tracer).map_err(ChainError::InvalidArgument)?;
             ledger.apply(executed.diff);
@@ -54,7 +54,7 @@ impl Chain {
         let tracer = Tracer::parse(options).map_err(ChainError::InvalidArgument)?;
         let (ledger_at, env) = self.call_env(tag)?;
         let ledger = Ledger::new(&*self.state, &self.blocks, ledger_at);
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let mut host = RecordingHost::new(self.natives_at(env.timestamp));
         let input = self.call_input(req);
         let (trace, _) = evm::trace(&ledger, &env, &input, &mut host, ExecOptions::call(), &tracer).map_err(ChainError::InvalidArgument)?;
         Ok(trace)
@@ -70,13 +70,13 @@ impl Chain {
         if !self.needs_evm(&ledger, req.to) {
             return Ok((vec![], self.estimate_gas(req)?));
         }
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let mut host = RecordingHost::new(self.natives_at(env.timestamp));
         let input = self.call_input(req);
         let (list, _) = evm::access_list(&ledger, &env, &input, &mut host, ExecOptions::call()).map_err(ChainError::InvalidArgument)?;
         // The gas with the list: each entry costs, each warm access saves.
         let mut with_list = input;
         with_list.access_list = list.clone();
-        let mut host = RecordingHost::new(&self.models, &self.tee_registry, env.timestamp * 1000);
+        let mut host = RecordingHost::new(self.natives_at(env.timestamp));
         let executed = evm::execute(&ledger, &env, &with_list, &mut host, ExecOptions::call()).map_err(|e| ChainError::InvalidArgument(e.0))?;
         let gas = executed.gas_used;
         super::evm_txs::into_result(executed)?;

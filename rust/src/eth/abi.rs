@@ -47,6 +47,14 @@ sol! {
     event ModelInferenceEvent(string inferenceID, ModelInferenceRequest request, ModelOutput response);
     event LLMCompletionEvent(string inferenceID, LLMCompletionRequest request, LLMCompletionResponse response);
     event LLMChat(string inferenceID, LLMChatRequest request, LLMChatResponse response);
+
+    // OGHistorical, the precompile at 0x..F5 (what SDK 1.1.4's PriceHistoryInference calls).
+    // order: 0 ascending, 1 descending; candle_types: 0 open, 1 high, 2 low, 3 close, 4 volume.
+    struct HistoricalInputQuery {
+        string base; string quote; uint32 total_candles; uint32 candle_duration_in_mins; uint8 order; uint8[] candle_types;
+    }
+    function queryHistoricalCandles(HistoricalInputQuery query) returns (Number[]);
+    function runInferenceOnPriceFeed(string model_id, string input_name, HistoricalInputQuery query) returns (ModelOutput);
 }
 
 #[cfg(test)]
@@ -87,6 +95,13 @@ mod tests {
         let back = runCall::abi_decode(&data).unwrap();
         assert_eq!(back.modelId, "abc");
         assert_eq!(back.modelInput.numbers[0].values[0].value, 15);
+    }
+
+    #[test]
+    fn historical_selectors_match_the_sdk_contract() {
+        // PriceHistoryInference.bin (SDK 1.1.4) calls runInferenceOnPriceFeed by this selector.
+        assert_eq!(hex::encode(runInferenceOnPriceFeedCall::SELECTOR), "a192a0f9");
+        assert_eq!(queryHistoricalCandlesCall::SIGNATURE, "queryHistoricalCandles((string,string,uint32,uint32,uint8,uint8[]))");
     }
 }
 

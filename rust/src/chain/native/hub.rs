@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::models::{mode_name, ModelKind, ModelRegistry, ModelSpec, TensorSpec};
-use super::{INFERENCE_HUB, INFERENCE_PRECOMPILE};
+use super::{INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL};
 use crate::eth::abi;
 
 /// Gas an inference call uses on top of intrinsic gas: a flat price per kind, so estimates
@@ -60,7 +60,8 @@ pub fn parse(to: Address, data: &[u8], models: &ModelRegistry) -> Result<Inferen
     let selector: [u8; 4] = data.get(..4).and_then(|s| s.try_into().ok()).ok_or("calldata is shorter than a function selector")?;
     let bad = |e: alloy_sol_types::Error| format!("malformed call arguments: {e}");
     let request = match (to, selector) {
-        (INFERENCE_HUB, abi::runCall::SELECTOR) => Request::Run(abi::runCall::abi_decode(data).map_err(bad)?),
+        // At 0x..F5: the request a `runInferenceOnPriceFeed` becomes (see `historical.rs`).
+        (INFERENCE_HUB | OG_HISTORICAL, abi::runCall::SELECTOR) => Request::Run(abi::runCall::abi_decode(data).map_err(bad)?),
         (INFERENCE_PRECOMPILE, abi::runModelInferenceCall::SELECTOR) => {
             Request::Precompile(abi::runModelInferenceCall::abi_decode(data).map_err(bad)?.request)
         }
