@@ -68,6 +68,7 @@ def up(
     models_dir: Annotated[list[Path] | None, typer.Option("--models-dir", help="Let JSON-RPC/REST register model files by path from DIR; repeatable (none by default).")] = None,
     hardfork: Annotated[str, typer.Option("--hardfork", help="The EVM's hard fork: london, shanghai, cancun, prague or osaka.")] = "prague",
     call_timeout: Annotated[float, typer.Option("--call-timeout", help="Seconds an eth_call of a contract that calls inference waits for PIPE.")] = 30.0,
+    price_feed: Annotated[list[str] | None, typer.Option("--price-feed", help="BASE/QUOTE=FILE.csv: serve this pair's candles at OGHistorical (0x..F5) from 1-minute CSV rows timestamp,open,high,low,close,volume; repeatable.")] = None,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     import logging
@@ -91,6 +92,12 @@ def up(
         if not sep or not index.strip().isdigit():
             fail(f"--node-fault {spec!r}: expected INDEX=FAULT, e.g. 2=slow:20", 2)
         faults[int(index)] = fault
+    feeds: dict[str, Path] = {}
+    for spec in price_feed or []:
+        pair, sep, file = spec.partition("=")
+        if not sep or not pair.strip() or not file.strip():
+            fail(f"--price-feed {spec!r}: expected BASE/QUOTE=FILE.csv, e.g. ETH/USD=eth.csv", 2)
+        feeds[pair.strip().upper()] = Path(file.strip())
     try:
         settings = Settings(
             host=host, port=port, mining=mining, block_time=block_time, chain_id=chain_id, accounts=accounts,
@@ -99,7 +106,7 @@ def up(
             node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures, zkml=zkml,
             challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
-            models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout,
+            models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout, price_feeds=feeds,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)

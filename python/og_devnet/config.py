@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     call_timeout: float = Field(30.0, gt=0, le=3600)
     #: The EVM's hard fork.
     hardfork: Literal["london", "shanghai", "cancun", "prague", "osaka"] = "prague"
+    #: OGHistorical price feeds: pair (BASE/QUOTE) → CSV file of 1-minute candles
+    #: (timestamp,open,high,low,close,volume); other pairs come from the synthetic market.
+    price_feeds: dict[str, Path] = Field(default_factory=dict)
     #: Register the fixture models (tiny ONNX MLP, tiny llama GGUF) at start.
     fixtures: bool = True
 
@@ -131,6 +134,18 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"node fault for node {bad[0]}, but there are only {self.nodes} nodes (0..{self.nodes - 1})")
         return self
+
+    @field_validator("price_feeds")
+    @classmethod
+    def _feeds(cls, v: dict[str, Path]) -> dict[str, Path]:
+        import re
+
+        for pair, path in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9]{1,16}/[A-Za-z0-9]{1,16}", pair):
+                raise ValueError(f"price feed pair {pair!r}: expected BASE/QUOTE, e.g. ETH/USD")
+            if not path.is_file():
+                raise ValueError(f"price feed {pair}: {path} is not a file")
+        return v
 
     @field_validator("db")
     @classmethod

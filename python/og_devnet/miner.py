@@ -68,6 +68,7 @@ class Miner:
         pipe = self.chain.pipe()
         decided = pipe.decided_count()
         while not self._stopping.is_set():
+            task_due = self._send_due_runs()
             due = self.chain.next_block_due(now_ms())
             if due is None:
                 # Automine: an inference decided after its request was answered still gets
@@ -85,17 +86,42 @@ class Miner:
                 # Sleeps (without the GIL) until PIPE decides a job or something else may call
                 # for a block (a proof, a challenge, a penalty, a new mining mode); 100 ms at
                 # most, for stop and time-based deadlines.
-                pipe.wait_decided_change(decided if auto else pipe.decided_count(), 100)
+                timeout = 100 if task_due is None else max(1, min(100, task_due - now_ms()))
+                pipe.wait_decided_change(decided if auto else pipe.decided_count(), timeout)
                 self._wake.clear()
                 continue
-            delay = (due - now_ms()) / 1000
+            wake_at = due if task_due is None else min(due, task_due)
+            delay = (wake_at - now_ms()) / 1000
             if delay > 0 and self._wake.wait(delay):
                 self._wake.clear()  # mode changed or stopping: recompute
                 continue
+            if due > now_ms():
+                continue  # woke for a scheduled run, sent at the top of the loop
             try:
                 self._mine_if_due()
             except Exception:
                 log.exception("sealing a block failed; retrying at the next slot")
+
+    def _send_due_runs(self) -> int | None:
+        """Sends the scheduled workflow runs now due (each races its inference while it
+        waits for a block); returns when the next one falls due (wall-clock ms)."""
+        now = now_ms()
+        with self._lock:
+            try:
+                sent = self.chain.enqueue_due_tasks(now)
+                next_due = self.chain.next_task_due_ms(now)
+            except Exception:
+                log.exception("sending scheduled workflow runs failed")
+                return now + 1000
+        if sent and self.chain.mining_mode()[0] == "auto":
+            try:
+                self.mine(1)
+            except Exception:
+                log.exception("automine failed to seal a block")
+        # Due yet not sent (the scheduler account cannot pay, say): look again shortly.
+        if next_due is not None and next_due <= now:
+            return now + 100
+        return next_due
 
     def _mine_if_due(self) -> None:
         # Checked again under the lock: the mode may have changed since the loop looked.

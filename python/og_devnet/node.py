@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from og_devnet._core import ChainConfig
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.events import EventLog, block_events
-from og_devnet.inference.catalog import ModelCatalog
+from og_devnet.inference.catalog import ZKML_FIXTURES, ModelCatalog
 from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
@@ -93,6 +93,7 @@ class Node:
         try:
             self._open_state()
             self._open_chain()
+            self._open_price_feeds()
             self.miner = Miner(self.chain, self.store, self._after_block)
             self.journal = PoolJournal(self.chain, self.store, self.read, self.tx_listeners)
             self._open_models()
@@ -173,6 +174,15 @@ class Node:
         if self._temp_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
+    def _open_price_feeds(self) -> None:
+        from og_devnet._core import InvalidArgument
+
+        for pair, path in self.settings.price_feeds.items():
+            try:
+                self.chain.set_price_feed(pair, path.read_text())
+            except (InvalidArgument, OSError, UnicodeDecodeError) as e:
+                raise NodeError(f"price feed {pair} ({path}): {e}") from None
+
     def _open_chain(self) -> None:
         from og_devnet._core import InvalidArgument
 
@@ -242,7 +252,7 @@ class Node:
             self.catalog.load_one(row)
         for done, (path, name) in enumerate(fixtures, start=len(stored)):
             self._report_loading(done, total, name)
-            self.catalog.add_file(path, name, zkml=self.settings.zkml and path.suffix == ".onnx")
+            self.catalog.add_file(path, name, zkml=self.settings.zkml and path.name in ZKML_FIXTURES)
 
     def _report_loading(self, index: int, total: int, name: str) -> None:
         if self._on_model_loading is not None:

@@ -34,7 +34,9 @@ MODES_BY_STRENGTH = tuple(int(m) for m in Mode.by_strength())
 MAX_MODEL_BYTES = 2 * 1024**3
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-FIXTURE_MODELS = {"mlp.onnx": "mlp", "tiny-llama.gguf": "tiny-llama"}
+FIXTURE_MODELS = {"mlp.onnx": "mlp", "tiny-llama.gguf": "tiny-llama", "price_range.onnx": "price-range"}
+#: Fixtures that get a ZKML circuit at start (`--zkml`): one is enough to show ZKML.
+ZKML_FIXTURES = {"mlp.onnx"}
 #: Display names (never used as paths) are at most this long.
 MAX_NAME = 100
 #: Files being received (uploads, copies) are named so in the models directory until complete.

@@ -129,3 +129,17 @@ def set_node_fault(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
         return ctx.node.set_node_fault(index, fault)
     except ValueError as e:
         raise InvalidParams(str(e)) from e
+
+
+#: The most runs og_workflows returns per task.
+MAX_RECENT_RUNS = 1000
+
+
+@method("og_workflows")
+def workflows(ctx: RpcContext, params: list[Any]) -> list[dict[str, Any]]:
+    """[recent?]: the workflow scheduler's tasks (id, contract, owner, endTime, frequency,
+    nextRun, runs, failures, cancelled, active, and for an SDK workflow contract its modelId,
+    inputName and query), each with its last `recent` runs (default 20): block, due, txHash,
+    ok, timestamp, timestampMs and output (the first value of its first inference result)."""
+    recent = p.quantity(p.arg(params, 0, "recent", required=False, default=20), "recent", MAX_RECENT_RUNS + 1)
+    return orjson.loads(ctx.node.chain.workflows_json(recent))

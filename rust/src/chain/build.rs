@@ -131,6 +131,9 @@ impl Chain {
     /// [`Chain::publish`]. Never waits for anything.
     pub fn seal_block(&mut self, now_ms: u64) -> Result<&Block, ChainError> {
         self.require_no_staged()?;
+        // Runs due by this block go in it when they make no inference call (those wait for
+        // their races, like any inference transaction).
+        self.enqueue_due_tasks(now_ms);
         let base_fee = self.base_fee();
         let forced_timestamp = self.next_timestamp.take();
         let parent = self.blocks.last();
@@ -248,6 +251,7 @@ impl Chain {
             };
             match receipt {
                 TxResult::Included(receipt) => {
+                    super::workflows::record_if_scheduled(ledger, &tx, number, env.timestamp, out.included.len(), &receipt);
                     out.gas_used = receipt.cumulative_gas_used;
                     out.receipts.push(receipt);
                     out.included.push(tx);

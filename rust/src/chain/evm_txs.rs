@@ -36,7 +36,8 @@ impl Chain {
     pub(super) fn needs_evm(&self, view: &dyn StateView, to: Option<Address>) -> bool {
         match to {
             None => true,
-            Some(native::OG_HISTORICAL) => true,
+            // These keep state in the EVM (the scheduler's tasks) or answer only there.
+            Some(native::OG_HISTORICAL | native::WORKFLOW_SCHEDULER) => true,
             Some(to) if native::is_native(&to) => false,
             Some(to) => is_standard_precompile(&to) || view.code(&to).is_some(),
         }

@@ -48,6 +48,11 @@ impl GasMempool {
         self.by_sender.get(sender)?.get(nonce).map(|p| &p.tx)
     }
 
+    /// `sender`'s pooled transactions, in nonce order.
+    pub fn from_sender(&self, sender: &Address) -> impl Iterator<Item = &SignedTx> {
+        self.by_sender.get(sender).into_iter().flat_map(|txs| txs.values().map(|p| &p.tx))
+    }
+
     /// The nonce the sender's next transaction should carry: `state_nonce` plus the run of
     /// consecutive nonces already pooled.
     pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {

@@ -23,6 +23,7 @@ mod pending;
 pub mod preexec;
 mod signing;
 mod tracing;
+mod workflows;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -150,6 +151,9 @@ impl Chain {
             keys.addresses().into_iter().map(|a| (a, genesis.balance)).collect();
         let stake = genesis.economics.node_stake;
         funded.extend(node_addresses.iter().chain([&watcher]).map(|a| (economics::stake_address(a), stake)));
+        // The account scheduled workflow runs are sent from pays their gas and fees.
+        let scheduler_funds = U256::from(native::scheduler::SCHEDULER_BALANCE_OPG) * U256::from(genesis::OPG);
+        funded.push((native::scheduler::SCHEDULER_ACCOUNT, scheduler_funds));
         let mut state = MemoryState::default();
         for (address, balance) in &funded {
             state.set_account(*address, 0, Account { balance: *balance, nonce: 0 });
@@ -455,6 +459,10 @@ impl Chain {
             feeds: &self.price_feeds,
             now_ms: timestamp.saturating_mul(1000),
             timestamp,
+            block_time_ms: match self.schedule.mode {
+                MiningMode::Interval { block_time_ms } => block_time_ms,
+                _ => 0,
+            },
         }
     }
     /// The latest published block number.
@@ -614,6 +622,11 @@ impl Chain {
                 tx.sender
             )));
         }
+        self.admit(tx)
+    }
+
+    /// `submit` without the signature check: the chain's own (system) transactions too.
+    fn admit(&mut self, tx: SignedTx) -> Result<B256, ChainError> {
         let base_fee = self.base_fee() as u128;
         if tx.max_fee_per_gas() < base_fee {
             return Err(ChainError::FeeTooLow { offered: tx.max_fee_per_gas(), base_fee });
@@ -903,3 +916,5 @@ mod tests_archive;
 mod tests_evm;
 #[cfg(test)]
 mod tests_historical;
+#[cfg(test)]
+mod tests_workflows;

@@ -13,8 +13,8 @@ use super::native::hub::{self, InferenceCall};
 use super::native::historical::{self, PriceFeeds};
 use super::native::models::ModelRegistry;
 use super::native::tee_registry::TeeRegistry;
-use super::native::{returns, INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL, TEE_REGISTRY};
-use crate::evm::{InferenceAnswer, InferenceHost};
+use super::native::{returns, scheduler, INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL, TEE_REGISTRY, WORKFLOW_SCHEDULER};
+use crate::evm::{InferenceAnswer, InferenceHost, NativeContext};
 use crate::pipe::CallResult;
 
 /// Simulations a transaction gets (the one at submission included) before a real execution
@@ -56,16 +56,28 @@ pub struct NativeState<'a> {
     pub now_ms: u64,
     /// The block's timestamp (s): OGHistorical serves the candles that end by it.
     pub timestamp: u64,
+    /// The interval block time (ms, 0 if untimed): the scheduler's shortest frequency.
+    pub block_time_ms: u64,
 }
 
 /// The native contracts every host answers for.
-const ADDRESSES: [Address; 4] = [INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY, OG_HISTORICAL];
+const ADDRESSES: [Address; 5] = [INFERENCE_HUB, INFERENCE_PRECOMPILE, TEE_REGISTRY, OG_HISTORICAL, WORKFLOW_SCHEDULER];
 
 /// Calls every host answers the same way (`Err`): reads of the TEE registry and of price
-/// candles, and what a contract may not call. `Ok`: an inference call to record or serve,
+/// candles, the workflow scheduler, and what a contract may not call. `Ok`: an inference call to record or serve,
 /// parsed, with the calldata it is recorded under (for 0x..F5, the `run` request it becomes,
 /// so an execution that sees other candles than its simulation is simulated again).
-fn common(address: Address, input: &[u8], n: &NativeState<'_>) -> Result<(Bytes, InferenceCall), InferenceAnswer> {
+fn common(
+    address: Address,
+    caller: Address,
+    input: &[u8],
+    n: &NativeState<'_>,
+    context: &mut dyn NativeContext,
+) -> Result<(Bytes, InferenceCall), InferenceAnswer> {
+    if address == WORKFLOW_SCHEDULER {
+        let env = scheduler::Env { timestamp: n.timestamp, block_time_ms: n.block_time_ms };
+        return Err(scheduler::call(input, caller, context, &env));
+    }
     if address == TEE_REGISTRY {
         return Err(match n.tee.call(input, n.now_ms) {
             Ok(data) => InferenceAnswer::Output { data: data.into(), gas: REGISTRY_GAS, logs: vec![] },
@@ -112,8 +124,8 @@ impl InferenceHost for RecordingHost<'_> {
         ADDRESSES.to_vec()
     }
 
-    fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
-        match common(address, input, &self.natives) {
+    fn call(&mut self, address: Address, caller: Address, input: &[u8], context: &mut dyn NativeContext) -> InferenceAnswer {
+        match common(address, caller, input, &self.natives, context) {
             Err(answer) => answer,
             Ok((key, call)) => {
                 let answer = InferenceAnswer::Output { data: returns::placeholder(&call), gas: hub::gas_for(call.kind), logs: vec![] };
@@ -148,8 +160,8 @@ impl InferenceHost for ServingHost<'_> {
         ADDRESSES.to_vec()
     }
 
-    fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
-        let (key, call) = match common(address, input, &self.natives) {
+    fn call(&mut self, address: Address, caller: Address, input: &[u8], context: &mut dyn NativeContext) -> InferenceAnswer {
+        let (key, call) = match common(address, caller, input, &self.natives, context) {
             Err(answer) => return answer,
             Ok(call) => call,
         };
@@ -197,7 +209,7 @@ impl InferenceHost for ReplayHost<'_> {
         ADDRESSES.to_vec()
     }
 
-    fn call(&mut self, address: Address, _caller: Address, input: &[u8]) -> InferenceAnswer {
+    fn call(&mut self, address: Address, caller: Address, input: &[u8], context: &mut dyn NativeContext) -> InferenceAnswer {
         // A transaction straight to the hub may be runMany: one event per call.
         if hub::is_many(address, input) {
             let Ok(calls) = hub::parse_all(address, input, self.natives.models) else {
@@ -208,7 +220,7 @@ impl InferenceHost for ReplayHost<'_> {
             self.next += logs.len();
             return InferenceAnswer::Output { data: Bytes::new(), gas, logs };
         }
-        let call = match common(address, input, &self.natives) {
+        let call = match common(address, caller, input, &self.natives, context) {
             Err(answer) => return answer,
             Ok((_, call)) => call,
         };

@@ -87,7 +87,8 @@ fn candles_are_read_by_eth_call_and_bad_queries_revert_at_estimate() {
     let data: Bytes = abi::queryHistoricalCandlesCall { query: query("ETH", 1, 60) }.abi_encode().into();
     let out = c.call(&req(&c, OG_HISTORICAL, data), BlockTag::Latest).unwrap();
     let values: Vec<i128> = abi::queryHistoricalCandlesCall::abi_decode_returns(&out).unwrap().iter().map(|n| n.value).collect();
-    assert_eq!(values, [100_000_000, 200_000_000, 50_000_000, 150_000_000]);
+    // Types [0, 1, 2, 3]: high, low, open, close (SDK 1.1.4's CandleType).
+    assert_eq!(values, [200_000_000, 50_000_000, 100_000_000, 150_000_000]);
     assert!(c.set_price_feed("ETH/USD", "nonsense").is_err());
     // Bad queries: reverts with the reason, at eth_call and eth_estimateGas.
     let bad = |q: abi::HistoricalInputQuery| {

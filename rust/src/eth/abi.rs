@@ -49,12 +49,29 @@ sol! {
     event LLMChat(string inferenceID, LLMChatRequest request, LLMChatResponse response);
 
     // OGHistorical, the precompile at 0x..F5 (what SDK 1.1.4's PriceHistoryInference calls).
-    // order: 0 ascending, 1 descending; candle_types: 0 open, 1 high, 2 low, 3 close, 4 volume.
+    // order: 0 ascending, 1 descending; candle_types (SDK 1.1.4 CandleType): 0 high, 1 low, 2 open, 3 close, 4 volume.
     struct HistoricalInputQuery {
         string base; string quote; uint32 total_candles; uint32 candle_duration_in_mins; uint8 order; uint8[] candle_types;
     }
     function queryHistoricalCandles(HistoricalInputQuery query) returns (Number[]);
     function runInferenceOnPriceFeed(string model_id, string input_name, HistoricalInputQuery query) returns (ModelOutput);
+
+    // The workflow scheduler at 0x7179…8eF6: registerTask is SDK 1.1.4's WorkflowScheduler.abi;
+    // the rest is the devnet's (cancel, reads, events).
+    function registerTask(address contractAddress, uint256 endTime, uint256 frequency);
+    function cancelTask(uint256 taskId);
+    function taskCount() returns (uint256);
+    function getTask(uint256 taskId) returns (
+        address contractAddress, address owner, uint256 endTime, uint256 frequency, uint256 nextRun, uint256 runs,
+        uint256 failures, bool cancelled
+    );
+    event TaskRegistered(uint256 indexed taskId, address indexed contractAddress, address indexed owner, uint256 endTime, uint256 frequency);
+    event TaskCancelled(uint256 indexed taskId);
+
+    // SDK 1.1.4's PriceHistoryInference (what new_workflow deploys): the reads a workflow page shows.
+    function modelId() returns (string);
+    function inputName() returns (string);
+    function inputQuery() returns (string base, string quote, uint32 total_candles, uint32 candle_duration_in_mins, uint8 order);
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub fn hardfork(name: &str) -> Result<SpecId, String> {
         format!("unknown hard fork {name:?} (one of: {})", HARDFORKS.map(|(n, _)| n).join(", "))
     })
 }
-pub use host::{InferenceAnswer, InferenceHost, NoInference};
+pub use host::{InferenceAnswer, InferenceHost, NativeContext, NoInference};
 
 use crate::chain::Account;
 

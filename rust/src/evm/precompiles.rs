@@ -1,5 +1,5 @@
 //! Ethereum's precompiles plus the native contracts, which the [`InferenceHost`] answers.
-use alloy_primitives::{Address, Bytes};
+use alloy_primitives::{Address, Bytes, U256};
 use revm::context::Cfg;
 use revm::context_interface::{ContextTr, JournalTr};
 use revm::handler::{precompile_output_to_interpreter_result, EthPrecompiles, PrecompileProvider};
@@ -8,7 +8,34 @@ use revm::precompile::PrecompileOutput;
 use revm::primitives::hardfork::SpecId;
 use revm::primitives::AddressSet;
 
-use super::host::{InferenceAnswer, InferenceHost};
+use super::host::{InferenceAnswer, InferenceHost, NativeContext};
+
+/// [`NativeContext`] over revm's journal.
+struct JournalContext<'c, CTX> {
+    context: &'c mut CTX,
+    is_static: bool,
+}
+
+impl<CTX: ContextTr> NativeContext for JournalContext<'_, CTX> {
+    fn has_code(&mut self, address: Address) -> bool {
+        self.context.journal_mut().code(address).is_ok_and(|c| !c.data.is_empty())
+    }
+    fn sload(&mut self, address: Address, slot: U256) -> U256 {
+        let journal = self.context.journal_mut();
+        // The account must be in the journal before its storage is read or written.
+        let _ = journal.load_account(address);
+        journal.sload(address, slot).map(|s| s.data).unwrap_or_default()
+    }
+    fn sstore(&mut self, address: Address, slot: U256, value: U256) {
+        let journal = self.context.journal_mut();
+        let _ = journal.load_account(address);
+        journal.touch_account(address);
+        let _ = journal.sstore(address, slot, value);
+    }
+    fn is_static(&self) -> bool {
+        self.is_static
+    }
+}
 
 pub struct Natives<'h> {
     eth: EthPrecompiles,
@@ -46,7 +73,9 @@ where
             return <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.eth, context, inputs);
         }
         let input: Bytes = inputs.input.bytes(context);
-        let output = match self.host.call(address, inputs.caller, &input) {
+        let mut native_context = JournalContext { context: &mut *context, is_static: inputs.is_static };
+        let answer = self.host.call(address, inputs.caller, &input, &mut native_context);
+        let output = match answer {
             InferenceAnswer::Output { data, gas, logs } => {
                 // Events go through the journal, so a reverting caller drops them. A static
                 // call cannot log.

@@ -265,6 +265,29 @@ impl PyChain {
         Ok(id.to_string())
     }
 
+    /// Serves `pair` (`BASE/QUOTE`) at OGHistorical (0x..F5) from CSV text
+    /// (`timestamp,open,high,low,close,volume`) instead of the synthetic market.
+    fn set_price_feed(&self, py: Python<'_>, pair: &str, csv_text: &str) -> PyResult<()> {
+        py.detach(|| self.lock().set_price_feed(pair, csv_text)).map_err(to_py)
+    }
+
+    /// Sends `run()` to each scheduled task due in a block sealed at `now_ms` with no run
+    /// waiting yet; returns the system transactions' hashes.
+    fn enqueue_due_tasks(&self, py: Python<'_>, now_ms: u64) -> Vec<String> {
+        py.detach(|| self.lock().enqueue_due_tasks(now_ms)).iter().map(|h| h.to_string()).collect()
+    }
+
+    /// Wall-clock ms at which the next scheduled task falls due (`now_ms` if due), or None.
+    fn next_task_due_ms(&self, py: Python<'_>, now_ms: u64) -> Option<u64> {
+        py.detach(|| self.lock().next_task_due_ms(now_ms))
+    }
+
+    /// The workflow scheduler's tasks with their last `recent` runs (JSON list).
+    #[pyo3(signature = (recent=20))]
+    fn workflows_json(&self, py: Python<'_>, recent: usize) -> String {
+        py.detach(|| to_json(json!(self.lock().workflows(recent))))
+    }
+
     fn models_json(&self) -> String {
         serde_json::to_string(&self.lock().models().all()).unwrap_or_else(|_| "[]".into())
     }

@@ -14,7 +14,8 @@
 //! Candles are aligned on the unix epoch: a candle of `d` minutes covers `[k·d·60, (k+1)·d·60)`
 //! seconds. A query gets the last `total_candles` candles that end at or before the block's
 //! timestamp, so a replay of the block serves the same candles. `order` 0 is oldest first, 1
-//! newest first; candle types are 0 open, 1 high, 2 low, 3 close, 4 volume.
+//! newest first; candle types are SDK 1.1.4's `CandleType`: 0 high, 1 low, 2 open, 3 close,
+//! 4 volume.
 //!
 //! Where the prices of a pair (`BASE/QUOTE`, case-insensitive) come from:
 //! - a CSV feed given to the chain ([`PriceFeeds::set`], `--price-feed`): see [`csv`]; a feed
@@ -52,7 +53,8 @@ pub const MAX_CANDLES: u32 = 1_000;
 pub const MAX_SPAN_MINUTES: u64 = 1_000 * 1_440;
 /// Gas of a `queryHistoricalCandles` call (flat, so estimates are exact).
 pub const QUERY_GAS: u64 = 20_000;
-pub const CANDLE_TYPES: [&str; 5] = ["open", "high", "low", "close", "volume"];
+/// By candle type, as SDK 1.1.4's `CandleType` numbers them.
+pub const CANDLE_TYPES: [&str; 5] = ["high", "low", "open", "close", "volume"];
 /// The synthetic market's pairs: (pair, base price, base volume per minute).
 pub const SYNTHETIC_PAIRS: [(&str, f64, f64); 4] =
     [("ETH/USD", 3_000.0, 50.0), ("BTC/USD", 60_000.0, 2.0), ("SOL/USD", 150.0, 1_500.0), ("OPG/USD", 0.5, 200_000.0)];
@@ -73,7 +75,7 @@ pub struct Candle {
 
 impl Candle {
     pub fn value(&self, candle_type: u8) -> i128 {
-        [self.open, self.high, self.low, self.close, self.volume][candle_type as usize]
+        [self.high, self.low, self.open, self.close, self.volume][candle_type as usize]
     }
 
     /// Extends this candle by the one right after it.
@@ -125,10 +127,10 @@ impl Query {
             return Err(format!("unknown candle order {} (0 ascending, 1 descending)", q.order));
         }
         if q.candle_types.is_empty() {
-            return Err("candle_types is empty: ask for at least one of 0 open, 1 high, 2 low, 3 close, 4 volume".into());
+            return Err("candle_types is empty: ask for at least one of 0 high, 1 low, 2 open, 3 close, 4 volume".into());
         }
         if let Some(t) = q.candle_types.iter().find(|t| **t as usize >= CANDLE_TYPES.len()) {
-            return Err(format!("unknown candle type {t} (0 open, 1 high, 2 low, 3 close, 4 volume)"));
+            return Err(format!("unknown candle type {t} (0 high, 1 low, 2 open, 3 close, 4 volume)"));
         }
         Ok(Query {
             pair,

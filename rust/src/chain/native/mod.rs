@@ -10,11 +10,14 @@ pub const TEE_REGISTRY: Address = address!("703cB174AEadB35D611858369B4b1111dC9A
 /// straight to it.
 pub const OG_HISTORICAL: Address = address!("00000000000000000000000000000000000000F5");
 
-pub const NATIVE_CONTRACTS: [(&str, Address); 4] = [
+pub use scheduler::WORKFLOW_SCHEDULER;
+
+pub const NATIVE_CONTRACTS: [(&str, Address); 5] = [
     ("inference_hub", INFERENCE_HUB),
     ("inference_precompile", INFERENCE_PRECOMPILE),
     ("tee_registry", TEE_REGISTRY),
     ("og_historical", OG_HISTORICAL),
+    ("workflow_scheduler", WORKFLOW_SCHEDULER),
 ];
 
 pub fn is_native(address: &Address) -> bool {
@@ -31,4 +34,5 @@ pub mod historical;
 pub mod hub;
 pub mod models;
 pub mod returns;
+pub mod scheduler;
 pub mod tee_registry;

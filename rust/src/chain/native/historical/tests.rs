@@ -68,7 +68,8 @@ fn values_come_candle_by_candle_in_the_order_asked() {
     let c = candles(&feeds, &query("SOL", 4, 15, 0, &[]), T);
     assert!(c.is_err());
     let c = candles(&feeds, &query("SOL", 4, 15, 0, &[3]), T).unwrap();
-    assert_eq!((up[0].value, up[1].value), (c[0].close, c[0].open));
+    // SDK CandleType: 3 close, 0 high.
+    assert_eq!((up[0].value, up[1].value), (c[0].close, c[0].high));
 }
 
 #[test]
