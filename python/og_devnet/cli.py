@@ -356,6 +356,34 @@ def nodes_fault(
     console.print(f"node-{n['id']} is now {n['fault']}")
 
 
+@app.command()
+def workflows(
+    runs: Annotated[int, typer.Option("--runs", help="Runs shown per task, newest last.", min=0, max=1000)] = 3,
+    rpc_url: RpcUrl = "http://127.0.0.1:8545/",
+) -> None:
+    """List the workflow scheduler's tasks with their last runs and outputs."""
+    import datetime
+
+    tasks = _rpc(rpc_url, "og_workflows", [runs])
+    if not tasks:
+        console.print("no workflow tasks (register one with registerTask at 0x7179…8eF6, or the SDK's new_workflow)")
+        return
+    table = Table("task", "contract", "model / query", "every", "runs", "failed", "next run", "last outputs")
+    for t in tasks:
+        q = t["query"]
+        what = "—" if t["modelId"] is None else f"{t['modelId'][:12]}…"
+        if q:
+            what += f"\n{q['base']}/{q['quote']} {q['totalCandles']}×{q['candleDurationMins']}m"
+        state = "cancelled" if t["cancelled"] else "ended" if not t["active"] else (
+            datetime.datetime.fromtimestamp(t["nextRun"], datetime.UTC).strftime("%H:%M:%S UTC"))  # fmt: skip
+        outputs = ", ".join(
+            ("failed" if not r["ok"] else "—" if r["output"] is None else f"{r['output']:.6g}") + f" (#{r['block']})"
+            for r in t["recentRuns"]
+        )
+        table.add_row(str(t["id"]), t["contract"], what, f"{t['frequency']} s", str(t["runs"]), str(t["failures"]), state, outputs or "—")
+    console.print(table)
+
+
 #: Mode numbers by name (the core's `Mode`).
 MODES = {m.name: int(m) for m in Mode.all()}
 
