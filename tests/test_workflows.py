@@ -257,3 +257,21 @@ def test_evm_increase_time_runs_a_day_of_hourly_schedule_in_seconds() -> None:
         assert all(r["ok"] for r in task["recentRuns"]) and task["failures"] == 0
         # Hourly candles: each run saw another hour of the market, so the outputs move.
         assert len({r["output"] for r in task["recentRuns"]}) > 12
+
+
+def test_a_resumed_chain_keeps_serving_its_price_feed(tmp_path: Path) -> None:
+    now_minute = int(time.time()) // 60
+    _csv_feed(tmp_path / "sol.csv", now_minute - 120, 180)
+    query = ("SOL", "USD", 10, 1, 0, [3])
+    state = tmp_path / "state"
+
+    def closes(**feeds: Path) -> list[int]:
+        with Devnet(zkml=False, fixtures=False, mining="manual", state=state, price_feeds=feeds) as node:
+            w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+            w3.provider.make_request("evm_mine", [])
+            return [v for v, _ in w3.eth.contract(HISTORICAL, abi=HISTORICAL_ABI).functions.queryHistoricalCandles(query).call(block_identifier=1)]
+
+    served = closes(**{"SOL/USD": tmp_path / "sol.csv"})
+    assert all(100 * 10**8 <= v <= 115 * 10**8 for v in served)  # the file's prices, not the synthetic ~150
+    (tmp_path / "sol.csv").unlink()
+    assert closes() == served

@@ -175,13 +175,26 @@ class Node:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _open_price_feeds(self) -> None:
+        """Serves the --price-feed files at OGHistorical. Each is copied into the state
+        directory, so a resumed chain serves the same candles without the flag (a replayed
+        block must see the data it saw); a flag given again replaces the copy."""
         from og_devnet._core import InvalidArgument
 
-        for pair, path in self.settings.price_feeds.items():
+        kept = self.state_dir / "price_feeds"
+        feeds = {p.stem.replace("_", "/"): p for p in sorted(kept.glob("*.csv"))} if self.resumed else {}
+        feeds.update(self.settings.price_feeds)
+        for pair, path in feeds.items():
             try:
-                self.chain.set_price_feed(pair, path.read_text())
+                text = path.read_text()
+                self.chain.set_price_feed(pair, text)
             except (InvalidArgument, OSError, UnicodeDecodeError) as e:
                 raise NodeError(f"price feed {pair} ({path}): {e}") from None
+            copy = kept / f"{pair.replace('/', '_')}.csv"
+            if path != copy:
+                kept.mkdir(exist_ok=True)
+                tmp = copy.with_suffix(".tmp")
+                tmp.write_text(text)
+                tmp.replace(copy)
 
     def _open_chain(self) -> None:
         from og_devnet._core import InvalidArgument
