@@ -18,6 +18,8 @@ RING_SIZE = 20_000
 #: ... within this many bytes of frames: memory stays bounded whatever the events carry, and
 #: a client that comes back after more than that gets a `reset` and redraws.
 RING_BYTES = 4 * 2**20
+#: The account the chain sends scheduled workflow runs from (SCHEDULER_ACCOUNT in the core).
+SCHEDULER_ACCOUNT = "0xfffffffffffffffffffffffffffffffffffffffe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,13 @@ def block_events(log: EventLog, record: dict[str, Any]) -> None:
         "number": int(block["number"], 16), "hash": block["hash"], "timestamp_ms": int(block["timestampMs"], 16),
         "tx_count": len(block["transactions"]),
     })  # fmt: skip
+    # The scheduler's runs, so a workflow's page redraws when one of its runs is mined.
+    for receipt in record.get("receipts", []):
+        if (receipt.get("from") or "").lower() == SCHEDULER_ACCOUNT:
+            log.publish("workflow_run", {
+                "contract": receipt.get("to"), "tx_hash": receipt.get("transactionHash"), "block_number": int(block["number"], 16),
+                "ok": receipt.get("status") == "0x1", "timestamp_ms": int(block["timestampMs"], 16),
+            })  # fmt: skip
     for inf in record.get("inferences", []):
         log.publish("inference", {k: inf.get(k) for k in (
             "id", "tx_hash", "mode", "mode_name", "status", "model_id", "winner_node", "t_result", "t_included",

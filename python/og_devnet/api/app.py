@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import FileResponse, Response
 
 from og_devnet import __version__
-from og_devnet.api import accounts, blocks, events, inferences, models, rpc_route, status, teach, ws
+from og_devnet.api import accounts, blocks, events, inferences, models, rpc_route, status, teach, workflows, ws
 from og_devnet.api.limits import BodyLimit
 from og_devnet.api.security import AccessGuard, AccessPolicy, exposure_log, exposure_warnings
 from og_devnet.store.explorer import ExplorerQueries
@@ -47,7 +47,7 @@ def create_app(node: Node) -> FastAPI:
     app = FastAPI(title="og-devnet", version=__version__, docs_url="/docs", redoc_url=None)
     app.state.node = node
     app.state.queries = ExplorerQueries(node.store.engine)
-    for module in (rpc_route, ws, status, blocks, inferences, models, accounts, events, teach):
+    for module in (rpc_route, ws, status, blocks, inferences, models, accounts, events, teach, workflows):
         app.include_router(module.router)
     # Outermost last: who may ask (Host, Origin, CORS) is settled before any body is read.
     # Both are pure ASGI, so the WebSocket endpoint at "/" (api/ws.py) passes the same guards.

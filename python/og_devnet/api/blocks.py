@@ -14,7 +14,11 @@ from og_devnet.store.explorer import INFERENCE_CONTRACTS
 router = APIRouter(prefix="/api", tags=["blocks"])
 #: Call frames deeper than this are left out of /txs/{hash}/calls (JSON encoders stop at ~250).
 MAX_DEPTH = 100
-PRECOMPILE = next(a.lower() for n, a in Chain.native_contracts() if n == "inference_precompile")
+NATIVE = {n: a.lower() for n, a in Chain.native_contracts()}
+PRECOMPILE = NATIVE["inference_precompile"]
+#: OGHistorical (0x..F5) runs a model only for `runInferenceOnPriceFeed`; its other functions
+#: (queryHistoricalCandles) are reads.
+HISTORICAL, PRICE_FEED_INFERENCE = NATIVE["og_historical"], "0xa192a0f9"
 
 
 @router.get("/blocks")
@@ -79,8 +83,9 @@ def get_tx(tx_hash: str, node: NodeDep, queries: QueriesDep) -> dict[str, Any]:
 def get_tx_calls(tx_hash: str, node: NodeDep) -> dict[str, Any]:
     """The transaction's calls as geth's callTracer gives them (type, from, to, value, gas,
     gasUsed, input, output, error, calls[]), each frame with `is_inference` (a call to the
-    inference hub or precompile) and, for a call to the precompile, `inference_call`: its
-    place among them, which is the call_index of its inference record."""
+    inference hub or precompile, or OGHistorical's runInferenceOnPriceFeed) and, for a call to
+    the precompile or runInferenceOnPriceFeed, `inference_call`: its place among them, which
+    is the call_index of its inference record (the chain numbers both kinds in call order)."""
     tx_hash = hash32(tx_hash, "transaction hash")
     if node.read(node.chain.transaction_json, tx_hash) is None:
         raise HTTPException(404, detail=f"no transaction {tx_hash}")
@@ -99,8 +104,9 @@ def get_tx_calls(tx_hash: str, node: NodeDep) -> dict[str, Any]:
     while stack:
         f, depth = stack.pop()
         to = (f.get("to") or "").lower()
-        f["is_inference"] = to in INFERENCE_CONTRACTS
-        if to == PRECOMPILE:
+        on_feed = to == HISTORICAL and (f.get("input") or "")[:10].lower() == PRICE_FEED_INFERENCE
+        f["is_inference"] = to in INFERENCE_CONTRACTS or on_feed
+        if to == PRECOMPILE or on_feed:
             f["inference_call"], calls = calls, calls + 1
         children = f.get("calls") or []
         if depth == MAX_DEPTH and children:

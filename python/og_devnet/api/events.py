@@ -90,7 +90,8 @@ async def events(
     since: Annotated[int | None, Query(ge=0, description="Resume after this event id (as Last-Event-ID)")] = None,
 ) -> StreamingResponse:
     """Kinds: block, inference, proof_submitted, settled, rejected, disputed, slashed,
-    penalised, node_fault. Without Last-Event-ID, only events from now on."""
+    penalised, node_fault, workflow_run (a scheduled run mined). Without Last-Event-ID, only
+    events from now on."""
     streams = Streams.of(request)
     if streams.open >= MAX_STREAMS:
         raise HTTPException(503, detail=f"{MAX_STREAMS} event streams are open already; try again later",

@@ -14,6 +14,8 @@ import * as inference from "./pages/inference.js";
 import * as node from "./pages/node.js";
 import * as models from "./pages/models.js";
 import * as teach from "./pages/teach.js";
+import * as workflows from "./pages/workflows.js";
+import * as workflow from "./pages/workflow.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -24,6 +26,8 @@ const ROUTES = [
   [/^\/node\/([^/]+)$/, node],
   [/^\/models$/, models],
   [/^\/teach$/, teach],
+  [/^\/workflows$/, workflows],
+  [/^\/workflow\/([^/]+)$/, workflow],
 ];
 
 // Paths the server answers itself: never routed in the page.

@@ -4,7 +4,7 @@
 import { setReachable } from "./api.js";
 
 const KINDS = ["block", "inference", "proof_submitted", "settled", "rejected", "slashed",
-  "disputed", "penalised", "node_fault"];
+  "disputed", "penalised", "node_fault", "workflow_run"];
 const listeners = new Set();
 let outageTimer = null; // the banner waits a moment: a single dropped stream is not an outage
 let source = null;

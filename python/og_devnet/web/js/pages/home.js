@@ -62,7 +62,7 @@ export async function render(main, _params, signal) {
       refreshNodes();
     } else if (kind === "node_fault" || kind === "penalised") {
       refreshNodes();
-    } else {
+    } else if (kind !== "workflow_run") { // a run's inference comes as its own event
       refreshInferences();
       if (kind !== "inference" && kind !== "proof_submitted") refreshStats();
     }
