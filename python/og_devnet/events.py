@@ -11,15 +11,15 @@ from typing import Any
 
 import orjson
 
-from og_devnet._core import Mode
+from og_devnet._core import Chain, Mode
 
 #: Events kept for clients that reconnect (minutes of a busy devnet) ...
 RING_SIZE = 20_000
 #: ... within this many bytes of frames: memory stays bounded whatever the events carry, and
 #: a client that comes back after more than that gets a `reset` and redraws.
 RING_BYTES = 4 * 2**20
-#: The account the chain sends scheduled workflow runs from (SCHEDULER_ACCOUNT in the core).
-SCHEDULER_ACCOUNT = "0xfffffffffffffffffffffffffffffffffffffffe"
+#: The account the chain sends scheduled workflow runs from, lower case as receipts have it.
+SCHEDULER_ACCOUNT = Chain.scheduler_account().lower()
 
 
 @dataclass(frozen=True, slots=True)

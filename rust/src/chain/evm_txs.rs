@@ -146,7 +146,7 @@ impl Chain {
     /// Runs `req` on the EVM at block `tag` without changing anything. Inference calls are
     /// answered with placeholders and recorded: (calldata, parsed call) of each come back too.
     #[allow(clippy::type_complexity)]
-    fn run_request(
+    pub(super) fn run_request(
         &self,
         req: &TxRequest,
         tag: BlockTag,

@@ -13,7 +13,7 @@ use crate::eth::abi;
 use crate::eth::keys::{envelope, UnsignedFields};
 use crate::eth::tx::impersonation_signature;
 use crate::eth::{SignedTx, TxRequest};
-use crate::evm::StateView;
+use crate::evm::{ExecOptions, StateView};
 
 /// The scheduler's storage as a read-only view of the state sees it.
 struct ViewSlots<'a>(&'a dyn StateView);
@@ -133,9 +133,7 @@ impl Chain {
     fn send_scheduled_run(&mut self, contract: Address) -> Result<B256, ChainError> {
         let data = Bytes::from_static(&scheduler::RUN_SELECTOR);
         let req = TxRequest { from: Some(SCHEDULER_ACCOUNT), to: Some(contract), data: Some(data.clone()), ..Default::default() };
-        // A quarter over the estimate: the served results may cost a little more to store
-        // than the simulation's placeholders.
-        let gas = self.estimate_gas(&req).map_or(scheduler::FALLBACK_RUN_GAS, |g| g.saturating_add(g / 4)).min(self.gas_limit);
+        let gas = self.scheduled_run_gas(&req);
         let fields = UnsignedFields {
             chain_id: self.chain_id,
             nonce: self.nonce(&SCHEDULER_ACCOUNT, BlockTag::Pending)?,
@@ -149,6 +147,26 @@ impl Chain {
         };
         let signed = SignedTx::from_envelope(envelope(fields, |_| Ok(impersonation_signature(SCHEDULER_ACCOUNT)))?)?;
         self.admit(signed)
+    }
+
+    /// The gas limit of a scheduled run: what one execution used plus a tenth (the 63/64
+    /// rule of its calls; served results may cost a little more to store than placeholders),
+    /// checked once; the full search only if that is not enough. Not `eth_estimateGas`'s
+    /// tightest limit: that search runs the contract ~25 times, every period, for every task,
+    /// which bounded how many tasks the chain kept on time. A run that reverts gets
+    /// [`scheduler::FALLBACK_RUN_GAS`] (it will fail and count as failed).
+    fn scheduled_run_gas(&self, req: &TxRequest) -> u64 {
+        let at_limit = TxRequest { gas: Some(self.gas_limit), ..req.clone() };
+        let used = match self.run_request(&at_limit, BlockTag::Pending, ExecOptions::estimate()) {
+            Ok((e, _, _)) if e.success() => e.gas_used,
+            _ => return scheduler::FALLBACK_RUN_GAS,
+        };
+        let guess = used.saturating_add(used / 10).min(self.gas_limit);
+        let with_guess = TxRequest { gas: Some(guess), ..req.clone() };
+        match self.run_request(&with_guess, BlockTag::Pending, ExecOptions::estimate()) {
+            Ok((e, _, _)) if e.success() => guess,
+            _ => self.estimate_gas(req).unwrap_or(scheduler::FALLBACK_RUN_GAS),
+        }
     }
 
     /// Every task with its last `recent` runs, at the latest block.

@@ -299,6 +299,12 @@ impl PyChain {
         keys.addresses().iter().zip(keys.private_keys()).map(|(a, k)| (a.to_checksum(None), k.to_string())).collect()
     }
 
+    /// The account scheduled workflow runs are sent from (checksummed).
+    #[staticmethod]
+    fn scheduler_account() -> String {
+        crate::chain::native::scheduler::SCHEDULER_ACCOUNT.to_checksum(None)
+    }
+
     #[staticmethod]
     fn native_contracts() -> Vec<(String, String)> {
         NATIVE_CONTRACTS.iter().map(|(n, a)| (n.to_string(), a.to_checksum(None))).collect()
