@@ -15,6 +15,7 @@ from web3 import Web3
 
 from conftest import DEV0, free_port, og_devnet_command, result, rpc, start_cli, stop
 from og_devnet._core import encode_run_call
+from og_devnet.inference.catalog import FIXTURE_MODELS
 from og_devnet.inference.fixedpoint import model_input
 from og_devnet.inference.torch_export import export_torch_module
 
@@ -113,7 +114,7 @@ def test_registration_errors(tmp_path: Path) -> None:
         assert info["name"] == "ok" and info["kind"] == "onnx"
         # The same file again is the same model (content id).
         assert result(node, "og_registerModel", [{"path": str(model)}])["id"] == info["id"]
-        assert len(node.catalog.list()) == 3
+        assert len(node.catalog.list()) == len(FIXTURE_MODELS) + 1  # the fixtures and "ok", once
         r = subprocess.run([og_devnet_command(), "models", "add", str(junk), "--rpc-url", node.rpc_url], capture_output=True, text=True)
         assert r.returncode == 1 and "not a usable" in r.stderr
 
