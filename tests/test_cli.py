@@ -39,6 +39,7 @@ def test_up_answers_and_produces_blocks(tmp_path: Path) -> None:
     assert "Chain ID:          10744" in out
     assert "Hard fork:         prague" in out
     assert "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" in out
+    assert "LLM gateways" in out and "gateway-3  https://127.0.0.1:" in out  # one per node by default
     assert f"http://127.0.0.1:{port}/" in out
     assert "0x8383C9bD7462F12Eb996DD02F78234C0421A6FaE" in out
 
@@ -46,7 +47,7 @@ def test_up_answers_and_produces_blocks(tmp_path: Path) -> None:
 def test_config_out_and_options(tmp_path: Path) -> None:
     port = free_port()
     cfg = tmp_path / "devnet.json"
-    proc = start_cli("--no-mining", "--chain-id", "4242", "--accounts", "3", "--balance", "7",
+    proc = start_cli("--no-mining", "--chain-id", "4242", "--accounts", "3", "--balance", "7", "--llm-gateways", "1",
                      "--config-out", str(cfg), port=port)  # fmt: skip
     try:
         info = json.loads(cfg.read_text())
@@ -56,6 +57,8 @@ def test_config_out_and_options(tmp_path: Path) -> None:
         assert info["accounts"][0]["balance_wei"] == str(7 * 10**18)
         assert info["rpc_url"] == f"http://127.0.0.1:{port}/"
         assert info["contracts"]["tee_registry"] == "0x703cB174AEadB35D611858369B4b1111dC9Abda6"
+        [gateway] = info["llm_gateways"]
+        assert gateway["endpoint"].startswith("https://127.0.0.1:") and gateway["tee_id"].startswith("0x")
         w3 = Web3(Web3.HTTPProvider(info["rpc_url"]))
         assert w3.eth.chain_id == 4242 and w3.eth.block_number == 0
         out = subprocess.run([og_devnet_command(), "mine", "3", "--rpc-url", info["rpc_url"]], capture_output=True, text=True)

@@ -182,10 +182,13 @@ def test_the_tee_registry_answers_the_sdk_abi(node: Devnet) -> None:
     abi = json.loads((Path(opengradient.__file__).parent / "abi" / "TEERegistry.abi").read_text())
     w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     registry = w3.eth.contract(address="0x703cB174AEadB35D611858369B4b1111dC9Abda6", abi=abi)
-    active = registry.functions.getActiveTEEs(0).call()
+    # The nodes' enclaves are type 1 (Validator); type 0 (LLM proxy, what og.LLM picks from)
+    # holds only the HTTPS LLM gateways (tests/test_llm_gateway.py).
+    active = registry.functions.getActiveTEEs(1).call()
     assert [t[0] for t in active] == node.chain.pipe().node_addresses()
     owner, payment, endpoint, public_key, tls_cert, pcr_hash, tee_type, enabled, registered, heartbeat, ohttp = active[0]
-    assert enabled and tee_type == 0 and payment == owner and registered > 0
+    assert enabled and tee_type == 1 and payment == owner and registered > 0
+    assert [t[2] for t in registry.functions.getActiveTEEs(0).call()] == [g.endpoint for g in node.gateways]
     assert public_key == node.nodes[0].enclave.public_key_der
     cert = x509.load_der_x509_certificate(tls_cert)
     assert "og-devnet-node-0" in cert.subject.rfc4514_string()
@@ -193,7 +196,7 @@ def test_the_tee_registry_answers_the_sdk_abi(node: Devnet) -> None:
     assert registry.functions.getTEE(tee_id).call()[3] == public_key
     assert registry.functions.isTEEActive(tee_id).call() is True
     assert registry.functions.isTEEEnabled(b"\x00" * 32).call() is False
-    assert len(registry.functions.getEnabledTEEs(0).call()) == len(active) == len(registry.functions.getTEEsByType(0).call())
+    assert len(registry.functions.getEnabledTEEs(1).call()) == len(active) == len(registry.functions.getTEEsByType(1).call())
     assert registry.functions.getActiveTEEs(7).call() == []
     from web3.exceptions import ContractLogicError
 

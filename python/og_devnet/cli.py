@@ -69,6 +69,7 @@ def up(
     hardfork: Annotated[str, typer.Option("--hardfork", help="The EVM's hard fork: london, shanghai, cancun, prague or osaka.")] = "prague",
     call_timeout: Annotated[float, typer.Option("--call-timeout", help="Seconds an eth_call of a contract that calls inference waits for PIPE.")] = 30.0,
     price_feed: Annotated[list[str] | None, typer.Option("--price-feed", help="BASE/QUOTE=FILE.csv: serve this pair's candles at OGHistorical (0x..F5) from 1-minute CSV rows timestamp,open,high,low,close,volume; repeatable.")] = None,
+    llm_gateways: Annotated[int | None, typer.Option("--llm-gateways", help="HTTPS LLM gateways for og.LLM, on 127.0.0.1 (default: one per inference node; 0: none).")] = None,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     import logging
@@ -107,6 +108,7 @@ def up(
             challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
             models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout, price_feeds=feeds,
+            llm_gateways=llm_gateways,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
@@ -179,6 +181,7 @@ def _banner_info(node: Any) -> dict[str, Any]:
         "resumed_at_block": node.chain.head() if node.resumed else None,
         "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"], "modes": m["modes"]} for m in node.catalog.list()],
         "inference_nodes": [{"index": n["id"], "address": n["address"], "fault": n["fault"]} for n in node.node_info()],
+        "llm_gateways": [g.info() for g in node.gateways],
     }
 
 
@@ -201,6 +204,10 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
     console.print("\nInference nodes\n==================")
     for n in info["inference_nodes"]:
         console.print(f"node-{n['index']}  {n['address']}  {n['fault']}", highlight=False)
+    if info["llm_gateways"]:
+        console.print("\nLLM gateways (og.LLM(private_key, rpc_url=JSON-RPC); self-signed TLS, development only)\n==================")
+        for g in info["llm_gateways"]:
+            console.print(f"gateway-{g['index']}  {g['endpoint']}  tee_id {g['tee_id']}", highlight=False)
     mining = info["mining"]
     mode = f"every {mining['block_time']:g} s" if mining["mode"] == "interval" else mining["mode"]
     console.print(f"\nChain ID:          {info['chain_id']}")

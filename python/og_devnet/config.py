@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     price_feeds: dict[str, Path] = Field(default_factory=dict)
     #: Register the fixture models (tiny ONNX MLP, tiny llama GGUF) at start.
     fixtures: bool = True
+    #: HTTPS LLM gateways for `og.LLM` (TEE registry type 0), each on its own 127.0.0.1 port;
+    #: None: one per inference node; 0: none.
+    llm_gateways: int | None = Field(None, ge=0, le=64)
 
     # ---- proofs and settlement ----
     #: Set up a ZKML circuit for the fixture ONNX model (in the background, cached).
@@ -160,6 +163,10 @@ class Settings(BaseSettings):
         if v is not None and not v.is_file():
             raise ValueError(f"genesis file {v} does not exist")
         return v
+
+    @property
+    def llm_gateway_count(self) -> int:
+        return self.nodes if self.llm_gateways is None else self.llm_gateways
 
     @property
     def block_time_ms(self) -> int:

@@ -24,6 +24,7 @@ from og_devnet._core import Chain
 
 if TYPE_CHECKING:
     from og_devnet._core import ChainConfig
+    from og_devnet.llm import LlmGateway
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.events import EventLog, block_events
 from og_devnet.inference.catalog import ZKML_FIXTURES, ModelCatalog
@@ -75,6 +76,8 @@ class Node:
         self._started = False
         self.catalog: ModelCatalog
         self.nodes: list[InferenceNode] = []
+        #: HTTPS LLM gateways og.LLM finds in the TEE registry (og_devnet.llm).
+        self.gateways: list[LlmGateway] = []
         #: Live events for the explorer (/api/events).
         self.events = EventLog()
         #: Called with each transaction hash the pool accepts (newPendingTransactions, filters).
@@ -98,6 +101,7 @@ class Node:
             self.journal = PoolJournal(self.chain, self.store, self.read, self.tx_listeners)
             self._open_models()
             self._start_nodes()
+            self._start_gateways()
             if self.journal.replay() and self.chain.mining_mode()[0] == "auto":
                 self.miner.mine(1)
             self._serve(sock)
@@ -106,6 +110,7 @@ class Node:
                 self._server.should_exit = True
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
+            self._stop_gateways()
             self._stop_nodes()
             sock.close()
             if hasattr(self, "store"):
@@ -123,6 +128,7 @@ class Node:
             self._server.should_exit = True
         if self._server_thread is not None:
             self._server_thread.join(timeout=10)
+        self._stop_gateways()
         self.miner.stop()
         self._stop_nodes()
         self.store.engine.dispose()
@@ -300,15 +306,38 @@ class Node:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         from og_devnet._core import keccak256
+        from og_devnet.llm.gateway import TEE_TYPE_VALIDATOR
 
         assert node.enclave is not None
         pcr0, pcr1, _ = measurements(b"")
+        # Type 1 (Validator), not 0: og.LLM picks at random among type-0 TEEs with an endpoint,
+        # and these enclaves answer through the hub contract, not over HTTPS.
         self.chain.register_enclave(json.dumps({
-            "owner": node.address, "endpoint": f"og-devnet://node-{node.index} (in-process; no HTTPS endpoint yet)",
+            "owner": node.address, "endpoint": f"og-devnet://node-{node.index} (in-process; no HTTPS endpoint)",
             "public_key": "0x" + node.enclave.public_key_der.hex(),
             "certificate": "0x" + node.enclave.certificate.public_bytes(Encoding.DER).hex(),
-            "pcr_hash": "0x" + keccak256(pcr0 + pcr1).hex(), "tee_type": 0, "registered_at_ms": now_ms(),
+            "pcr_hash": "0x" + keccak256(pcr0 + pcr1).hex(), "tee_type": TEE_TYPE_VALIDATOR, "registered_at_ms": now_ms(),
         }))  # fmt: skip
+
+    def _start_gateways(self) -> None:
+        """The LLM gateways, after the chain and the models: gateway i is run by inference
+        node i's operator (its owner and payment address in the registry). Their keys and
+        certificates are kept in the state directory, so a resumed chain lists the same TEEs."""
+        from og_devnet.llm import LlmGateway
+
+        for i in range(self.settings.llm_gateway_count):
+            gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog,
+                                      self.nodes[i % len(self.nodes)].address)  # fmt: skip
+            gateway.start()
+            self.gateways.append(gateway)
+            self.chain.register_enclave(json.dumps(gateway.registry_record(now_ms())))
+
+    def _stop_gateways(self) -> None:
+        for gateway in self.gateways:  # all at once: each takes a tick of its event loop
+            gateway.request_stop()
+        for gateway in self.gateways:
+            gateway.stop()
+        self.gateways = []
 
     def _stop_nodes(self) -> None:
         if hasattr(self, "duties"):
@@ -479,5 +508,6 @@ class Node:
             "state_dir": None if self._temp_state else str(self.state_dir),
             "contracts": dict(Chain.native_contracts()),
             "nodes": len(self.nodes),
+            "llm_gateways": [g.info() for g in self.gateways],
             "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"]} for m in self.catalog.list()],
         }

@@ -163,20 +163,29 @@ class LlamaRuntime:
         self.check_fits(payload)
         # The contracts carry temperature as a uint32 in hundredths (70 = 0.7).
         args = dict(max_tokens=int(payload["max_tokens"]), temperature=int(payload["temperature"]) / 100,
-                    stop=list(payload.get("stop") or []) or None, seed=0)  # fmt: skip
-        with self._lock:
-            self.llm.reset()
-            try:
-                if payload["kind"] == "completion":
-                    r = self.llm.create_completion(payload["prompt"], **args)
-                    return {"answer": r["choices"][0]["text"]}
-                messages = [{"role": m["role"], "content": m["content"]} for m in payload["messages"]]
-                r = self.llm.create_chat_completion(messages=messages, **args)
-            except ValueError as e:  # llama-cpp-python: "Requested tokens ... exceed context window"
-                raise BadInputError(f"prompt over the context length: {e}") from e
+                    stop=list(payload.get("stop") or []) or None)  # fmt: skip
+        if payload["kind"] == "completion":
+            r = self.create("completion", payload["prompt"], **args)
+            return {"answer": r["choices"][0]["text"]}
+        messages = [{"role": m["role"], "content": m["content"]} for m in payload["messages"]]
+        r = self.create("chat", messages, **args)
         choice = r["choices"][0]
         return {"finish_reason": choice.get("finish_reason") or "stop",
                 "message": {"role": "assistant", "content": choice["message"].get("content") or ""}}  # fmt: skip
+
+    def create(self, kind: str, request: Any, **args: Any) -> dict[str, Any]:
+        """llama.cpp's create_completion (kind "completion", `request` the prompt) or
+        create_chat_completion (kind "chat", `request` the messages), one call at a time, from
+        a fresh context with seed 0: the same request always gets the same text. Also used by
+        the LLM gateways (og_devnet.llm)."""
+        with self._lock:
+            self.llm.reset()
+            try:
+                if kind == "completion":
+                    return self.llm.create_completion(request, seed=0, **args)  # type: ignore[return-value]
+                return self.llm.create_chat_completion(messages=request, seed=0, **args)  # type: ignore[return-value]
+            except ValueError as e:  # llama-cpp-python: "Requested tokens ... exceed context window"
+                raise BadInputError(f"prompt over the context length: {e}") from e
 
 
 def load_runtime(path: Path) -> Runtime:
