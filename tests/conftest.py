@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,17 @@ def start_cli(*args: str, port: int, env: dict[str, str] | None = None) -> subpr
     )
     wait_for_rpc(f"http://127.0.0.1:{port}/", proc)
     return proc
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    """Polls `check` every 0.1 s until it returns something truthy, which it returns; fails
+    naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_for_rpc(url: str, proc: subprocess.Popen[str] | None = None, timeout: float = 30) -> float:

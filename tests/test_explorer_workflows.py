@@ -5,8 +5,7 @@ runs, growing while it stays open. API first, then one headless-Chromium pass.""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import vyper
 from web3 import Web3
 
 from browser import chromium, shot, strict_page
-from conftest import DEV_KEYS, result
+from conftest import DEV_KEYS, result, wait_until
 from og_devnet import Devnet
 
 expect, Page = playwright.expect, playwright.Page
@@ -48,14 +47,6 @@ def get(node: Devnet, path: str, status: int = 200) -> Any:
     assert r.status_code == status, (path, r.status_code, r.text)
     return r.json()
 
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from conftest import DEV_KEYS, DEV0, free_port, og_devnet_command, start_cli, stop
+from conftest import DEV_KEYS, DEV0, free_port, og_devnet_command, start_cli, stop, wait_until
 from og_devnet import Devnet
 from og_devnet.inference.catalog import FIXTURES
 
@@ -41,14 +41,6 @@ def sdk_abi(name: str) -> list[dict[str, Any]]:
 
     return json.loads((Path(opengradient.__file__).parent / "abi" / name).read_text())
 
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def price_query(minutes: int = 30, base: str = "ETH"):  # type: ignore[no-untyped-def]
