@@ -152,7 +152,7 @@ def test_the_whole_body_verifies_over_the_pinned_connection(node: Devnet) -> Non
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["tee_id"] == gateway.identity.tee_id and body["model"] == "claude-haiku-4-5"
-    assert r.headers["x-og-devnet-model"].startswith("tiny-llama ")
+    assert r.headers["x-og-devnet-model"] == next(m["id"] for m in node.catalog.list() if m["name"] == "tiny-llama")
     content = response_content_for_hash(body)
     verify(node, gateway.identity.tee_id, sdk_canonical(payload), body, content)
     with pytest.raises(VerificationError):

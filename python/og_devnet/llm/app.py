@@ -79,7 +79,7 @@ async def read_json(request: Request) -> dict[str, Any]:
             raise ApiError(413, f"request body over {MAX_BODY} bytes", code="request_too_large")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ApiError(400, f"the body is not valid JSON: {e}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object", code="invalid_json")
@@ -142,9 +142,12 @@ def create_app(gateway: LlmGateway) -> FastAPI:
             raise ApiError(400, str(e), code="context_length_exceeded") from None
         except InferenceError as e:
             raise ApiError(500, str(e), "server_error") from None
+        except Exception as e:  # llama.cpp's template or grammar errors: still an OpenAI-style body
+            raise ApiError(500, f"the model could not answer: {type(e).__name__}: {e}"[:500], "server_error") from None
 
     def headers(served: models.Served) -> dict[str, str]:
-        return {"X-OG-Devnet-Model": f"{served.model['name']} {served.model['id']}"}
+        # The id only: a header is Latin-1, and a model's name comes from its file name.
+        return {"X-OG-Devnet-Model": str(served.model["id"])}
 
     @app.get("/v1/models")
     def list_models() -> dict[str, Any]:

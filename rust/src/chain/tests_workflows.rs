@@ -147,3 +147,26 @@ fn no_one_else_sends_as_the_scheduler_account() {
     let err = c.submit(SignedTx::from_envelope(env).unwrap()).unwrap_err();
     assert!(matches!(err, ChainError::InvalidSignature(_)), "{err:?}");
 }
+
+#[test]
+fn a_contract_cannot_act_for_its_caller_by_delegatecall_nor_send_value() {
+    let mut c = Chain::new(&Genesis::new(T), MiningMode::Manual).unwrap();
+    let target = deploy(&mut c, 0, COUNTER, T);
+    // DELEGATECALL(gas, scheduler, calldata) and SSTORE(0, success).
+    let mut delegator = vec![0x36, 0x60, 0x00, 0x60, 0x00, 0x37, 0x60, 0x00, 0x60, 0x00, 0x36, 0x60, 0x00, 0x73];
+    delegator.extend_from_slice(WORKFLOW_SCHEDULER.as_slice());
+    delegator.extend_from_slice(&[0x5a, 0xf4, 0x60, 0x00, 0x55, 0x00]);
+    let proxy = deploy(&mut c, 1, &delegator, T);
+    c.submit(call_tx(&c, 2, proxy, register(target, T_S + 100, 10))).unwrap();
+    mine(&mut c, T + 1_000);
+    assert_eq!(counter(&c, proxy), 0, "the delegated call reverted");
+    assert!(c.workflows(10).is_empty());
+    let mut paying = req(&c, register(target, T_S + 100, 10));
+    paying.value = Some(U256::from(1));
+    assert!(reverted(c.estimate_gas(&paying)).contains("does not accept value"));
+    // A task that would end before its first run is refused.
+    // (Estimates run at the wall clock here.)
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let why = reverted(c.estimate_gas(&req(&c, register(target, now_s + 5, 10))));
+    assert!(why.contains("comes before the first run"), "{why}");
+}

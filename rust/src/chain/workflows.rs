@@ -127,7 +127,8 @@ impl Chain {
         }
         // The EVM clock is the wall clock moved by evm_increaseTime (a forced next timestamp
         // is handled above when it is already past `due`).
-        Some(u64::try_from((due as i64 - self.time_offset_s).saturating_mul(1000)).unwrap_or(0).max(now_ms))
+        let wall_ms = (i128::from(due) - i128::from(self.time_offset_s)).saturating_mul(1000);
+        Some(u64::try_from(wall_ms).unwrap_or(if wall_ms < 0 { 0 } else { u64::MAX }).max(now_ms))
     }
 
     fn send_scheduled_run(&mut self, contract: Address) -> Result<B256, ChainError> {
@@ -234,8 +235,13 @@ impl Chain {
     }
 }
 
-/// The first value of an `InferenceResult` event's first number tensor (value, decimals).
+/// The first value of an `InferenceResult` event's first number tensor (value, decimals),
+/// if the event comes from an inference contract (a workflow contract could emit its own).
 fn first_output(log: &alloy_primitives::Log) -> Option<(i128, i128)> {
+    use super::native::{INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL};
+    if ![INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL].contains(&log.address) {
+        return None;
+    }
     let event = abi::InferenceResult::decode_log_data(&log.data).ok()?;
     let n = event.output.numbers.first()?.values.first()?;
     Some((n.value, n.decimals))

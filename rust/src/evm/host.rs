@@ -22,6 +22,10 @@ pub trait NativeContext {
     fn sstore(&mut self, address: Address, slot: U256, value: U256);
     /// A STATICCALL: no write may happen.
     fn is_static(&self) -> bool;
+    /// A DELEGATECALL or CALLCODE (the code runs on behalf of another account and `caller`
+    /// is not who called it), or a call that sends value.
+    fn is_delegated(&self) -> bool;
+    fn transfers_value(&self) -> bool;
 }
 
 pub trait InferenceHost {

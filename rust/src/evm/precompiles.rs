@@ -14,6 +14,8 @@ use super::host::{InferenceAnswer, InferenceHost, NativeContext};
 struct JournalContext<'c, CTX> {
     context: &'c mut CTX,
     is_static: bool,
+    is_delegated: bool,
+    transfers_value: bool,
 }
 
 impl<CTX: ContextTr> NativeContext for JournalContext<'_, CTX> {
@@ -34,6 +36,12 @@ impl<CTX: ContextTr> NativeContext for JournalContext<'_, CTX> {
     }
     fn is_static(&self) -> bool {
         self.is_static
+    }
+    fn is_delegated(&self) -> bool {
+        self.is_delegated
+    }
+    fn transfers_value(&self) -> bool {
+        self.transfers_value
     }
 }
 
@@ -73,7 +81,12 @@ where
             return <EthPrecompiles as PrecompileProvider<CTX>>::run(&mut self.eth, context, inputs);
         }
         let input: Bytes = inputs.input.bytes(context);
-        let mut native_context = JournalContext { context: &mut *context, is_static: inputs.is_static };
+        let mut native_context = JournalContext {
+            context: &mut *context,
+            is_static: inputs.is_static,
+            is_delegated: inputs.target_address != inputs.bytecode_address,
+            transfers_value: inputs.transfers_value(),
+        };
         let answer = self.host.call(address, inputs.caller, &input, &mut native_context);
         let output = match answer {
             InferenceAnswer::Output { data, gas, logs } => {

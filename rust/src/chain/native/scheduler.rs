@@ -234,6 +234,13 @@ pub fn call(input: &[u8], caller: Address, context: &mut dyn NativeContext, env:
         Some(s) => s.try_into().expect("4 bytes"),
         None => return revert("no function selector".into(), READ_GAS),
     };
+    // Under DELEGATECALL the caller is the outer caller: a contract could act as its user.
+    if context.is_delegated() {
+        return revert("cannot be called by DELEGATECALL or CALLCODE".into(), READ_GAS);
+    }
+    if context.transfers_value() {
+        return revert("does not accept value".into(), READ_GAS);
+    }
     let writes = matches!(selector, abi::registerTaskCall::SELECTOR | abi::cancelTaskCall::SELECTOR);
     if writes && context.is_static() {
         return revert("registerTask and cancelTask change state: not in a static call".into(), READ_GAS);
@@ -288,6 +295,9 @@ fn register(c: abi::registerTaskCall, owner: Address, context: &mut dyn NativeCo
     if frequency.saturating_mul(1000) < env.block_time_ms {
         return revert(format!("frequency {frequency} s is below the block time ({} ms)", env.block_time_ms), gas);
     }
+    if env.timestamp.saturating_add(frequency) > end_time {
+        return revert(format!("endTime {end_time} comes before the first run (block time {} + frequency {frequency})", env.timestamp), gas);
+    }
     let mut s = JournalSlots(context);
     let id = task_count(&mut s) + 1;
     s.store(count_slot(), U256::from(id));
@@ -318,6 +328,9 @@ fn cancel(id: U256, caller: Address, context: &mut dyn NativeContext) -> Inferen
     };
     if t.owner != caller {
         return revert(format!("task {id} belongs to {}, not {caller}", t.owner), CANCEL_GAS);
+    }
+    if t.cancelled {
+        return revert(format!("task {id} is already cancelled"), CANCEL_GAS);
     }
     s.store(field_slot(t.id, 7), U256::from(1));
     let event = abi::TaskCancelled { taskId: id };
