@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api", tags=["workflows"])
 Recent = Annotated[int, Query(ge=0, le=MAX_RECENT_RUNS, description="Runs kept per task, the newest (oldest first)")]
 
 
-def tasks(node: NodeDep, recent: int) -> list[dict[str, Any]]:
-    return orjson.loads(node.chain.workflows_json(recent))
+def tasks(node: NodeDep, recent: int, task_id: int | None = None) -> list[dict[str, Any]]:
+    return orjson.loads(node.chain.workflows_json(recent, task_id))
 
 
 @router.get("/workflows")
@@ -29,7 +29,8 @@ def list_workflows(node: NodeDep, recent: Recent = 20) -> list[dict[str, Any]]:
 @router.get("/workflows/{task_id}")
 def get_workflow(task_id: int, node: NodeDep, recent: Recent = 200) -> dict[str, Any]:
     """One task by its id, with its last `recent` runs (default 200: enough to plot)."""
-    found = next((t for t in tasks(node, recent) if t["id"] == task_id), None)
+    # Task ids are u64 in the core; larger ones cannot exist.
+    found = next(iter(tasks(node, recent, task_id)), None) if 0 <= task_id < 2**64 else None
     if found is None:
         raise HTTPException(404, detail=f"no workflow task {task_id} (GET /api/workflows lists them)")
     return found

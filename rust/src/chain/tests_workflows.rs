@@ -53,7 +53,7 @@ fn the_chain_runs_a_registered_task_once_per_period_until_its_end() {
     assert_eq!(b.receipts[i].logs[0].address, WORKFLOW_SCHEDULER);
     let count = c.call(&req(&c, abi::taskCountCall {}.abi_encode().into()), BlockTag::Latest).unwrap();
     assert_eq!(U256::from_be_slice(&count), U256::from(1));
-    let task = &c.workflows(10)[0];
+    let task = &c.workflows(10, None)[0];
     assert_eq!((task.contract, task.owner, task.next_run, task.frequency), (target, c.keys().addresses()[0], T_S + 11, 10));
 
     assert!(mine_at(&mut c, T + 5_000).is_empty(), "not due yet");
@@ -62,7 +62,7 @@ fn the_chain_runs_a_registered_task_once_per_period_until_its_end() {
     assert!(mine_at(&mut c, T + 12_000).is_empty(), "one run per period");
     // The clock jumps over three periods: one run, then the next boundary after it.
     assert_eq!(mine_at(&mut c, T + 45_000).len(), 1);
-    let task = &c.workflows(10)[0];
+    let task = &c.workflows(10, None)[0];
     assert_eq!((task.runs, task.failures, task.next_run), (2, 0, T_S + 51));
     assert_eq!(task.recent_runs.iter().map(|r| r.due).collect::<Vec<_>>(), vec![T_S + 11, T_S + 21]);
     let run = &task.recent_runs[0];
@@ -72,7 +72,7 @@ fn the_chain_runs_a_registered_task_once_per_period_until_its_end() {
     // Past the end: never again.
     mine_at(&mut c, T + 101_000);
     assert!(mine_at(&mut c, T + 200_000).is_empty());
-    let task = &c.workflows(10)[0];
+    let task = &c.workflows(10, None)[0];
     assert!(!task.active);
     assert_eq!(counter(&c, target), task.runs);
     assert_eq!(c.next_task_due_ms(T + 300_000), None);
@@ -86,7 +86,7 @@ fn a_reverting_run_is_recorded_as_failed_and_retried_next_period() {
     mine(&mut c, T);
     assert_eq!(mine_at(&mut c, T + 5_000), vec![(SCHEDULER_ACCOUNT, Some(target), false)]);
     assert_eq!(mine_at(&mut c, T + 10_000), vec![(SCHEDULER_ACCOUNT, Some(target), false)]);
-    let task = &c.workflows(10)[0];
+    let task = &c.workflows(10, None)[0];
     assert_eq!((task.runs, task.failures), (2, 2));
     assert!(task.recent_runs.iter().all(|r| !r.ok));
 }
@@ -115,7 +115,7 @@ fn bad_registrations_revert_at_estimate_with_a_reason_and_schedule_nothing() {
     mine(&mut c, t + 1_000);
     let (b, i) = c.receipt(&h).unwrap().unwrap();
     assert!(!b.receipts[i].status);
-    assert!(c.workflows(10).is_empty());
+    assert!(c.workflows(10, None).is_empty());
     // Only the owner cancels; a cancelled task never runs.
     c.submit(call_tx(&c, 2, WORKFLOW_SCHEDULER, register(target, t_s + 100, 10))).unwrap();
     mine(&mut c, t + 2_000);
@@ -126,7 +126,7 @@ fn bad_registrations_revert_at_estimate_with_a_reason_and_schedule_nothing() {
     c.submit(call_tx(&c, 3, WORKFLOW_SCHEDULER, cancel)).unwrap();
     mine(&mut c, t + 3_000);
     assert!(mine_at(&mut c, t + 20_000).is_empty());
-    assert!(c.workflows(10)[0].cancelled);
+    assert!(c.workflows(10, None)[0].cancelled);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn a_contract_cannot_act_for_its_caller_by_delegatecall_nor_send_value() {
     c.submit(call_tx(&c, 2, proxy, register(target, T_S + 100, 10))).unwrap();
     mine(&mut c, T + 1_000);
     assert_eq!(counter(&c, proxy), 0, "the delegated call reverted");
-    assert!(c.workflows(10).is_empty());
+    assert!(c.workflows(10, None).is_empty());
     let mut paying = req(&c, register(target, T_S + 100, 10));
     paying.value = Some(U256::from(1));
     assert!(reverted(c.estimate_gas(&paying)).contains("does not accept value"));

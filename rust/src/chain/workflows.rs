@@ -15,6 +15,9 @@ use crate::eth::tx::impersonation_signature;
 use crate::eth::{SignedTx, TxRequest};
 use crate::evm::{ExecOptions, StateView};
 
+/// Gas for each read of a workflow contract's getters (modelId, inputName, inputQuery).
+const READ_GAS_LIMIT: u64 = 500_000;
+
 /// The scheduler's storage as a read-only view of the state sees it.
 struct ViewSlots<'a>(&'a dyn StateView);
 
@@ -170,11 +173,15 @@ impl Chain {
         }
     }
 
-    /// Every task with its last `recent` runs, at the latest block.
-    pub fn workflows(&self, recent: usize) -> Vec<Workflow> {
+    /// Every task (or only task `only`) with its last `recent` runs, at the latest block.
+    pub fn workflows(&self, recent: usize, only: Option<u64>) -> Vec<Workflow> {
         let ledger = Ledger::new(&*self.state, &self.blocks, self.latest_layer());
         let mut slots = ViewSlots(&ledger);
-        scheduler::tasks(&mut slots)
+        let tasks = match only {
+            Some(id) => scheduler::task(&mut slots, id).into_iter().collect(),
+            None => scheduler::tasks(&mut slots),
+        };
+        tasks
             .into_iter()
             .map(|t| {
                 let recent_runs = scheduler::runs(&mut slots, t.id, recent).into_iter().map(|r| self.run_view(r)).collect();
@@ -199,7 +206,9 @@ impl Chain {
     }
 
     fn read(&self, contract: Address, data: Vec<u8>) -> Option<Bytes> {
-        let req = TxRequest { to: Some(contract), data: Some(data.into()), ..Default::default() };
+        // A getter's budget: a contract whose getter burns the block's gas must not stall the
+        // chain for each page view.
+        let req = TxRequest { to: Some(contract), data: Some(data.into()), gas: Some(READ_GAS_LIMIT), ..Default::default() };
         self.call(&req, BlockTag::Latest).ok()
     }
 

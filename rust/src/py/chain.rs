@@ -282,10 +282,11 @@ impl PyChain {
         py.detach(|| self.lock().next_task_due_ms(now_ms))
     }
 
-    /// The workflow scheduler's tasks with their last `recent` runs (JSON list).
-    #[pyo3(signature = (recent=20))]
-    fn workflows_json(&self, py: Python<'_>, recent: usize) -> String {
-        py.detach(|| to_json(json!(self.lock().workflows(recent))))
+    /// The workflow scheduler's tasks (or only task `task_id`) with their last `recent` runs
+    /// (JSON list).
+    #[pyo3(signature = (recent=20, task_id=None))]
+    fn workflows_json(&self, py: Python<'_>, recent: usize, task_id: Option<u64>) -> String {
+        py.detach(|| to_json(json!(self.lock().workflows(recent, task_id))))
     }
 
     fn models_json(&self) -> String {
