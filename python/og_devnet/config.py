@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     #: HTTPS LLM gateways for `og.LLM` (TEE registry type 0), each on its own 127.0.0.1 port;
     #: None: one per inference node; 0: none.
     llm_gateways: int | None = Field(None, ge=0, le=64)
+    #: The LLM gateways answer without x402 payment (no 402, no OPG moves).
+    llm_free: bool = False
+    #: Register Gemma 3 270M (Q4_K_M GGUF, from the `og-devnet[demo-llm]` extra) and answer
+    #: og.TEE_LLM names with it: readable answers for demos (the fixture model's are not).
+    demo_llm: bool = False
 
     # ---- proofs and settlement ----
     #: Set up a ZKML circuit for the fixture ONNX model (in the background, cached).

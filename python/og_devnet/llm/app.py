@@ -2,37 +2,44 @@
 POST /v1/completions, GET /v1/models. Errors are OpenAI-style {"error": {message, type,
 param, code}}.
 
-Streams are generated first and then sent: llama-cpp-python's own stream decodes each token
-on its own and loses characters split across tokens, so its text can differ from the plain
-answer's. Generating once keeps a stream's text exactly the plain answer's (and the signature
-over it the same)."""
+Each route goes: the request parsed (`chat_job` / `completion_job`), the model started
+(`generate`), the answer sent (a JSON body, or SSE deltas as the model writes them) and signed
+over exactly the text sent. Plain and streamed answers come from the same generation code
+(`LlamaRuntime.generate`), so a stream's deltas add up to the plain answer's text.
+
+The gateway honours its node's fault as it is now (og_setNodeFault, `og-devnet nodes`):
+down answers 503, slow answers FACTOR× as late, byzantine signs an output it did not send."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from og_devnet.api.security import host_name, is_loopback
-from og_devnet.inference.runtimes import BadInputError, InferenceError
-from og_devnet.llm import models
+from og_devnet.inference.runtimes import BadInputError, Generation, InferenceError
+from og_devnet.llm import models, tools
 from og_devnet.llm.signing import (
     BadRequest,
     canonical_chat,
     canonical_completion,
     proof,
+    request_hash,
 )
+from og_devnet.llm.streaming import DONE, Generating, event
 
 if TYPE_CHECKING:
+    from og_devnet.inference.nodes import Fault
     from og_devnet.llm.gateway import LlmGateway
 
 #: Request bodies over this are refused (413) before they are read in full.
@@ -100,6 +107,130 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
     return {"max_tokens": max_tokens, "temperature": float(temperature or 0.0), "stop": [s for s in stop or [] if s] or None}
 
 
+@dataclass
+class Job:
+    """A parsed request: what the model is asked, and what the signature covers."""
+
+    served: models.Served
+    kind: str  # "chat" or "completion"
+    request: Any  # the chat template's messages, or the prompt
+    args: dict[str, Any]  # LlamaRuntime.generate's max_tokens, temperature, stop, response_format
+    canonical: dict[str, Any]  # the request as its signed hash covers it (signing.py)
+    tools: tools.Tools | None = None  # set: the answer is a JSON tool call (or {"content"} under "auto")
+    stream: bool = False
+
+
+@dataclass
+class Answer:
+    content: str | None
+    finish_reason: str
+    usage: dict[str, int]
+    tool_calls: list[dict[str, Any]] | None = field(default=None)
+
+    @property
+    def signed_output(self) -> str:
+        """What tee_verify hashes: the tool calls' JSON, or the text."""
+        return tools.signed_output(self.tool_calls) if self.tool_calls else self.content or ""
+
+    def message(self) -> dict[str, Any]:
+        return {"role": "assistant", "content": self.content, **({"tool_calls": self.tool_calls} if self.tool_calls else {})}
+
+
+def admit(gateway: LlmGateway) -> Fault | None:
+    """The gateway's node's fault, now. A down node (or a flaky one, at its odds) answers 503:
+    og.LLM 1.1.4 retries a stream once on another TEE for it, but not a plain chat or
+    completion (an HTTP status is final there; it raises "TEE LLM chat failed: HTTP 503")."""
+    fault = gateway.fault()
+    if fault is not None and (fault.kind == "down" or (fault.kind == "flaky" and gateway.rng.random() < fault.p)):
+        raise ApiError(503, f"this TEE is unavailable (node {gateway.node_index} is {fault}); try another one",
+                       "server_error", "tee_unavailable")  # fmt: skip
+    return fault
+
+
+def serve(gateway: LlmGateway, body: dict[str, Any]) -> models.Served:
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise BadRequest("'model' must be a non-empty string", "model", "missing_model")
+    try:
+        served = models.resolve(gateway.catalog, name)
+    except models.NoModel as e:
+        raise ApiError(503, str(e), "server_error", "model_unavailable") from None
+    if served is None:
+        raise ApiError(404, f"The model '{name[:100]}' does not exist on this devnet (GET /v1/models lists them)",
+                       code="model_not_found", param="model")  # fmt: skip
+    return served
+
+
+def chat_job(gateway: LlmGateway, body: dict[str, Any]) -> Job:
+    served, args, canonical = serve(gateway, body), sampling(body), canonical_chat(body)
+    plan = tools.parse(body)
+    messages = models.llama_messages(canonical["messages"])
+    if plan is None:
+        args["response_format"] = models.llama_response_format(body.get("response_format"))
+    else:  # the tools' grammar holds the answer; a stop sequence would only cut its JSON short
+        messages = tools.with_system_prompt(messages, plan.system_prompt())
+        args.update(stop=None, response_format=None)
+    return Job(served, "chat", messages, args, canonical, plan, stream=body.get("stream") is True)
+
+
+def completion_job(gateway: LlmGateway, body: dict[str, Any]) -> Job:
+    served = serve(gateway, body)
+    if not isinstance(body.get("prompt"), str):
+        raise BadRequest("'prompt' must be a string", "prompt", "missing_prompt")
+    if body.get("stream"):
+        raise BadRequest("streaming completions are not supported; use /v1/chat/completions", "stream")
+    return Job(served, "completion", body["prompt"], sampling(body), canonical_completion(body))
+
+
+async def generate(job: Job, fault: Fault | None) -> Generating:
+    """The model started on `job` in a worker thread; raises (as an OpenAI-style error) what
+    the model refuses before any of the answer is sent."""
+    runtime = job.served.runtime
+
+    def make(cancel: threading.Event) -> Generator[str, None, Generation]:  # in the worker thread
+        grammar = None
+        if job.tools is not None:
+            try:
+                grammar = runtime.grammar(job.tools.output_schema())
+            except ValueError as e:
+                raise BadRequest(f"tools: {e}", "tools", "invalid_tools") from None
+        return runtime.generate(job.kind, job.request, grammar=grammar, cancel=cancel, **job.args)
+
+    slow = fault.factor if fault is not None and fault.kind == "slow" else 1.0
+    try:
+        return await Generating(make, slow).start()
+    except (ApiError, BadRequest):
+        raise
+    except BadInputError as e:
+        raise ApiError(400, str(e), code="context_length_exceeded") from None
+    except InferenceError as e:
+        raise ApiError(500, str(e), "server_error") from None
+    except Exception as e:  # llama.cpp's template errors: still an OpenAI-style body
+        raise ApiError(500, f"the model could not answer: {type(e).__name__}: {e}"[:500], "server_error") from None
+
+
+def answer(job: Job, g: Generation) -> Answer:
+    if job.tools is None:
+        return Answer(g.text, g.finish_reason, g.usage)
+    content, calls = tools.read(g.text, request_hash(job.canonical))
+    if calls:
+        return Answer(None, "tool_calls", g.usage, calls)
+    # A text answer under "auto"; or JSON cut short by max_tokens, sent as it is (finish "length").
+    return Answer(g.text if content is None else content, g.finish_reason, g.usage)
+
+
+def sign(gateway: LlmGateway, job: Job, found: Answer, fault: Fault | None) -> dict[str, Any]:
+    """The tee_* fields. A byzantine node signs an output other than the one it sends, so
+    tee_verify.verify_response fails on its answers (an output hash mismatch)."""
+    output = found.signed_output + (" (byzantine)" if fault is not None and fault.kind == "byzantine" else "")
+    return proof(gateway.identity.signing_key, gateway.identity.tee_id, job.canonical, output)
+
+
+def headers(served: models.Served) -> dict[str, str]:
+    # The id only: a header is Latin-1, and a model's name comes from its file name.
+    return {"X-OG-Devnet-Model": str(served.model["id"])}
+
+
 def create_app(gateway: LlmGateway) -> FastAPI:
     app = FastAPI(title=f"og-devnet LLM gateway {gateway.index}", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LoopbackOnly)
@@ -116,96 +247,56 @@ def create_app(gateway: LlmGateway) -> FastAPI:
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
         return error_response(e.status_code, str(e.detail), "invalid_request_error")
 
-    def serve(body: dict[str, Any]) -> models.Served:
-        name = body.get("model")
-        if not isinstance(name, str) or not name:
-            raise BadRequest("'model' must be a non-empty string", "model", "missing_model")
-        try:
-            served = models.resolve(gateway.catalog, name)
-        except models.NoModel as e:
-            raise ApiError(503, str(e), "server_error", "model_unavailable") from None
-        if served is None:
-            raise ApiError(404, f"The model '{name[:100]}' does not exist on this devnet (GET /v1/models lists them)",
-                           code="model_not_found", param="model")  # fmt: skip
-        return served
-
-    async def generate(served: models.Served, kind: str, request: Any, args: dict[str, Any]) -> dict[str, Any]:
-        fits = {"kind": kind, "max_tokens": args["max_tokens"] or 0, "prompt" if kind == "completion" else "messages": request}
-
-        def run() -> dict[str, Any]:
-            served.runtime.check_fits(fits)
-            return served.runtime.create(kind, request, **{k: v for k, v in args.items() if v is not None or k == "max_tokens"})
-
-        try:
-            return await run_in_threadpool(run)
-        except BadInputError as e:
-            raise ApiError(400, str(e), code="context_length_exceeded") from None
-        except InferenceError as e:
-            raise ApiError(500, str(e), "server_error") from None
-        except Exception as e:  # llama.cpp's template or grammar errors: still an OpenAI-style body
-            raise ApiError(500, f"the model could not answer: {type(e).__name__}: {e}"[:500], "server_error") from None
-
-    def headers(served: models.Served) -> dict[str, str]:
-        # The id only: a header is Latin-1, and a model's name comes from its file name.
-        return {"X-OG-Devnet-Model": str(served.model["id"])}
-
     @app.get("/v1/models")
     def list_models() -> dict[str, Any]:
         return {"object": "list", "data": models.listing(gateway.catalog)}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        body = await read_json(request)
-        served = serve(body)
-        args = sampling(body)
-        canonical = canonical_chat(body)
-        if body.get("tools"):
-            raise BadRequest("tools are not supported: the devnet's local model has no tool-calling chat template",
-                             "tools", "tools_not_supported")  # fmt: skip
-        args["response_format"] = models.llama_response_format(body.get("response_format"))
-        r = await generate(served, "chat", models.llama_messages(canonical["messages"]), args)
-        choice = r["choices"][0]
-        text, finish = choice["message"].get("content") or "", choice.get("finish_reason") or "stop"
-        tee = proof(gateway.identity.signing_key, gateway.identity.tee_id, canonical, text)
-        head = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": served.name}
-        if body.get("stream") is True:
-            return StreamingResponse(sse(head, text, finish, r["usage"], tee), media_type="text/event-stream",
-                                     headers={**headers(served), "Cache-Control": "no-cache"})  # fmt: skip
-        out = {**head, "object": "chat.completion", "usage": r["usage"], **tee,
-               "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}]}  # fmt: skip
-        return JSONResponse(out, headers=headers(served))
+        fault = admit(gateway)
+        job = chat_job(gateway, await read_json(request))  # the request, parsed
+        generating = await generate(job, fault)  # the model started: its first piece is in
+        head = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": job.served.name}
+        if job.stream:  # answered as the model writes
+            return StreamingResponse(sse(gateway, job, generating, fault, head), media_type="text/event-stream",
+                                     headers={**headers(job.served), "Cache-Control": "no-cache"})  # fmt: skip
+        found = answer(job, await generating.finish())  # answered once the model is done
+        out = {**head, "object": "chat.completion", "usage": found.usage, **sign(gateway, job, found, fault),
+               "choices": [{"index": 0, "message": found.message(), "finish_reason": found.finish_reason}]}  # fmt: skip
+        return JSONResponse(out, headers=headers(job.served))
 
     @app.post("/v1/completions")
     async def completion(request: Request) -> Any:
-        body = await read_json(request)
-        served = serve(body)
-        if not isinstance(body.get("prompt"), str):
-            raise BadRequest("'prompt' must be a string", "prompt", "missing_prompt")
-        if body.get("stream"):
-            raise BadRequest("streaming completions are not supported; use /v1/chat/completions", "stream")
-        args = sampling(body)
-        r = await generate(served, "completion", body["prompt"], args)
-        choice = r["choices"][0]
-        text, finish = choice.get("text") or "", choice.get("finish_reason") or "stop"
-        tee = proof(gateway.identity.signing_key, gateway.identity.tee_id, canonical_completion(body), text)
+        fault = admit(gateway)
+        job = completion_job(gateway, await read_json(request))  # the request, parsed
+        found = answer(job, await (await generate(job, fault)).finish())  # generated
+        text = found.content or ""
         out = {"id": "cmpl-" + secrets.token_hex(12), "object": "text_completion", "created": int(time.time()),
-               "model": served.name, "completion": text, "usage": r["usage"], **tee,
-               "choices": [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]}  # fmt: skip
-        return JSONResponse(out, headers=headers(served))
+               "model": job.served.name, "completion": text, "usage": found.usage, **sign(gateway, job, found, fault),
+               "choices": [{"index": 0, "text": text, "finish_reason": found.finish_reason, "logprobs": None}]}  # fmt: skip
+        return JSONResponse(out, headers=headers(job.served))
 
     return app
 
 
-async def sse(head: dict[str, Any], text: str, finish: str, usage: dict[str, Any], tee: dict[str, Any]) -> AsyncIterator[bytes]:
-    """Deltas word by word, then ONE final event with finish_reason, usage and the tee_*
-    fields (the SDK keeps only the last final event), then [DONE]."""
-
-    def event(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> bytes:
-        chunk = {**head, "object": "chat.completion.chunk",
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra}  # fmt: skip
-        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
-
-    for i, piece in enumerate(models.deltas(text)):
-        yield event({"role": "assistant", "content": piece} if i == 0 else {"content": piece})
-    yield event({}, finish, usage=usage, **tee)
-    yield b"data: [DONE]\n\n"
+async def sse(gateway: LlmGateway, job: Job, generating: Generating, fault: Fault | None,
+              head: dict[str, Any]) -> AsyncIterator[bytes]:  # fmt: skip
+    """Deltas as the model writes them, then ONE final event with finish_reason, usage and
+    the tee_* fields (the SDK keeps only the last final event), then [DONE]. A tools answer
+    is one JSON object, so it goes as one delta once whole (og.LLM does not stream tools)."""
+    role: dict[str, Any] = {"role": "assistant"}
+    if job.tools is None:
+        async for piece in generating:
+            yield event(head, {**role, "content": piece})
+            role = {}
+        assert generating.result is not None
+        found = answer(job, generating.result)
+    else:
+        found = answer(job, await generating.finish())
+        calls = [{"index": i, **c} for i, c in enumerate(found.tool_calls or [])]
+        yield event(head, {**role, "content": found.content, **({"tool_calls": calls} if calls else {})})
+        role = {}
+    if role:  # nothing written: still one delta with the role, as OpenAI sends
+        yield event(head, {**role, "content": ""})
+    yield event(head, {}, found.finish_reason, usage=found.usage, **sign(gateway, job, found, fault))
+    yield DONE

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from og_devnet.llm.identity import GatewayIdentity
 
 if TYPE_CHECKING:
     from og_devnet.inference.catalog import ModelCatalog
+    from og_devnet.inference.nodes import Fault
 
 log = logging.getLogger("og_devnet.llm")
 
@@ -45,19 +48,27 @@ def _bind(port: int) -> socket.socket:
 
 
 class LlmGateway:
-    def __init__(self, index: int, identity: GatewayIdentity, catalog: ModelCatalog, owner: str) -> None:
+    def __init__(self, index: int, identity: GatewayIdentity, catalog: ModelCatalog, owner: str,
+                 fault: Callable[[], Fault | None] | None = None, node_index: int | None = None) -> None:  # fmt: skip
         self.index = index
         self.identity = identity
         self.catalog = catalog
         #: The registry's owner and paymentAddress (the core sets paymentAddress = owner).
         self.owner = owner
+        #: The fault of the node that runs this gateway, read at each request (it changes at
+        #: run time); None: always healthy.
+        self.fault: Callable[[], Fault | None] = fault or (lambda: None)
+        self.node_index = index if node_index is None else node_index
+        self.rng = random.Random(index)  # a flaky node's odds, reproducible as the nodes' are
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def open(cls, index: int, directory: Path, catalog: ModelCatalog, owner: str) -> LlmGateway:
-        return cls(index, GatewayIdentity.load_or_create(directory, f"llm-gateway-{index}"), catalog, owner)
+    def open(cls, index: int, directory: Path, catalog: ModelCatalog, owner: str,
+             fault: Callable[[], Fault | None] | None = None, node_index: int | None = None) -> LlmGateway:  # fmt: skip
+        identity = GatewayIdentity.load_or_create(directory, f"llm-gateway-{index}")
+        return cls(index, identity, catalog, owner, fault, node_index)
 
     @property
     def endpoint(self) -> str:

@@ -6,7 +6,7 @@ GGUF model in the catalog. A GGUF model's own catalog name or id also works."""
 
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,31 @@ def prompt_text(content: Any) -> str:
 
 
 def llama_messages(canonical_messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"role": m["role"], "content": prompt_text(m.get("content"))} for m in canonical_messages]
+    """The conversation as the chat template reads it. Tool calls and their results become
+    text in roles every template knows: an assistant's calls as the JSON objects it is asked
+    to answer with (og_devnet.llm.tools), a result as a user message naming its function."""
+    out, names = [], {}
+    for m in canonical_messages:
+        role, content = m["role"], prompt_text(m.get("content"))
+        if role == "assistant" and m.get("tool_calls"):
+            calls = []
+            for call in m["tool_calls"]:
+                names[str(call["id"])] = name = call["function"]["name"]
+                calls.append(json.dumps({"name": name, "arguments": _json_or_text(call["function"]["arguments"])},
+                                        ensure_ascii=False))  # fmt: skip
+            content = "\n".join([content, *calls] if content else calls)
+        elif role in ("tool", "function"):
+            name = m.get("name") or names.get(str(m.get("tool_call_id")), "a function")
+            role, content = "user", f"Result of {name}: {content}"
+        out.append({"role": role, "content": content})
+    return out
+
+
+def _json_or_text(arguments: Any) -> Any:
+    try:
+        return json.loads(arguments) if isinstance(arguments, str) else arguments
+    except ValueError:
+        return arguments
 
 
 def llama_response_format(rf: Any) -> dict[str, Any] | None:
@@ -101,7 +125,3 @@ def llama_response_format(rf: Any) -> dict[str, Any] | None:
         return {"type": "json_object", "schema": schema}
     raise BadRequest("response_format.type must be text, json_object or json_schema", "response_format.type")
 
-
-def deltas(text: str) -> list[str]:
-    """A stream's content pieces: word by word (each with the whitespace before it)."""
-    return re.findall(r"\s*\S+|\s+$", text, flags=re.DOTALL) or [""]

@@ -34,6 +34,13 @@ pub struct Economics {
     /// The value at risk up to which `og_quote` recommends TEE (trusting the hardware maker)
     /// rather than ZKML.
     pub tee_assurance: U256,
+    /// LLM gateways (x402, paid in the OPG ERC-20 on the devnet's "Base"): the price of one
+    /// prompt token and of one generated token, in the token's base units (18 decimals).
+    pub llm_prompt_token_price: U256,
+    pub llm_completion_token_price: U256,
+    /// The most one LLM request may cost: the `upto` cap a client signs a permit for. It
+    /// must stay under the Permit2 allowance SDK users set (`ensure_opg_approval`, ≥ 0.1 OPG).
+    pub llm_payment_cap: U256,
 }
 
 impl Default for Economics {
@@ -48,6 +55,11 @@ impl Default for Economics {
             bond: U256::from(10 * OPG),
             challenger_reward_percent: 50,
             tee_assurance: U256::from(100 * OPG),
+            // 0.00001 OPG a prompt token, 0.00003 OPG a generated one (output costs more to
+            // make, as with hosted models); a 64-token answer to a short prompt ≈ 0.002 OPG.
+            llm_prompt_token_price: U256::from(OPG / 100_000),
+            llm_completion_token_price: U256::from(3 * OPG / 100_000),
+            llm_payment_cap: U256::from(OPG / 10),
         }
     }
 }
@@ -82,6 +94,9 @@ impl Economics {
         if [m.vanilla, m.zkml, m.tee, m.optimistic].contains(&0) {
             return Err(ChainError::InvalidArgument("economics: every mode multiplier must be at least 1".into()));
         }
+        if self.llm_payment_cap.is_zero() {
+            return Err(ChainError::InvalidArgument("economics: llmPaymentCap must be positive".into()));
+        }
         if self.challenger_reward_percent > 100 {
             return Err(ChainError::InvalidArgument("economics: challengerRewardPercent must be 0..=100".into()));
         }
@@ -113,6 +128,11 @@ mod tests {
         assert_eq!(custom.fee("other", 2), U256::from(300));
         assert_eq!(custom.fee("m", 1), U256::from(9000));
         assert_eq!(custom.bond, Economics::default().bond);
+        // Economics saved before LLM prices existed read back with the defaults.
+        assert_eq!(custom.llm_payment_cap, U256::from(OPG / 10));
+        let llm: Economics = serde_json::from_str(r#"{"llmPromptTokenPrice":"0x2","llmCompletionTokenPrice":"0x3","llmPaymentCap":"0x0"}"#).unwrap();
+        assert_eq!((llm.llm_prompt_token_price, llm.llm_completion_token_price), (U256::from(2), U256::from(3)));
+        assert!(llm.validate().is_err());
         let zero: Economics = serde_json::from_str(r#"{"multipliers":{"vanilla":0,"zkml":1,"tee":1,"optimistic":1}}"#).unwrap();
         assert!(zero.validate().is_err());
         assert_ne!(stake_address(&Address::ZERO), Address::ZERO);
