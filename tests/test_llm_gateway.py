@@ -27,7 +27,7 @@ MESSAGES = [{"role": "user", "content": "Say something about proofs."}]
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[Devnet]:
-    with Devnet(zkml=False) as n:
+    with Devnet(zkml=False, llm_free=True) as n:
         yield n
 
 

@@ -336,12 +336,18 @@ class Node:
         node i's operator (its owner and payment address in the registry). Their keys and
         certificates are kept in the state directory, so a resumed chain lists the same TEEs."""
         from og_devnet.llm import LlmGateway
+        from og_devnet.llm.payment import Payments, facilitator_key
 
         for i in range(self.settings.llm_gateway_count):
             node = self.nodes[i % len(self.nodes)]
             # The gateway reads its node's fault at each request: set_node_fault applies at once.
             gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog, node.address,
                                       fault=lambda node=node: node.fault, node_index=node.index)  # fmt: skip
+            if not self.settings.llm_free:
+                gateway.payments = Payments(self, facilitator_key(self.settings.mnemonic, i), node.address)
+                if int(self.chain.balance(gateway.payments.facilitator, "latest")) == 0:
+                    # A resumed chain started with more gateways than its genesis funded.
+                    self.chain.set_balance(gateway.payments.facilitator, FACILITATOR_GAS_FUNDS)
             gateway.start()
             self.gateways.append(gateway)
             self.chain.register_enclave(json.dumps(gateway.registry_record(now_ms())))
@@ -386,7 +392,11 @@ class Node:
         import orjson
 
         live = self.chain.pipe().job_json(tx_hash)
-        if live is None:
+        # An LLM gateway answer whose batch has not settled (by record id or batch tx hash).
+        llm_live = None if live is not None else self.chain.llm_inference_json(tx_hash)
+        if llm_live is not None:
+            record = orjson.loads(llm_live)
+        elif live is None:
             record = self.store.inference(tx_hash)
         else:
             record = orjson.loads(live)

@@ -8,7 +8,12 @@ over exactly the text sent. Plain and streamed answers come from the same genera
 (`LlamaRuntime.generate`), so a stream's deltas add up to the plain answer's text.
 
 The gateway honours its node's fault as it is now (og_setNodeFault, `og-devnet nodes`):
-down answers 503, slow answers FACTOR× as late, byzantine signs an output it did not send."""
+down answers 503, slow answers FACTOR× as late, byzantine signs an output it did not send.
+
+Paid gateways (the default; og_devnet.llm.payment) take the x402 payment once the request is
+parsed (a bad request is a 400 that costs nothing; an unpaid one a 402) and settle it once the
+answer is made, before it is sent: a plain answer goes out only paid, and a stream's final,
+signed event only after its payment is in a block."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, StreamingResponse
@@ -29,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from og_devnet.api.security import host_name, is_loopback
 from og_devnet.inference.runtimes import BadInputError, Generation, InferenceError
 from og_devnet.llm import models, tools
+from og_devnet.llm.payment import PaymentRefused, Permit, Settled
 from og_devnet.llm.signing import (
     BadRequest,
     canonical_chat,
@@ -226,6 +233,30 @@ def sign(gateway: LlmGateway, job: Job, found: Answer, fault: Fault | None) -> d
     return proof(gateway.identity.signing_key, gateway.identity.tee_id, job.canonical, output)
 
 
+async def take_payment(gateway: LlmGateway, request: Request) -> Permit | None:
+    """The request's x402 payment, verified and reserved (None on a free gateway); a
+    PaymentRefused (→ 402) when there is none or it does not verify."""
+    if gateway.payments is None:
+        return None
+    return await run_in_threadpool(gateway.payments.authorize, request.headers.get("payment-signature"))
+
+
+async def settle(gateway: LlmGateway, permit: Permit | None, found: Answer) -> Settled | None:
+    """Charges what the answer cost, on chain; blocks (off the event loop) until mined."""
+    if permit is None or gateway.payments is None:
+        return None
+    return await run_in_threadpool(gateway.payments.settle, permit, found.usage)
+
+
+def release(gateway: LlmGateway, permit: Permit | None) -> None:
+    if permit is not None and gateway.payments is not None:
+        gateway.payments.release(permit)
+
+
+def paid_headers(settled: Settled | None) -> dict[str, str]:
+    return {} if settled is None else {"PAYMENT-RESPONSE": settled.header}
+
+
 def headers(served: models.Served) -> dict[str, str]:
     # The id only: a header is Latin-1, and a model's name comes from its file name.
     return {"X-OG-Devnet-Model": str(served.model["id"])}
@@ -243,6 +274,14 @@ def create_app(gateway: LlmGateway) -> FastAPI:
     async def bad_request(_: Request, e: BadRequest) -> JSONResponse:
         return error_response(400, str(e), "invalid_request_error", e.code, e.param)
 
+    @app.exception_handler(PaymentRefused)
+    async def payment_refused(request: Request, e: PaymentRefused) -> JSONResponse:
+        assert gateway.payments is not None
+        extra, _ = gateway.payments.payment_required(str(request.url), str(e))
+        response = error_response(402, str(e), "payment_required", e.reason)
+        response.headers.update(extra)
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
         return error_response(e.status_code, str(e.detail), "invalid_request_error")
@@ -255,48 +294,73 @@ def create_app(gateway: LlmGateway) -> FastAPI:
     async def chat(request: Request) -> Any:
         fault = admit(gateway)
         job = chat_job(gateway, await read_json(request))  # the request, parsed
-        generating = await generate(job, fault)  # the model started: its first piece is in
+        permit = await take_payment(gateway, request)  # paid (402 otherwise)
+        try:
+            generating = await generate(job, fault)  # the model started: its first piece is in
+        except BaseException:
+            release(gateway, permit)
+            raise
         head = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": job.served.name}
         if job.stream:  # answered as the model writes
-            return StreamingResponse(sse(gateway, job, generating, fault, head), media_type="text/event-stream",
+            return StreamingResponse(sse(gateway, job, generating, fault, head, permit), media_type="text/event-stream",
                                      headers={**headers(job.served), "Cache-Control": "no-cache"})  # fmt: skip
-        found = answer(job, await generating.finish())  # answered once the model is done
+        try:
+            found = answer(job, await generating.finish())  # answered once the model is done
+            settled = await settle(gateway, permit, found)  # and paid for
+        finally:
+            release(gateway, permit)
         out = {**head, "object": "chat.completion", "usage": found.usage, **sign(gateway, job, found, fault),
                "choices": [{"index": 0, "message": found.message(), "finish_reason": found.finish_reason}]}  # fmt: skip
-        return JSONResponse(out, headers=headers(job.served))
+        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled)})
 
     @app.post("/v1/completions")
     async def completion(request: Request) -> Any:
         fault = admit(gateway)
         job = completion_job(gateway, await read_json(request))  # the request, parsed
-        found = answer(job, await (await generate(job, fault)).finish())  # generated
+        permit = await take_payment(gateway, request)  # paid (402 otherwise)
+        try:
+            found = answer(job, await (await generate(job, fault)).finish())  # generated
+            settled = await settle(gateway, permit, found)  # and paid for
+        finally:
+            release(gateway, permit)
         text = found.content or ""
         out = {"id": "cmpl-" + secrets.token_hex(12), "object": "text_completion", "created": int(time.time()),
                "model": job.served.name, "completion": text, "usage": found.usage, **sign(gateway, job, found, fault),
                "choices": [{"index": 0, "text": text, "finish_reason": found.finish_reason, "logprobs": None}]}  # fmt: skip
-        return JSONResponse(out, headers=headers(job.served))
+        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled)})
 
     return app
 
 
 async def sse(gateway: LlmGateway, job: Job, generating: Generating, fault: Fault | None,
-              head: dict[str, Any]) -> AsyncIterator[bytes]:  # fmt: skip
+              head: dict[str, Any], permit: Permit | None = None) -> AsyncIterator[bytes]:  # fmt: skip
     """Deltas as the model writes them, then ONE final event with finish_reason, usage and
     the tee_* fields (the SDK keeps only the last final event), then [DONE]. A tools answer
     is one JSON object, so it goes as one delta once whole (og.LLM does not stream tools)."""
-    role: dict[str, Any] = {"role": "assistant"}
-    if job.tools is None:
-        async for piece in generating:
-            yield event(head, {**role, "content": piece})
+    try:
+        role: dict[str, Any] = {"role": "assistant"}
+        if job.tools is None:
+            async for piece in generating:
+                yield event(head, {**role, "content": piece})
+                role = {}
+            assert generating.result is not None
+            found = answer(job, generating.result)
+        else:
+            found = answer(job, await generating.finish())
+            calls = [{"index": i, **c} for i, c in enumerate(found.tool_calls or [])]
+            yield event(head, {**role, "content": found.content, **({"tool_calls": calls} if calls else {})})
             role = {}
-        assert generating.result is not None
-        found = answer(job, generating.result)
-    else:
-        found = answer(job, await generating.finish())
-        calls = [{"index": i, **c} for i, c in enumerate(found.tool_calls or [])]
-        yield event(head, {**role, "content": found.content, **({"tool_calls": calls} if calls else {})})
-        role = {}
-    if role:  # nothing written: still one delta with the role, as OpenAI sends
-        yield event(head, {**role, "content": ""})
-    yield event(head, {}, found.finish_reason, usage=found.usage, **sign(gateway, job, found, fault))
-    yield DONE
+        if role:  # nothing written: still one delta with the role, as OpenAI sends
+            yield event(head, {**role, "content": ""})
+        try:
+            # Paid before the final, signed event: a client gone mid-stream never gets here (the
+            # generator is closed), so it pays nothing; a failed settlement ends with an error.
+            settled = await settle(gateway, permit, found)
+        except PaymentRefused as e:
+            yield b"data: " + json.dumps({"error": {"message": str(e), "type": "payment_required", "code": e.reason}}).encode() + b"\n\n"
+            return
+        paid = {} if settled is None else {"x402_payment": {"transaction": settled.tx_hash, "amount": str(settled.amount)}}
+        yield event(head, {}, found.finish_reason, usage=found.usage, **sign(gateway, job, found, fault), **paid)
+        yield DONE
+    finally:  # however the stream ends, the permit is not held
+        release(gateway, permit)

@@ -19,6 +19,7 @@ from og_devnet._core import keccak256
 from og_devnet.llm.identity import GatewayIdentity
 
 if TYPE_CHECKING:
+    from og_devnet.llm.payment import Payments
     from og_devnet.inference.catalog import ModelCatalog
     from og_devnet.inference.nodes import Fault
 
@@ -60,6 +61,8 @@ class LlmGateway:
         self.fault: Callable[[], Fault | None] = fault or (lambda: None)
         self.node_index = index if node_index is None else node_index
         self.rng = random.Random(index)  # a flaky node's odds, reproducible as the nodes' are
+        #: x402 payment (og_devnet.llm.payment); None: answers are free (--llm-free).
+        self.payments: Payments | None = None
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -52,21 +52,18 @@ def facilitator_key(mnemonic: str, index: int) -> bytes:
 
 
 def facilitator_address(mnemonic: str, index: int) -> str:
-    """The facilitator's address, without importing eth_account (~0.7 s) at start."""
+    return _address_of(facilitator_key(mnemonic, index))
+
+
+def _address_of(key: bytes) -> str:
+    """An account's checksummed address, without importing eth_account (~0.7 s) at start."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    key = ec.derive_private_key(int.from_bytes(facilitator_key(mnemonic, index), "big"), ec.SECP256K1())
-    public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    raw = keccak256(public[1:])[12:].hex()
-    digest = keccak256(raw.encode()).hex()
+    public = ec.derive_private_key(int.from_bytes(key, "big"), ec.SECP256K1()).public_key()
+    raw = keccak256(public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)[1:])[12:].hex()
+    digest = keccak256(raw.encode()).hex()  # EIP-55
     return "0x" + "".join(c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(raw))
-
-
-def facilitator_account(mnemonic: str, index: int) -> LocalAccount:
-    from eth_account import Account
-
-    return Account.from_key(facilitator_key(mnemonic, index))
 
 
 #: What each facilitator is given at genesis, for gas (native OPG, 18 decimals).
@@ -107,11 +104,11 @@ class DevnetSigner:
     """The x402 facilitator signer interface, answered in-process by the devnet: only what
     `verify_upto_permit2(simulate=False)` asks (its addresses, EIP-712 recovery, code)."""
 
-    def __init__(self, node: Node, facilitator: LocalAccount) -> None:
+    def __init__(self, node: Node, facilitator: str) -> None:
         self.node, self.facilitator = node, facilitator
 
     def get_addresses(self) -> list[str]:
-        return [self.facilitator.address]
+        return [self.facilitator]
 
     def get_code(self, address: str) -> bytes:
         return bytes.fromhex(self.node.chain.code(address, "latest")[2:])
@@ -139,15 +136,18 @@ class DevnetSigner:
 class Payments:
     """One gateway's x402 cashier: requirements, verification, settlement."""
 
-    def __init__(self, node: Node, facilitator: LocalAccount, pay_to: str) -> None:
+    def __init__(self, node: Node, facilitator_key: bytes, pay_to: str) -> None:
         import json
 
         economics = json.loads(node.chain.economics_json())
-        self.node, self.facilitator, self.pay_to = node, facilitator, pay_to
+        self.node, self.pay_to = node, pay_to
+        self._key = facilitator_key
+        self._account: LocalAccount | None = None  # made at the first settlement: eth_account loads in ~0.7 s
+        self.facilitator = _address_of(facilitator_key)
         self.cap = int(economics["llmPaymentCap"], 16)
         self.prompt_price = int(economics["llmPromptTokenPrice"], 16)
         self.completion_price = int(economics["llmCompletionTokenPrice"], 16)
-        self.signer = DevnetSigner(node, facilitator)
+        self.signer = DevnetSigner(node, self.facilitator)
         self._lock = threading.Lock()
         #: (owner, nonce) of permits verified and not yet settled or released.
         self._reserved: set[tuple[str, int]] = set()
@@ -158,7 +158,7 @@ class Payments:
 
         return PaymentRequirements(scheme="upto", network=NETWORK, asset=OPG_TOKEN, amount=str(self.cap),
                                    pay_to=self.pay_to, max_timeout_seconds=MAX_TIMEOUT_SECONDS,
-                                   extra={"assetTransferMethod": "permit2", "facilitatorAddress": self.facilitator.address})  # fmt: skip
+                                   extra={"assetTransferMethod": "permit2", "facilitatorAddress": self.facilitator})  # fmt: skip
 
     def payment_required(self, url: str, error: str | None = None) -> tuple[dict[str, str], dict[str, Any]]:
         """The 402's headers and body. No `extensions`: any would make the client read Base."""
@@ -249,7 +249,10 @@ class Payments:
                  auth["from"], (witness["to"], witness["facilitator"], int(witness["validAfter"])),
                  bytes.fromhex(permit.payload.payload["signature"].removeprefix("0x"))],
             )  # fmt: skip
-            tx_hash = self._send("0xff11e7b4" + args.hex())
+            try:
+                tx_hash = self._send("0xff11e7b4" + args.hex())
+            except Exception as e:  # the pool refused it (the facilitator ran out of gas money, ...)
+                raise PaymentRefused("settlement_failed", f"the settlement could not be sent: {e}"[:300]) from None
             receipt = self._wait(tx_hash)
         finally:
             self.release(permit)
@@ -264,10 +267,14 @@ class Payments:
         """Signs and pools a transaction from the facilitator (one at a time: nonces)."""
         chain = self.node.chain
         with self._lock:
-            tx = {"chainId": chain.chain_id, "nonce": chain.nonce(self.facilitator.address, "pending"), "to": UPTO_PROXY,
-                  "data": data, "value": 0, "gas": SETTLE_GAS, "maxFeePerGas": 2 * chain.base_fee() + SUGGESTED_TIP,
+            if self._account is None:
+                from eth_account import Account
+
+                self._account = Account.from_key(self._key)
+            tx = {"chainId": chain.chain_id, "nonce": chain.nonce(self.facilitator, "pending"), "to": UPTO_PROXY,
+                  "data": data, "value": 0, "gas": SETTLE_GAS, "maxFeePerGas": 2 * chain.base_fee + SUGGESTED_TIP,
                   "maxPriorityFeePerGas": SUGGESTED_TIP, "type": 2}  # fmt: skip
-            raw = bytes(self.facilitator.sign_transaction(tx).raw_transaction)
+            raw = bytes(self._account.sign_transaction(tx).raw_transaction)
             tx_hash = chain.submit_raw(raw)
             self.node.tx_pooled(tx_hash, raw)
         self.node.after_submit()
