@@ -282,3 +282,17 @@ def test_a_resumed_chain_keeps_its_gateways(tmp_path: Path) -> None:
         assert registry(n).functions.getActiveTEEs(0).call() == []
         with pytest.raises(ValueError, match="No active LLM proxy TEE"):
             og.LLM(private_key=DEV_KEYS[0], rpc_url=n.rpc_url)
+
+
+def test_llm_model_chooses_the_local_model_and_refuses_an_unknown_one() -> None:
+    from og_devnet.node import NodeError
+
+    with pytest.raises(NodeError, match=r"--llm-model gpt-5=no-such-model: no such language model is loaded"):
+        with Devnet(zkml=False, nodes=1, llm_gateways=1, llm_free=True, llm_models={"gpt-5": "no-such-model"}):
+            pass
+    with Devnet(zkml=False, nodes=1, llm_gateways=1, llm_free=True, llm_models={"openai/gpt-5": "tiny-llama"}) as n:
+        with httpx.Client(verify=False, timeout=60) as c:
+            body = {"model": "gpt-5", "messages": MESSAGES, "max_tokens": 4}
+            ok = c.post(n.gateways[0].endpoint + "/v1/chat/completions", json=body)
+            tiny = next(m for m in n.catalog.list() if m["name"] == "tiny-llama")
+            assert ok.status_code == 200 and ok.headers["x-og-devnet-model"] == tiny["id"]

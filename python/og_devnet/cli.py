@@ -70,6 +70,7 @@ def up(
     call_timeout: Annotated[float, typer.Option("--call-timeout", help="Seconds an eth_call of a contract that calls inference waits for PIPE.")] = 30.0,
     price_feed: Annotated[list[str] | None, typer.Option("--price-feed", help="BASE/QUOTE=FILE.csv: serve this pair's candles at OGHistorical (0x..F5) from 1-minute CSV rows timestamp,open,high,low,close,volume; repeatable.")] = None,
     llm_gateways: Annotated[int | None, typer.Option("--llm-gateways", help="HTTPS LLM gateways for og.LLM, on 127.0.0.1 (default: one per inference node; 0: none).")] = None,
+    llm_model: Annotated[list[str] | None, typer.Option("--llm-model", help="NAME=MODEL: answer og.TEE_LLM name NAME (e.g. gpt-5; * for all) with the local GGUF model MODEL (name or id); repeatable.")] = None,
     llm_free: Annotated[bool, typer.Option("--llm-free", help="LLM gateways answer without x402 payment (default: paid in the devnet's OPG token).")] = False,
     demo_llm: Annotated[bool, typer.Option("--demo-llm", help="Serve og.TEE_LLM names with Gemma 3 270M (needs: pip install 'og-devnet[demo-llm]').")] = False,
 ) -> None:
@@ -101,6 +102,12 @@ def up(
         if not sep or not pair.strip() or not file.strip():
             fail(f"--price-feed {spec!r}: expected BASE/QUOTE=FILE.csv, e.g. ETH/USD=eth.csv", 2)
         feeds[pair.strip().upper()] = Path(file.strip())
+    llm_models: dict[str, str] = {}
+    for spec in llm_model or []:
+        name, sep, model = spec.partition("=")
+        if not sep or not name.strip() or not model.strip():
+            fail(f"--llm-model {spec!r}: expected NAME=MODEL, e.g. gpt-5=tiny-llama", 2)
+        llm_models[name.strip()] = model.strip()
     try:
         settings = Settings(
             host=host, port=port, mining=mining, block_time=block_time, chain_id=chain_id, accounts=accounts,
@@ -110,7 +117,7 @@ def up(
             challenge_window=challenge_window, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
             models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout, price_feeds=feeds,
-            llm_gateways=llm_gateways, llm_free=llm_free, demo_llm=demo_llm,
+            llm_gateways=llm_gateways, llm_models=llm_models, llm_free=llm_free, demo_llm=demo_llm,
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     #: HTTPS LLM gateways for `og.LLM` (TEE registry type 0), each on its own 127.0.0.1 port;
     #: None: one per inference node; 0: none.
     llm_gateways: int | None = Field(None, ge=0, le=64)
+    #: og.TEE_LLM name (e.g. gpt-5 or openai/gpt-5; * for every name) → the local GGUF model
+    #: (name or id) that answers it; unnamed ones get the default (demo model, else tiny-llama).
+    llm_models: dict[str, str] = Field(default_factory=dict)
     #: The LLM gateways answer without x402 payment (no 402, no OPG moves).
     llm_free: bool = False
     #: Register Gemma 3 270M (Q4_K_M GGUF, from the `og-devnet[demo-llm]` extra) and answer

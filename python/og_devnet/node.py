@@ -338,11 +338,16 @@ class Node:
         from og_devnet.llm import LlmGateway
         from og_devnet.llm.payment import Payments, facilitator_key
 
+        known = {n for m in self.catalog.list() if self.catalog.language_model(m["id"]) for n in (m["id"], m["name"])}
+        if missing := {f"{k}={v}" for k, v in self.settings.llm_models.items() if v not in known}:
+            raise NodeError(f"--llm-model {', '.join(sorted(missing))}: no such language model is loaded "
+                            f"(loaded: {', '.join(sorted(known)) or 'none'})")  # fmt: skip
         for i in range(self.settings.llm_gateway_count):
             node = self.nodes[i % len(self.nodes)]
             # The gateway reads its node's fault at each request: set_node_fault applies at once.
             gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog, node.address,
                                       fault=lambda node=node: node.fault, node_index=node.index)  # fmt: skip
+            gateway.model_choices = dict(self.settings.llm_models)
             if not self.settings.llm_free:
                 gateway.payments = Payments(self, facilitator_key(self.settings.mnemonic, i), node.address)
                 if int(self.chain.balance(gateway.payments.facilitator, "latest")) == 0:

@@ -144,6 +144,28 @@ class OnnxRuntime:
         return out
 
 
+#: The chat format of GGUF models that carry no chat template (base models such as the demo
+#: Gemma 3 270M): a plain transcript, which a base model continues as the assistant. Without
+#: it llama-cpp-python falls back to Llama 2's [INST] format, which such models end at once.
+TRANSCRIPT_FORMAT = "og-devnet-transcript"
+_transcript_registered = False
+
+
+def _register_transcript_format() -> None:
+    global _transcript_registered
+    if _transcript_registered:
+        return
+    from llama_cpp import llama_chat_format as formats
+
+    @formats.register_chat_format(TRANSCRIPT_FORMAT)
+    def transcript(messages: list[dict[str, Any]], **_: Any) -> formats.ChatFormatterResponse:
+        names = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool", "function": "Tool"}
+        lines = [f"{names.get(m['role'], m['role'].title())}: {m.get('content') or ''}" for m in messages]
+        return formats.ChatFormatterResponse(prompt="\n".join(lines) + "\nAssistant:", stop=["\nUser:", "\nSystem:"])
+
+    _transcript_registered = True
+
+
 class LlamaRuntime:
     kind = "gguf"
 
@@ -156,8 +178,12 @@ class LlamaRuntime:
             with _quiet_stderr():  # a vocab-only load warns about a 0 training context
                 meta = llama_cpp.Llama(str(path), vocab_only=True, verbose=False).metadata
             trained = int(next((v for k, v in meta.items() if k.endswith(".context_length")), n_ctx))
+            chat_format = None
+            if "tokenizer.chat_template" not in meta:
+                _register_transcript_format()
+                chat_format = TRANSCRIPT_FORMAT
             self.llm = llama_cpp.Llama(str(path), n_ctx=min(n_ctx, trained), n_gpu_layers=gpu, n_threads=1, seed=0,
-                                       verbose=False)  # fmt: skip
+                                       chat_format=chat_format, verbose=False)  # fmt: skip
         except Exception as e:
             raise InferenceError(f"llama.cpp cannot load {path.name}: {e}") from e
         self.n_ctx = min(n_ctx, self.llm.n_ctx())

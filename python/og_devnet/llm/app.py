@@ -159,7 +159,7 @@ def serve(gateway: LlmGateway, body: dict[str, Any]) -> models.Served:
     if not isinstance(name, str) or not name:
         raise BadRequest("'model' must be a non-empty string", "model", "missing_model")
     try:
-        served = models.resolve(gateway.catalog, name)
+        served = models.resolve(gateway.catalog, name, gateway.model_choices)
     except models.NoModel as e:
         raise ApiError(503, str(e), "server_error", "model_unavailable") from None
     if served is None:

@@ -61,6 +61,8 @@ class LlmGateway:
         self.fault: Callable[[], Fault | None] = fault or (lambda: None)
         self.node_index = index if node_index is None else node_index
         self.rng = random.Random(index)  # a flaky node's odds, reproducible as the nodes' are
+        #: SDK model name (or "*") → the local model that answers it (--llm-model).
+        self.model_choices: dict[str, str] = {}
         #: x402 payment (og_devnet.llm.payment); None: answers are free (--llm-free).
         self.payments: Payments | None = None
         self.port = 0

@@ -1,12 +1,14 @@
 """Which local model answers a gateway request, and how it is asked.
 
 Every name `og.TEE_LLM` (SDK 1.1.4) sends — the part after the slash, e.g. `gpt-5` — is
-served by the devnet's default language model: the fixture `tiny-llama`, or else the first
-GGUF model in the catalog. A GGUF model's own catalog name or id also works."""
+served by the model `--llm-model NAME=MODEL` chose for it (`*` for every name), or else by the
+devnet's default language model: the demo model (`--demo-llm`), else the fixture `tiny-llama`,
+else the first GGUF model in the catalog. A GGUF model's own catalog name or id also works."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,8 @@ TEE_LLM_MODELS = (
 )  # fmt: skip
 #: The name the SDK sends → its provider.
 PROVIDERS = {m.split("/", 1)[1]: m.split("/", 1)[0] for m in TEE_LLM_MODELS}
-DEFAULT_MODEL = "tiny-llama"
+#: The default language model, best first: the demo model (--demo-llm), then the fixture.
+DEFAULT_MODELS = ("gemma-3-270m", "tiny-llama")
 
 
 class NoModel(LookupError):
@@ -47,17 +50,30 @@ class Served:
     runtime: LlamaRuntime
 
 
-def resolve(catalog: ModelCatalog, name: str) -> Served | None:
-    """The model serving `name`; None for a name the gateway does not know."""
+def sdk_name(name: str) -> str:
+    """`openai/gpt-5` → `gpt-5`, as og.LLM sends it; other names as they are."""
+    return name.split("/", 1)[1] if name in TEE_LLM_MODELS else name
+
+
+def resolve(catalog: ModelCatalog, name: str, choices: Mapping[str, str] | None = None) -> Served | None:
+    """The model serving `name`; None for a name the gateway does not know. `choices` maps an
+    SDK name (or `*`, every name) to a local model's name or id (`--llm-model`)."""
     languages = [m for m in catalog.list() if catalog.language_model(m["id"]) is not None]
     for m in languages:
         if name in (m["id"], m["name"]):
             return Served(name, m, catalog.language_model(m["id"]))  # type: ignore[arg-type]
-    if name not in PROVIDERS and name not in TEE_LLM_MODELS:
+    choices = {sdk_name(k): v for k, v in (choices or {}).items()}
+    if sdk_name(name) not in PROVIDERS and sdk_name(name) not in choices:
         return None
     if not languages:
         raise NoModel("no language model (GGUF) is loaded on this devnet; register one (og-devnet models add FILE.gguf)")
-    m = next((m for m in languages if m["name"] == DEFAULT_MODEL), languages[0])
+    chosen = choices.get(sdk_name(name)) or choices.get("*")
+    if chosen is not None:
+        m = next((m for m in languages if chosen in (m["id"], m["name"])), None)
+        if m is None:
+            raise NoModel(f"--llm-model {sdk_name(name)}={chosen}: no language model {chosen!r} is loaded")
+    else:
+        m = next((m for d in DEFAULT_MODELS for m in languages if m["name"] == d), languages[0])
     return Served(name, m, catalog.language_model(m["id"]))  # type: ignore[arg-type]
 
 
