@@ -206,7 +206,8 @@ class SealedBlock:
     timestamp_ms: int
     tx_count: int
     #: JSON: {"stored": <core's stored block>, "block": <RPC block, full txs>, "receipts": [...],
-    #: "inferences": [<inference record at inclusion>], "challenge_window", "settlements":
+    #: "inferences": [<inference record at inclusion; LLM answers a batch settled, delivered>],
+    #: "challenge_window", "settlements":
     #: [<settlement step>], "deliveries": [<delivery to prove or watch>], "unsettled"?: [...]}
     record: str
 
@@ -231,6 +232,8 @@ class ChainConfig(TypedDict, total=False):
     challenge_window: int
     body_window: int
     hardfork: str
+    #: Blocks a shared LLM settlement batch waits before its transaction may be included (3).
+    llm_batch_blocks: int
     economics_json: str | None
     contracts_json: str | None
 
@@ -284,6 +287,21 @@ class Chain:
     def next_task_due_ms(self, now_ms: int) -> int | None: ...
     def workflows_json(self, recent: int = 20, task_id: int | None = None) -> str: ...
     def register_enclave(self, record_json: str) -> str: ...
+    def submit_llm_inference(self, submission_json: str) -> tuple[str, str | None]:
+        """Puts an LLM gateway's signed answer in a settlement batch; returns (record id, hash
+        of the batch transaction that will settle it, None for a private answer). JSON fields:
+        tee_id, request_hash, output_hash (0x-hex 32 bytes), timestamp (unix s, as signed),
+        signature (0x-hex RSA-PSS), settlement_type ("batch" | "individual" | "private"),
+        model_id, kind ("chat" | "completion"), input, output (any JSON), t_request_ms,
+        t_result_ms, node (operator address), node_index (int | None), payment ({payer,
+        amount: decimal str, tx_hash?} | None). Verified by the full node when the batch
+        executes: a bad answer is rejected and its node loses the bond."""
+    def llm_inference_json(self, key: str) -> str | None:
+        """A live LLM answer (JSON) by record id, or its batch's records together by the batch
+        transaction's hash; None once its block is published (the store has it)."""
+    @staticmethod
+    def llm_accounts() -> tuple[str, str]:
+        """(sender of shared batches, sender of individual and private batches)."""
     def inference_payload(self, to: str, data: str) -> str | None: ...
     def dev_accounts(self) -> list[tuple[str, str]]: ...
     @staticmethod

@@ -348,6 +348,7 @@ class Node:
             gateway = LlmGateway.open(i, self.state_dir / "llm" / f"gateway-{i}", self.catalog, node.address,
                                       fault=lambda node=node: node.fault, node_index=node.index)  # fmt: skip
             gateway.model_choices = dict(self.settings.llm_models)
+            gateway.submit_record = self.chain.submit_llm_inference
             if not self.settings.llm_free:
                 gateway.payments = Payments(self, facilitator_key(self.settings.mnemonic, i), node.address)
                 if int(self.chain.balance(gateway.payments.facilitator, "latest")) == 0:

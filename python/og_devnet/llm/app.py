@@ -17,7 +17,9 @@ signed event only after its payment is in a block."""
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import secrets
 import threading
 import time
@@ -48,6 +50,8 @@ from og_devnet.llm.streaming import DONE, Generating, event
 if TYPE_CHECKING:
     from og_devnet.inference.nodes import Fault
     from og_devnet.llm.gateway import LlmGateway
+
+log = logging.getLogger("og_devnet.llm")
 
 #: Request bodies over this are refused (413) before they are read in full.
 MAX_BODY = 8 * 1024 * 1024
@@ -257,6 +261,64 @@ def paid_headers(settled: Settled | None) -> dict[str, str]:
     return {} if settled is None else {"PAYMENT-RESPONSE": settled.header}
 
 
+#: X-SETTLEMENT-TYPE as og.LLM sends it (x402SettlementMode: "batch", "private"), with the
+#: og-x402 middleware's other names and its misspellings.
+SETTLEMENT_TYPES = {"batch": "batch", "batch-hashed": "batch", "private": "private", "pivate": "private",
+                    "individual": "individual", "inidvidual": "individual"}  # fmt: skip
+
+
+def settlement_type(request: Request) -> str:
+    given = request.headers.get("x-settlement-type", "batch").strip().lower()
+    if given not in SETTLEMENT_TYPES:
+        raise BadRequest(f"X-SETTLEMENT-TYPE must be batch, individual or private, not {given[:40]!r}",
+                         "X-SETTLEMENT-TYPE", "invalid_settlement_type")  # fmt: skip
+    return SETTLEMENT_TYPES[given]
+
+
+@dataclass
+class Recorded:
+    """The answer's inference record on chain: its id, and the transaction that settles it
+    (None for private answers: payment only)."""
+
+    id: str
+    settlement_tx: str | None
+
+    def headers(self) -> dict[str, str]:
+        return {"X-OG-Inference-Id": self.id, **({"X-Settlement-Tx-Hash": self.settlement_tx} if self.settlement_tx else {})}
+
+    def fields(self) -> dict[str, Any]:
+        """For a stream's final event (its headers went out before the answer was made)."""
+        return {"og_inference_id": self.id, **({"data_settlement_transaction_hash": self.settlement_tx} if self.settlement_tx else {})}
+
+
+async def record(gateway: LlmGateway, job: Job, found: Answer, tee: dict[str, Any], kind: str, t_request_ms: int,
+                 settled: Settled | None) -> Recorded | None:  # fmt: skip
+    """Hands the signed answer to the chain, which settles its hashes in a batch (the full
+    node checks the signature, and that it signs the answer delivered). None if the chain
+    refuses it: the answer is already made and paid, so it still goes out (logged)."""
+    if gateway.submit_record is None:
+        return None
+    output = found.message() if job.kind == "chat" else {"completion": found.content or ""}
+    submission = {
+        "tee_id": tee["tee_id"], "request_hash": tee["tee_request_hash"], "output_hash": tee["tee_output_hash"],
+        "timestamp": int(tee["tee_timestamp"]), "signature": "0x" + base64.b64decode(tee["tee_signature"]).hex(),
+        "settlement_type": kind, "model_id": str(job.served.model["id"]), "kind": job.kind, "input": job.canonical,
+        "output": output, "delivered": found.signed_output, "t_request_ms": t_request_ms, "t_result_ms": now_ms(),
+        "node": gateway.owner, "node_index": gateway.node_index,
+        "payment": None if settled is None else {"payer": settled.payer, "amount": str(settled.amount), "tx_hash": settled.tx_hash},
+    }  # fmt: skip
+    try:
+        record_id, tx = await run_in_threadpool(gateway.submit_record, json.dumps(submission))
+    except Exception:
+        log.exception("LLM gateway %d: the chain refused an answer's record", gateway.index)
+        return None
+    return Recorded(record_id, tx)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def headers(served: models.Served) -> dict[str, str]:
     # The id only: a header is Latin-1, and a model's name comes from its file name.
     return {"X-OG-Devnet-Model": str(served.model["id"])}
@@ -292,8 +354,10 @@ def create_app(gateway: LlmGateway) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
+        t_request = now_ms()
         fault = admit(gateway)
         job = chat_job(gateway, await read_json(request))  # the request, parsed
+        kind = settlement_type(request)
         permit = await take_payment(gateway, request)  # paid (402 otherwise)
         try:
             generating = await generate(job, fault)  # the model started: its first piece is in
@@ -302,21 +366,26 @@ def create_app(gateway: LlmGateway) -> FastAPI:
             raise
         head = {"id": "chatcmpl-" + secrets.token_hex(12), "created": int(time.time()), "model": job.served.name}
         if job.stream:  # answered as the model writes
-            return StreamingResponse(sse(gateway, job, generating, fault, head, permit), media_type="text/event-stream",
+            ledger = Ledger(kind, t_request, permit)
+            return StreamingResponse(sse(gateway, job, generating, fault, head, ledger), media_type="text/event-stream",
                                      headers={**headers(job.served), "Cache-Control": "no-cache"})  # fmt: skip
         try:
             found = answer(job, await generating.finish())  # answered once the model is done
             settled = await settle(gateway, permit, found)  # and paid for
         finally:
             release(gateway, permit)
-        out = {**head, "object": "chat.completion", "usage": found.usage, **sign(gateway, job, found, fault),
+        tee = sign(gateway, job, found, fault)
+        recorded = await record(gateway, job, found, tee, kind, t_request, settled)
+        out = {**head, "object": "chat.completion", "usage": found.usage, **tee,
                "choices": [{"index": 0, "message": found.message(), "finish_reason": found.finish_reason}]}  # fmt: skip
-        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled)})
+        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled), **(recorded.headers() if recorded else {})})
 
     @app.post("/v1/completions")
     async def completion(request: Request) -> Any:
+        t_request = now_ms()
         fault = admit(gateway)
         job = completion_job(gateway, await read_json(request))  # the request, parsed
+        kind = settlement_type(request)
         permit = await take_payment(gateway, request)  # paid (402 otherwise)
         try:
             found = answer(job, await (await generate(job, fault)).finish())  # generated
@@ -324,19 +393,32 @@ def create_app(gateway: LlmGateway) -> FastAPI:
         finally:
             release(gateway, permit)
         text = found.content or ""
+        tee = sign(gateway, job, found, fault)
+        recorded = await record(gateway, job, found, tee, kind, t_request, settled)
         out = {"id": "cmpl-" + secrets.token_hex(12), "object": "text_completion", "created": int(time.time()),
-               "model": job.served.name, "completion": text, "usage": found.usage, **sign(gateway, job, found, fault),
+               "model": job.served.name, "completion": text, "usage": found.usage, **tee,
                "choices": [{"index": 0, "text": text, "finish_reason": found.finish_reason, "logprobs": None}]}  # fmt: skip
-        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled)})
+        return JSONResponse(out, headers={**headers(job.served), **paid_headers(settled), **(recorded.headers() if recorded else {})})
 
     return app
 
 
+@dataclass
+class Ledger:
+    """What a stream settles once its answer is made: the settlement type, when it was asked,
+    and its payment."""
+
+    kind: str = "batch"
+    t_request_ms: int = 0
+    permit: Permit | None = None
+
+
 async def sse(gateway: LlmGateway, job: Job, generating: Generating, fault: Fault | None,
-              head: dict[str, Any], permit: Permit | None = None) -> AsyncIterator[bytes]:  # fmt: skip
+              head: dict[str, Any], ledger: Ledger | None = None) -> AsyncIterator[bytes]:  # fmt: skip
     """Deltas as the model writes them, then ONE final event with finish_reason, usage and
     the tee_* fields (the SDK keeps only the last final event), then [DONE]. A tools answer
     is one JSON object, so it goes as one delta once whole (og.LLM does not stream tools)."""
+    ledger = ledger or Ledger()
     try:
         role: dict[str, Any] = {"role": "assistant"}
         if job.tools is None:
@@ -355,12 +437,14 @@ async def sse(gateway: LlmGateway, job: Job, generating: Generating, fault: Faul
         try:
             # Paid before the final, signed event: a client gone mid-stream never gets here (the
             # generator is closed), so it pays nothing; a failed settlement ends with an error.
-            settled = await settle(gateway, permit, found)
+            settled = await settle(gateway, ledger.permit, found)
         except PaymentRefused as e:
             yield b"data: " + json.dumps({"error": {"message": str(e), "type": "payment_required", "code": e.reason}}).encode() + b"\n\n"
             return
         paid = {} if settled is None else {"x402_payment": {"transaction": settled.tx_hash, "amount": str(settled.amount)}}
-        yield event(head, {}, found.finish_reason, usage=found.usage, **sign(gateway, job, found, fault), **paid)
+        tee = sign(gateway, job, found, fault)
+        recorded = await record(gateway, job, found, tee, ledger.kind, ledger.t_request_ms or now_ms(), settled)
+        yield event(head, {}, found.finish_reason, usage=found.usage, **tee, **paid, **(recorded.fields() if recorded else {}))
         yield DONE
     finally:  # however the stream ends, the permit is not held
-        release(gateway, permit)
+        release(gateway, ledger.permit)

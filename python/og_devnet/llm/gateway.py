@@ -63,6 +63,9 @@ class LlmGateway:
         self.rng = random.Random(index)  # a flaky node's odds, reproducible as the nodes' are
         #: SDK model name (or "*") → the local model that answers it (--llm-model).
         self.model_choices: dict[str, str] = {}
+        #: Hands a signed answer's record to the chain (`Chain.submit_llm_inference`): its
+        #: id and settling transaction. None: answers are not recorded (a gateway on its own).
+        self.submit_record: Callable[[str], tuple[str, str | None]] | None = None
         #: x402 payment (og_devnet.llm.payment); None: answers are free (--llm-free).
         self.payments: Payments | None = None
         self.port = 0

@@ -181,7 +181,8 @@ class ChainStore:
     @staticmethod
     def _settle(s: Session, settlements: list[dict[str, Any]]) -> None:
         """A later block took a settlement step for inferences delivered earlier: the core
-        applies it to the stored record."""
+        applies it to the stored record. An LLM batch delivers and settles its answers in the
+        same block: their rows, added by `_add_block` in this transaction, are found here too."""
         for st in settlements:
             row = s.get(InferenceRow, st["id"].lower())
             if row is None:

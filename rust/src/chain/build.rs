@@ -98,7 +98,7 @@ impl StateView for Ledger<'_> {
 impl Ledger<'_> {
     /// Moves up to `amount` out of `from` (a stake may hold less than a bond); returns what
     /// moved. `to` None burns it.
-    fn transfer(&mut self, from: Address, to: Option<Address>, amount: U256) -> U256 {
+    pub(super) fn transfer(&mut self, from: Address, to: Option<Address>, amount: U256) -> U256 {
         let mut source = self.get(from);
         let moved = amount.min(source.balance);
         if let Some(to) = to {
@@ -124,6 +124,8 @@ pub(super) struct Execution {
     /// Contract transactions whose execution asked for inference the simulation did not
     /// record: simulated again and their jobs re-dispatched.
     pub resimulate: Vec<B256>,
+    /// What the LLM batch transactions found (applied only when the block is sealed).
+    pub llm: Vec<super::llm::BatchOutcome>,
 }
 
 impl Chain {
@@ -147,7 +149,7 @@ impl Chain {
         // Reads see this block's layer: the parent's state plus edits made since
         // (anvil_setBalance), which become part of this block.
         let mut ledger = Ledger::new(&*self.state, &self.blocks, number);
-        let Settled { records: settlements, penalties, slashed_nodes } = settle(
+        let Settled { records: mut settlements, penalties, slashed_nodes } = settle(
             &mut self.deliveries,
             &self.pipe,
             &self.economics,
@@ -157,7 +159,7 @@ impl Chain {
         self.staged_penalties = penalties;
         self.staged_slashed_nodes = slashed_nodes;
         let env = self.block_env(number, timestamp, base_fee);
-        let Execution { included, receipts, gas_used, dropped, resimulate } = self.execute_ready(&mut ledger, &env);
+        let Execution { included, receipts, gas_used, dropped, resimulate, llm } = self.execute_ready(&mut ledger, &env);
         let mut new_deliveries: Vec<Delivery> = Vec::new();
         for (tx, receipt) in included.iter().zip(&receipts) {
             if hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash) {
@@ -174,6 +176,8 @@ impl Chain {
 
         let changes = ledger.into_changes();
         changes.commit(&mut *self.state);
+        let deliveries_settled = !settlements.is_empty();
+        settlements.extend(self.llm_sealed(llm, number, timestamp_ms));
         let state_changes = self.state.changes_at(number);
         let evm_changes = self.state.evm_changes_at(number);
         let header = Header {
@@ -189,7 +193,7 @@ impl Chain {
             settlements_root: Block::settlements_root(&settlements),
             ..Block::body_header(&included, &receipts)
         };
-        self.deliveries_changed |= !new_deliveries.is_empty() || !settlements.is_empty();
+        self.deliveries_changed |= !new_deliveries.is_empty() || deliveries_settled;
         self.deliveries.extend(new_deliveries);
         for (i, tx) in included.iter().enumerate() {
             self.tx_index.insert(tx.hash, (number, i));
@@ -230,11 +234,13 @@ impl Chain {
         let pipe = &self.pipe;
         // An inference transaction goes in once its race is decided (a contract transaction
         // once every call its simulation recorded is); block production never waits for one.
+        // An LLM batch once its wait is over.
         let candidates = self.pool.ready_in_order(|a| state.account_at(a, number).nonce, base_fee, |tx| {
-            !(hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash)) || pipe.is_decided(&tx.hash)
+            (!(hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash)) || pipe.is_decided(&tx.hash))
+                && self.llm_ready(tx, number)
         });
         let mut deferred: HashSet<Address> = HashSet::new();
-        let mut out = Execution { included: vec![], receipts: vec![], gas_used: 0, dropped: vec![], resimulate: vec![] };
+        let mut out = Execution { included: vec![], receipts: vec![], gas_used: 0, dropped: vec![], resimulate: vec![], llm: vec![] };
         for tx in candidates {
             if deferred.contains(&tx.sender) {
                 continue;
@@ -244,7 +250,9 @@ impl Chain {
                 deferred.insert(tx.sender);
                 continue;
             }
-            let receipt = if self.needs_evm(ledger, tx.to()) {
+            let receipt = if super::llm::is_batch_tx(&tx) {
+                self.execute_llm_batch(ledger, base_fee, &tx, out.gas_used, &mut out.llm)
+            } else if self.needs_evm(ledger, tx.to()) {
                 self.execute_contract_tx(ledger, env, &tx, out.gas_used)
             } else {
                 self.execute_native_tx(ledger, base_fee, &tx, out.gas_used)
@@ -393,7 +401,7 @@ impl Chain {
 }
 
 /// What became of one transaction while building a block.
-enum TxResult {
+pub(super) enum TxResult {
     Included(Receipt),
     /// It can never run (its sender cannot pay any more).
     Dropped,

@@ -16,6 +16,9 @@ pub struct ChainConfig {
     /// Blocks whose bodies stay in memory (older ones are read back from the store).
     pub body_window: u64,
     pub hardfork: crate::evm::SpecId,
+    /// A shared LLM batch is ready for its block once this many blocks have passed since it
+    /// opened (see `llm/`).
+    pub llm_batch_blocks: u64,
 }
 
 impl ChainConfig {
@@ -28,6 +31,7 @@ impl ChainConfig {
             challenge_window: DEFAULT_CHALLENGE_WINDOW,
             body_window: DEFAULT_BODY_WINDOW,
             hardfork: crate::evm::DEFAULT_SPEC,
+            llm_batch_blocks: super::llm::DEFAULT_LLM_BATCH_BLOCKS,
         }
     }
 }
@@ -56,5 +60,6 @@ impl Chain {
         self.set_challenge_window(config.challenge_window);
         self.set_body_window(config.body_window);
         self.set_hardfork(config.hardfork);
+        self.set_llm_batch_blocks(config.llm_batch_blocks);
     }
 }

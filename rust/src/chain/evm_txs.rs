@@ -116,6 +116,7 @@ impl Chain {
         for h in hashes {
             self.preexec.remove(h);
         }
+        self.llm_forget(hashes);
     }
 
     /// The layer and block environment a call at `tag` runs in.

@@ -9,6 +9,7 @@ pub mod economics;
 pub mod error;
 pub mod fees;
 pub mod genesis;
+pub mod llm;
 pub mod logs;
 pub mod mempool;
 pub mod merkle;
@@ -131,6 +132,8 @@ pub struct Chain {
     /// eth_calls waiting for their inference (see `evm_txs.rs`), and how many were made.
     pending_calls: HashMap<B256, evm_txs::PendingCall>,
     call_counter: u64,
+    /// LLM gateway answers waiting in batches for their settlement (see `llm/`).
+    llm: llm::LlmBatches,
 }
 
 impl Chain {
@@ -154,6 +157,9 @@ impl Chain {
         // The account scheduled workflow runs are sent from pays their gas and fees.
         let scheduler_funds = U256::from(native::scheduler::SCHEDULER_BALANCE_OPG) * U256::from(genesis::OPG);
         funded.push((native::scheduler::SCHEDULER_ACCOUNT, scheduler_funds));
+        // So do the accounts LLM batch settlements are sent from.
+        let llm_funds = U256::from(llm::LLM_ACCOUNT_BALANCE_OPG) * U256::from(genesis::OPG);
+        funded.extend([(llm::LLM_BATCH_ACCOUNT, llm_funds), (llm::LLM_SINGLE_ACCOUNT, llm_funds)]);
         let mut state = MemoryState::default();
         for (address, balance) in &funded {
             state.set_account(*address, 0, Account { balance: *balance, nonce: 0 });
@@ -221,6 +227,7 @@ impl Chain {
             impersonated: Default::default(),
             pending_calls: HashMap::new(),
             call_counter: 0,
+            llm: Default::default(),
         })
     }
 
@@ -415,6 +422,7 @@ impl Chain {
     pub fn settlement_due(&self, now_ms: u64) -> bool {
         let number = self.tip() + 1;
         self.pipe.has_penalties()
+            || self.llm_settlement_due()
             || self.deliveries.iter().any(|d| {
                 d.included_block < number
                     && settlement::next_step(d, number, now_ms, self.challenge_window, || Ok(())) != settlement::Step::Wait
@@ -831,7 +839,8 @@ impl Chain {
         self.state = snap.state;
         self.published = snap.head;
         let (state, at) = (&self.state, snap.head + 1);
-        let dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
+        let mut dropped = self.pool.prune(|a| state.account_at(a, at).nonce);
+        dropped.extend(self.llm_reverted());
         self.forget_jobs(&dropped);
         Ok(true)
     }
@@ -850,6 +859,7 @@ impl Chain {
         }
         self.published = number;
         self.staged_penalties.clear();
+        self.llm_published();
         for node in std::mem::take(&mut self.staged_slashed_nodes) {
             self.pipe.note_penalty(node);
         }
@@ -878,6 +888,7 @@ impl Chain {
         // The nodes the block would have slashed are slashed by the next one instead.
         self.pipe.restore_penalties(std::mem::take(&mut self.staged_penalties));
         self.staged_slashed_nodes.clear();
+        self.llm_discarded();
         // Edits made between blocks were folded into the staged block's layer and go with it.
         self.state.truncate_after(self.published);
         for tx in block.transactions {
@@ -918,3 +929,5 @@ mod tests_evm;
 mod tests_historical;
 #[cfg(test)]
 mod tests_workflows;
+#[cfg(test)]
+mod tests_llm;

@@ -13,6 +13,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::chain::llm::LlmSettlement;
 use crate::chain::native::hub::CallKind;
 use crate::chain::settlement::SettlementRecord;
 
@@ -461,6 +462,9 @@ pub struct InferenceRecord {
     /// Every settlement step taken for it, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement_steps: Option<Vec<SettlementStep>>,
+    /// An LLM gateway answer (`chain/llm`): what was signed, its batch, its Merkle leaf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmSettlement>,
 }
 
 impl InferenceRecord {
@@ -497,6 +501,7 @@ impl InferenceRecord {
             dispute: None,
             penalties: None,
             settlement_steps: None,
+            llm: None,
         }
     }
 

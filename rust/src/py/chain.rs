@@ -265,6 +265,31 @@ impl PyChain {
         Ok(id.to_string())
     }
 
+    /// Puts an LLM gateway's signed answer (JSON, fields in `_core.pyi`) in a settlement
+    /// batch: (record id, hash of the batch transaction that will settle it; None for a
+    /// private answer). The full node verifies it when that transaction executes.
+    fn submit_llm_inference(&self, py: Python<'_>, submission_json: &str) -> PyResult<(String, Option<String>)> {
+        let submission: crate::chain::llm::LlmSubmission = serde_json::from_str(submission_json)
+            .map_err(|e| to_py(crate::chain::ChainError::InvalidArgument(format!("LLM submission: {e}"))))?;
+        let (id, tx) = py.detach(|| self.lock().submit_llm_inference(submission)).map_err(to_py)?;
+        self.nudge_miner();
+        Ok((id.to_string(), tx.map(|h| h.to_string())))
+    }
+
+    /// A live LLM answer's record (JSON) by its id, or its batch's records together by the
+    /// batch transaction's hash; None when the chain does not hold it (the store may).
+    fn llm_inference_json(&self, py: Python<'_>, key: &str) -> PyResult<Option<String>> {
+        let key = convert::hash(key)?;
+        Ok(py.detach(|| self.lock().llm_inference_json(&key)))
+    }
+
+    /// (shared batches' sender, individual and private batches' sender), checksummed.
+    #[staticmethod]
+    fn llm_accounts() -> (String, String) {
+        use crate::chain::llm::{LLM_BATCH_ACCOUNT, LLM_SINGLE_ACCOUNT};
+        (LLM_BATCH_ACCOUNT.to_checksum(None), LLM_SINGLE_ACCOUNT.to_checksum(None))
+    }
+
     /// Serves `pair` (`BASE/QUOTE`) at OGHistorical (0x..F5) from CSV text
     /// (`timestamp,open,high,low,close,volume`) instead of the synthetic market.
     fn set_price_feed(&self, py: Python<'_>, pair: &str, csv_text: &str) -> PyResult<()> {

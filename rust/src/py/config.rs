@@ -52,6 +52,9 @@ pub struct ConfigArgs<'py> {
     body_window: u64,
     #[pyo3(default = "prague".to_string())]
     hardfork: String,
+    /// Blocks a shared LLM settlement batch waits before its transaction may be included.
+    #[pyo3(default = crate::chain::llm::DEFAULT_LLM_BATCH_BLOCKS)]
+    llm_batch_blocks: u64,
     /// Prices, stakes and bonds as saved with a chain (a resumed chain keeps its own).
     #[pyo3(default)]
     economics_json: Option<String>,
@@ -91,6 +94,7 @@ impl ConfigArgs<'_> {
         config.challenge_window = self.challenge_window;
         config.body_window = self.body_window;
         config.hardfork = crate::evm::hardfork(&self.hardfork).map_err(invalid)?;
+        config.llm_batch_blocks = self.llm_batch_blocks;
         Ok(config)
     }
 }

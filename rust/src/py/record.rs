@@ -375,6 +375,8 @@ pub fn seal(c: &mut Chain, now_ms: u64) -> Result<Sealed, ChainError> {
         .map(DeliveryNotice::try_from)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ChainError::InvalidArgument(format!("block {number}: {e}")))?;
+    // LLM answers the block settled, as delivered: their steps are in `settlements`.
+    inferences.extend(c.llm_block_records(number));
     let changed = c.take_deliveries_changed();
     let record = SealRecord {
         stored,

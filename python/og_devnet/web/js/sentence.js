@@ -11,6 +11,7 @@ export function sentence(r) {
   const gap = duration(r.trust_gap_ms ?? (r.t_settled && r.t_settled - r.t_result));
   const where = r.settlement_block !== null && r.settlement_block !== undefined ? ` in block ${r.settlement_block}` : "";
   const reason = r.rejection_reason || lastStep(r)?.reason || "no reason given";
+  if (r.llm) return llm(r, head, gap, where, reason);
   switch (r.mode_name) {
     case "VANILLA":
       return r.status === "settled"
@@ -31,6 +32,16 @@ export function sentence(r) {
     default:
       return `${head}; status ${r.status}.`;
   }
+}
+
+/** An LLM gateway's answer: delivered over pinned HTTPS, its signed hashes settled in a batch. */
+function llm(r, head, gap, where, reason) {
+  const batch = `batch #${r.llm.batch_id}`;
+  const tee = `the gateway's enclave (TEE ${r.llm.tee_id.slice(0, 10)}…)`;
+  if (r.llm.settlement_type === "private" && r.status === "settled") return `${head}; it was paid for and settled privately (no hashes published)${where}.`;
+  if (r.status === "settled") return `${head}; the full node checked its signature and settled it in ${batch} ${gap} later${where}. In between, you trusted ${tee}.`;
+  if (r.status === "rejected") return `${head}, but its signature was rejected when ${batch} settled${where}: ${reason}. Do not trust this answer.`;
+  return `${head}; its signed hashes wait in ${batch}, which settles in a few blocks. Until then, you are trusting ${tee}.`;
 }
 
 function optimistic(r, head, gap, where, reason, node) {

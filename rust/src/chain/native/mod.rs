@@ -10,14 +10,19 @@ pub const TEE_REGISTRY: Address = address!("703cB174AEadB35D611858369B4b1111dC9A
 /// straight to it.
 pub const OG_HISTORICAL: Address = address!("00000000000000000000000000000000000000F5");
 
+/// Where LLM gateway answers are settled in batches (`chain/llm`): the chain's own
+/// `settleBatch(batchId)` transactions go here.
+pub const LLM_SETTLEMENT: Address = address!("00000000000000000000000000000000000000F6");
+
 pub use scheduler::WORKFLOW_SCHEDULER;
 
-pub const NATIVE_CONTRACTS: [(&str, Address); 5] = [
+pub const NATIVE_CONTRACTS: [(&str, Address); 6] = [
     ("inference_hub", INFERENCE_HUB),
     ("inference_precompile", INFERENCE_PRECOMPILE),
     ("tee_registry", TEE_REGISTRY),
     ("og_historical", OG_HISTORICAL),
     ("workflow_scheduler", WORKFLOW_SCHEDULER),
+    ("llm_settlement", LLM_SETTLEMENT),
 ];
 
 pub fn is_native(address: &Address) -> bool {

@@ -68,6 +68,11 @@ impl TeeRegistry {
         self.enclaves.push(record);
     }
 
+    /// The enclave with id `id` (keccak256 of its key), as registered now.
+    pub fn get(&self, id: &B256) -> Option<&EnclaveRecord> {
+        self.enclaves.iter().find(|e| e.id() == *id)
+    }
+
     /// Answers an `eth_call`; the error is a revert reason.
     pub fn call(&self, data: &[u8], now_ms: u64) -> Result<Vec<u8>, String> {
         let selector: [u8; 4] = data.get(..4).and_then(|s| s.try_into().ok()).ok_or("calldata is shorter than a selector")?;

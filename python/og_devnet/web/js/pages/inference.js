@@ -144,13 +144,37 @@ function detailFacts(r) {
     ["Disputed", at(r, "t_disputed")],
     ["Settled", at(r, "t_settled")],
     ["Trust gap", r.trust_gap_ms !== null && r.trust_gap_ms !== undefined ? h("strong", {}, duration(r.trust_gap_ms)) : null],
-    ["Fee paid", r.fee_paid ? opg(r.fee_paid) : null],
+    ["Fee paid", r.fee_paid && !r.llm ? opg(r.fee_paid) : null],
     ["Slashed", r.slashed && r.slashed !== "0" ? opg(r.slashed) : null],
     ["Rejection reason", r.rejection_reason ? h("span", { class: "error" }, r.rejection_reason) : null],
   ]);
 }
 
+/** An LLM gateway's answer: what the TEE signed, what the full node made of it, the batch
+ *  that settled it and the x402 payment. */
+function llmView(r) {
+  const l = r.llm;
+  const checked = r.status === "settled" ? h("span", { class: "ok", "data-testid": "llm-signature" }, "verified by the full node against the registry's key")
+    : r.status === "rejected" ? h("span", { class: "error", "data-testid": "llm-signature" }, `rejected: ${r.rejection_reason || "the signature does not verify"}`)
+    : h("span", { "data-testid": "llm-signature" }, "not checked yet (checked when its batch settles)");
+  const pay = l.payment;
+  return facts([
+    ["answered by", ["TEE ", mono(l.tee_id), " of ", addressLink(l.node)]],
+    ["signature", checked],
+    ["signed at", l.timestamp ? `${clockTime(l.timestamp * 1000)} (unix ${l.timestamp})` : null],
+    ["request hash", mono(l.request_hash)],
+    ["output hash", mono(l.output_hash)],
+    ["RSA-PSS signature", h("span", { class: "hash", title: l.signature }, shortHash(l.signature))],
+    ["settlement", l.settlement_type === "private" ? "private: payment only, no hashes published" : l.settlement_type],
+    ["batch", h("span", { "data-testid": "llm-batch" }, `#${l.batch_id} in `, txLink(l.batch_tx_hash, true))],
+    ["Merkle root", l.merkle_root ? mono(l.merkle_root) : null],
+    ["leaf", l.leaf ? [mono(l.leaf), ` (index ${l.leaf_index})`] : null],
+    ["paid", pay ? h("span", { "data-testid": "llm-payment" }, opg(pay.amount), " by ", addressLink(pay.payer), pay.tx_hash ? [" in ", txLink(pay.tx_hash, true)] : "") : "free (--llm-free)"],
+  ]);
+}
+
 function proofView(r) {
+  if (r.llm) return llmView(r);
   const rows = [];
   if (r.proof && typeof r.proof === "object") {
     for (const [key, value] of Object.entries(r.proof)) {
@@ -178,6 +202,7 @@ function proofView(r) {
 }
 
 function attemptsTable(r) {
+  if (r.llm) return h("p", { class: "empty" }, "None: an LLM gateway answers over HTTPS itself; no PIPE race is run.");
   const rows = (r.attempts || []).map((a) => [
     [nodeLink(a.node), a.hedge ? h("span", { class: "tag" }, " hedge") : null],
     a.dispatched_ms ? `+${duration(a.dispatched_ms - r.t_request)}` : "–",
