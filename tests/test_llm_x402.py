@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DEV_KEYS
+from conftest import DEV_KEYS, wait_until
 from og_devnet import Devnet
 from og_devnet.base.genesis import OPG_TOKEN, PERMIT2
 from web3 import Web3
@@ -67,6 +67,10 @@ def test_the_unmodified_sdk_pays_in_devnet_opg(node: Devnet) -> None:
     assert isinstance(json.loads(call["function"]["arguments"])["city"], str)
     verdict = json.loads(out["json"])
     assert verdict["verdict"] in ("valid", "invalid") and isinstance(verdict["confidence"], int)
+    # The SDK read the data settlement's transaction: the batch that holds the answer's record.
+    batch = httpx.post(node.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "og_getInference", "params": [out["settlement_tx"]]}).json()["result"]
+    records = batch.get("calls", [batch])
+    assert any(r["output"]["content"] == out["chat"] and r["llm"]["batch_tx_hash"] == out["settlement_tx"] for r in records)
     # Six answers, six settlements: what the receipts moved is what the balance lost.
     paid = paid_transfers(node, payer, start)
     assert len(paid) == 6 and all(p["status"] == 1 and 0 < p["amount"] <= 10**17 for p in paid)
@@ -144,3 +148,24 @@ def test_refused_payments_move_nothing(node: Devnet) -> None:
     bad = post(node, {"PAYMENT-SIGNATURE": fresh}, {**CHAT, "max_tokens": -1})
     assert bad.status_code == 400 and token.functions.balanceOf(payer).call() == after
     assert post(node, {"PAYMENT-SIGNATURE": fresh}).status_code == 200
+
+
+def test_a_client_gone_mid_stream_pays_nothing_and_the_gateway_keeps_serving(node: Devnet) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
+    key = DEV_KEYS[0]
+    payer = w3.eth.account.from_key(key).address
+    tx = opg(node).functions.approve(PERMIT2, 10**18).transact({"from": payer})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    balance = opg(node).functions.balanceOf(payer).call()
+    header = sign(key, required(post(node)))
+    with httpx.Client(verify=False, timeout=60) as c:
+        with c.stream("POST", gateway_url(node), json={**CHAT, "max_tokens": 200, "stream": True},
+                      headers={"PAYMENT-SIGNATURE": header}) as r:  # fmt: skip
+            assert r.status_code == 200
+            first = next(line for line in r.iter_lines() if line.startswith("data: "))
+            assert '"delta"' in first
+        # Gone after the first delta: no settlement, no OPG moved; the permit is still good once
+        # the gateway has noticed (until then it answers 402 nonce_in_use, which moves nothing).
+        wait_until("the permit freed", lambda: post(node, {"PAYMENT-SIGNATURE": header}).status_code == 200, 30)
+    paid = paid_transfers(node, payer, 0)
+    assert len(paid) == 1 and balance - opg(node).functions.balanceOf(payer).call() == paid[0]["amount"]

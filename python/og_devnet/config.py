@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     provers: int = Field(1, ge=1, le=16)
     #: OPTIMISTIC results settle this many blocks after inclusion unless challenged.
     challenge_window: int = Field(20, ge=1, le=100_000)
+    #: LLM answers (batch settlement): blocks a shared batch waits for more answers before its
+    #: transaction (the Merkle root of their hashes) may go in a block.
+    llm_batch_blocks: int = Field(3, ge=0, le=10_000)
     #: Share of OPTIMISTIC results the watcher re-executes.
     watch_rate: float = Field(1.0, ge=0, le=1)
 

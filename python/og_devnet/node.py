@@ -218,6 +218,7 @@ class Node:
                 "cooldown_ms": 5000,
             },
             "challenge_window": s.challenge_window, "body_window": s.body_window, "hardfork": s.hardfork,
+            "llm_batch_blocks": s.llm_batch_blocks,
         }  # fmt: skip
         meta = self.store.meta()
         if meta and meta.get("schema") != STORE_SCHEMA:

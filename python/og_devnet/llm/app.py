@@ -23,7 +23,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -324,6 +324,18 @@ def headers(served: models.Served) -> dict[str, str]:
     return {"X-OG-Devnet-Model": str(served.model["id"])}
 
 
+async def begin(gateway: LlmGateway, request: Request,
+                parse: Callable[[LlmGateway, dict[str, Any]], Job]) -> tuple[int, Fault | None, Job, str, Permit | None]:  # fmt: skip
+    """A request's first steps, in order: the node's fault (503 if down), the request parsed
+    (400s cost nothing), its settlement type, then its payment (402 if unpaid). Returns when
+    it came, the fault, the job, the settlement type and the reserved permit."""
+    t_request = now_ms()
+    fault = admit(gateway)
+    job = parse(gateway, await read_json(request))
+    kind = settlement_type(request)
+    return t_request, fault, job, kind, await take_payment(gateway, request)
+
+
 def create_app(gateway: LlmGateway) -> FastAPI:
     app = FastAPI(title=f"og-devnet LLM gateway {gateway.index}", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LoopbackOnly)
@@ -354,11 +366,7 @@ def create_app(gateway: LlmGateway) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        t_request = now_ms()
-        fault = admit(gateway)
-        job = chat_job(gateway, await read_json(request))  # the request, parsed
-        kind = settlement_type(request)
-        permit = await take_payment(gateway, request)  # paid (402 otherwise)
+        t_request, fault, job, kind, permit = await begin(gateway, request, chat_job)
         try:
             generating = await generate(job, fault)  # the model started: its first piece is in
         except BaseException:
@@ -382,11 +390,7 @@ def create_app(gateway: LlmGateway) -> FastAPI:
 
     @app.post("/v1/completions")
     async def completion(request: Request) -> Any:
-        t_request = now_ms()
-        fault = admit(gateway)
-        job = completion_job(gateway, await read_json(request))  # the request, parsed
-        kind = settlement_type(request)
-        permit = await take_payment(gateway, request)  # paid (402 otherwise)
+        t_request, fault, job, kind, permit = await begin(gateway, request, completion_job)
         try:
             found = answer(job, await (await generate(job, fault)).finish())  # generated
             settled = await settle(gateway, permit, found)  # and paid for

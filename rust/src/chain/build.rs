@@ -163,7 +163,7 @@ impl Chain {
         let mut new_deliveries: Vec<Delivery> = Vec::new();
         for (tx, receipt) in included.iter().zip(&receipts) {
             if hub::is_inference_contract(tx.to()) || self.preexec.contains_key(&tx.hash) {
-                self.pipe.mark_included(&tx.hash, number, timestamp_ms);
+                self.pipe.mark_included(&tx.hash, number, timestamp_ms, self.challenge_window);
                 if receipt.status {
                     new_deliveries.extend(self.pipe.deliveries(&tx.hash, number).into_iter().map(|mut d| {
                         d.sender = tx.sender;

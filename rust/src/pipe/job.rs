@@ -143,6 +143,9 @@ pub struct InferenceJob {
     pub t_result: Option<u64>,
     pub t_included: Option<u64>,
     pub block: Option<u64>,
+    /// OPTIMISTIC: the chain's challenge window when the job's block was sealed, so the live
+    /// record (read between sealing and storing) already says when the window closes.
+    pub challenge_window: Option<u64>,
     pub attempts: Vec<Attempt>,
     pub winner: Option<usize>,
     pub logs: Vec<Log>,
@@ -176,6 +179,7 @@ impl InferenceJob {
             t_request: now,
             t_result: None,
             t_included: None,
+            challenge_window: None,
             block: None,
             attempts: vec![],
             winner: None,
@@ -200,6 +204,7 @@ impl InferenceJob {
             t_request: now,
             t_result: Some(now),
             t_included: None,
+            challenge_window: None,
             block: None,
             attempts: vec![],
             winner: None,
@@ -268,6 +273,10 @@ impl InferenceJob {
         r.winner_address = winner.map(|a| address_of(a.node));
         r.output = winner.and_then(|a| a.output.as_deref()).and_then(|o| serde_json::from_str(o).ok());
         r.error = self.error.clone();
+        // Settlement fields come with the block's record; when the window closes is known now.
+        if let (Mode::Optimistic, Status::Challengeable, Some(block), Some(window)) = (r.mode, r.status, self.block, self.challenge_window) {
+            r.challenge_window_ends = Some(block + window);
+        }
         r.attempts = self
             .attempts
             .iter()

@@ -560,12 +560,13 @@ impl Pipe {
             .collect()
     }
 
-    pub fn mark_included(&self, tx: &B256, block: u64, timestamp_ms: u64) {
+    pub fn mark_included(&self, tx: &B256, block: u64, timestamp_ms: u64, challenge_window: u64) {
         let mut s = self.lock();
         for id in s.ids(tx) {
             if let Some(j) = s.jobs.get_mut(&id) {
                 j.block = Some(block);
                 j.t_included = Some(timestamp_ms);
+                j.challenge_window = Some(challenge_window);
             }
         }
     }

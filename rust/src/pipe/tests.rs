@@ -273,7 +273,7 @@ fn the_record_of_a_job_is_typed_and_its_json_is_the_wire() {
     p.complete(0, w.job, w.attempt, Ok(GOOD.into()), false);
     let r = p.record(&tx(1)).unwrap();
     assert_eq!((r.mode, r.status, r.winner_node, r.mode_name.as_str()), (Mode::Vanilla, Status::ResultReady, Some(0), "VANILLA"));
-    p.mark_included(&tx(1), 7, 1_000_050);
+    p.mark_included(&tx(1), 7, 1_000_050, 20);
     let mut r = p.records(&tx(1)).remove(0);
     assert_eq!((r.status, r.block_number), (Status::Settled, Some(7)));
     r.included(7, 20);
@@ -281,4 +281,11 @@ fn the_record_of_a_job_is_typed_and_its_json_is_the_wire() {
     let j = p.job_json(&tx(1)).unwrap();
     assert_eq!((j["mode"].clone(), j["status"].clone(), j["attempts"][0]["outcome"].clone()), (serde_json::json!(0), serde_json::json!("settled"), serde_json::json!("won")));
     assert!(j.get("t_settled").is_none(), "the live record: settlement fields come with the block's record");
+    // An OPTIMISTIC job's live record says when its window closes as soon as it is in a block.
+    p.submit(tx(2), vec![InferenceCall { mode: Mode::Optimistic as u8, ..call() }], false);
+    let w = take(&p, 0).unwrap();
+    p.complete(0, w.job, w.attempt, Ok(GOOD.into()), false);
+    p.mark_included(&tx(2), 8, 1_000_060, 20);
+    let r = p.record(&tx(2)).unwrap();
+    assert_eq!((r.status, r.challenge_window_ends, r.t_settled), (Status::Challengeable, Some(28), None));
 }
