@@ -309,8 +309,8 @@ async def record(gateway: LlmGateway, job: Job, found: Answer, tee: dict[str, An
     }  # fmt: skip
     try:
         record_id, tx = await run_in_threadpool(gateway.submit_record, json.dumps(submission))
-    except Exception:
-        log.exception("LLM gateway %d: the chain refused an answer's record", gateway.index)
+    except Exception as e:
+        log.warning("LLM gateway %d: the chain refused an answer's record: %s", gateway.index, e)
         return None
     return Recorded(record_id, tx)
 
