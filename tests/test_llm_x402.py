@@ -169,3 +169,11 @@ def test_a_client_gone_mid_stream_pays_nothing_and_the_gateway_keeps_serving(nod
         wait_until("the permit freed", lambda: post(node, {"PAYMENT-SIGNATURE": header}).status_code == 200, 30)
     paid = paid_transfers(node, payer, 0)
     assert len(paid) == 1 and balance - opg(node).functions.balanceOf(payer).call() == paid[0]["amount"]
+
+
+def test_a_chain_clock_moved_past_the_permit_is_refused_before_the_answer() -> None:
+    with Devnet(zkml=False, nodes=1, llm_gateways=1, mining="auto") as n:
+        httpx.post(n.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_increaseTime", "params": [3600]})
+        httpx.post(n.rpc_url, json={"jsonrpc": "2.0", "id": 2, "method": "evm_mine", "params": []})
+        refused = required(post(n, {"PAYMENT-SIGNATURE": sign(DEV_KEYS[0], required(post(n)))}))
+        assert "past this permit's deadline" in refused["error"]

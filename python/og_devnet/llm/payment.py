@@ -198,6 +198,7 @@ class Payments:
                                  f"the payment does not verify: {verdict.invalid_reason}")  # fmt: skip
         auth = permit2.permit2_authorization
         owner, nonce = auth.from_address, int(auth.nonce)
+        self._check_clock(int(auth.deadline))
         self._check_funds(owner, nonce)
         with self._lock:
             if (owner.lower(), nonce) in self._reserved:
@@ -207,6 +208,19 @@ class Payments:
 
     def _call(self, to: str, data: str) -> int:
         return int(self.node.chain.call({"to": to, "data": data}, "latest"), 16)
+
+    def _check_clock(self, deadline: int) -> None:
+        """Permits are signed against the wall clock and settled against the chain's (Permit2
+        checks the block's timestamp): a chain moved ahead (evm_increaseTime) past the deadline
+        would revert every settlement after the answer was made."""
+        import json
+
+        head = json.loads(self.node.chain.block_json("latest", False) or "{}")
+        ahead = int(head.get("timestamp", "0x0"), 16) + 2 - deadline
+        if ahead > 0:
+            raise PaymentRefused("chain_clock_ahead", (
+                f"the devnet's clock is past this permit's deadline by {ahead} s (evm_increaseTime or "
+                "evm_setNextBlockTimestamp moved it ahead of the wall clock the SDK signs with): Permit2 would refuse it"))  # fmt: skip
 
     def _check_funds(self, owner: str, nonce: int) -> None:
         balance = self._call(OPG_TOKEN, "0x70a08231" + _word(owner))
