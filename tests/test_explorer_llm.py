@@ -103,6 +103,9 @@ def test_the_explorer_shows_an_llm_answer_from_request_to_settled_batch(node: De
     honest, lie = answers["honest"].headers["x-og-inference-id"], answers["byzantine"].headers["x-og-inference-id"]
     settled(node, honest), settled(node, lie)
     with chromium() as browser, strict_page(browser) as page:
+        page.goto(node.url + "/")  # beside on-chain inferences, marked as LLM answers
+        expect(page.locator(f'a[href="/inference/{honest}"]').first).to_be_visible()
+        expect(page.locator('span.tag[title="answered by an LLM gateway over HTTPS"]').first).to_be_visible()
         page.goto(f"{node.url}/inference/{honest}")
         expect(page.get_by_test_id("sentence")).to_contain_text("the full node checked its signature and settled it in batch #")
         expect(page.get_by_test_id("llm-signature")).to_contain_text("verified by the full node")

@@ -114,7 +114,7 @@ class ExplorerQueries:
                 rec = json.loads(r.record)
                 items.append({k: rec.get(k) for k in _INFERENCE_SUMMARY} | {
                     "id": r.id, "status": r.status, "t_settled": r.t_settled, "trust_gap_ms": r.trust_gap_ms,
-                    "block_number": r.block_number})  # fmt: skip
+                    "block_number": r.block_number, "llm": "llm" in rec})  # fmt: skip
             return _page(items, limit, "id")
 
     def counts(self) -> dict[str, int]:

@@ -112,7 +112,8 @@ function blocksTable(items) {
 
 function inferencesTable(items) {
   return table("Latest inferences", ["Inference", "Mode", "Status", "Result", "Trust gap"], items.map((i) => [
-    inferenceLink(i.id), modeBadge(i.mode_name), statusBadge(i.status),
+    inferenceLink(i.id), [modeBadge(i.mode_name), i.llm ? h("span", { class: "tag", title: "answered by an LLM gateway over HTTPS" }, " LLM") : null],
+    statusBadge(i.status),
     i.t_result && i.t_request ? duration(i.t_result - i.t_request) : "–",
     i.trust_gap_ms !== null && i.trust_gap_ms !== undefined ? duration(i.trust_gap_ms) : "open",
   ]), "No inferences yet. Send one, or try the teaching view.");
