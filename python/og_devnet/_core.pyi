@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from os import PathLike
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __version__: str
 
@@ -160,11 +160,13 @@ def aggregate_inferences(tx_hash: str, calls: list[str]) -> str:
 class PipeArgs(TypedDict):
     redundancy: int
     hedge_quantile: float
+    hedge_multiple: NotRequired[float]
     hedge_budget: float
     hedge_floor_ms: int
     hedge_initial_ms: int
     timeout_floor_ms: int
     cooldown_ms: int
+    route_by_latency: NotRequired[bool]
 
 class Pipe:
     """The PIPE scheduler: node workers take attempts and complete them."""

@@ -75,8 +75,14 @@ class Settings(BaseSettings):
     nodes: int = Field(4, ge=1, le=64)
     #: First copies of each job; 2 or more means results must agree (quorum of 2).
     redundancy: int = Field(1, ge=1, le=16)
-    #: Hedge when no valid result has come by this quantile of recent latencies.
-    hedge_quantile: float = Field(0.95, ge=0, le=1)
+    #: Hedge when no valid result has come by `hedge_multiple` × this quantile of the model's
+    #: recent result latencies (2 × the median: what a healthy node takes, with room).
+    hedge_quantile: float = Field(0.5, ge=0, le=1)
+    hedge_multiple: float = Field(2.0, ge=1, le=100)
+    #: "latency": route each job to the node with the lowest learnt latency × (outstanding + 1)
+    #: and probe the others now and then; "load": the least loaded node in rotation (the old
+    #: rule, for comparison).
+    pipe_routing: Literal["latency", "load"] = "latency"
     #: Speculative duplicates, as a share of jobs.
     hedge_budget: float = Field(0.10, ge=0, le=10)
     #: Node index → fault (ok, slow:FACTOR, down, flaky:P, byzantine).

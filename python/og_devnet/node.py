@@ -214,6 +214,7 @@ class Node:
             "mining": s.mining.value, "block_time_ms": s.block_time_ms, "nodes": s.nodes,
             "pipe": {
                 "redundancy": s.redundancy, "hedge_quantile": s.hedge_quantile, "hedge_budget": s.hedge_budget,
+                "hedge_multiple": s.hedge_multiple, "route_by_latency": s.pipe_routing == "latency",
                 "hedge_floor_ms": 20, "hedge_initial_ms": 1000, "timeout_floor_ms": s.attempt_timeout_ms,
                 "cooldown_ms": 5000,
             },

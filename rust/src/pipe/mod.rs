@@ -27,8 +27,11 @@ use crate::chain::settlement::{Delivery, Penalty};
 pub struct PipeConfig {
     /// First copies of each job (≥ 2 means results must agree: a quorum of 2).
     pub redundancy: usize,
-    /// Hedge when no valid result has come by this quantile of recent latencies.
+    /// Hedge when no valid result has come by `hedge_multiple` × this quantile of the
+    /// model's recent result latencies (default 2 × the median: what a healthy node takes,
+    /// with room; the quantile of all latencies would land in a slow node's mode).
     pub hedge_quantile: f64,
+    pub hedge_multiple: f64,
     /// Speculative duplicates at most this share of jobs.
     pub hedge_budget: f64,
     pub hedge_floor_ms: u64,
@@ -39,19 +42,39 @@ pub struct PipeConfig {
     /// A node that timed out or returned an invalid result is avoided this long.
     pub cooldown_ms: u64,
     pub max_attempts: usize,
+    /// Route by each node's learnt latency (peak-EWMA × outstanding work); false: the least
+    /// loaded node, in rotation (what PIPE did before; kept for comparison).
+    pub route_by_latency: bool,
 }
+
+/// Peak-EWMA decay time (ms): a sample below a node's estimate pulls it down with weight
+/// 1 − exp(−Δt / 1 s), Δt the time since the node's previous sample (a sample above it
+/// replaces it at once). Nodes sampled often move smoothly; a node not heard from for
+/// seconds takes its next sample nearly as is.
+pub const EWMA_DECAY_MS: f64 = 1_000.0;
+/// Every 50th dispatch is a probe (2 % of jobs): it goes to the eligible node whose estimate
+/// is oldest, so a slowed node that recovers is noticed.
+pub const PROBE_EVERY: u64 = 50;
+/// A probed node whose estimate is over 4 × the median estimate runs the probe as an extra
+/// copy (the job also goes to its best node, and is not delayed by the probe); a probe copy
+/// is never cancelled, so its answer always times the node, and replaces its estimate.
+pub const PROBE_COPY_FACTOR: f64 = 4.0;
+/// Dispatches remembered for each node's share of recent traffic.
+pub const RECENT_DISPATCHES: usize = 200;
 
 impl Default for PipeConfig {
     fn default() -> Self {
         PipeConfig {
             redundancy: 1,
-            hedge_quantile: 0.95,
+            hedge_quantile: 0.5,
+            hedge_multiple: 2.0,
             hedge_budget: 0.10,
             hedge_floor_ms: 20,
             hedge_initial_ms: 1_000,
             timeout_floor_ms: 5_000,
             cooldown_ms: 5_000,
             max_attempts: 8,
+            route_by_latency: true,
         }
     }
 }
@@ -84,6 +107,42 @@ struct NodeState {
     penalties: u64,
     /// When the node's worker last asked for work: a worker that stops asking is dead.
     last_take_ms: u64,
+    /// Peak-EWMA of its attempts' result latency (dispatch to answer, ms); None: unknown.
+    estimate: Option<f64>,
+    /// When the estimate last took a sample.
+    estimate_at_ms: u64,
+    dispatched: u64,
+    probes: u64,
+}
+
+impl NodeState {
+    /// Takes a latency sample (ms): above the estimate it replaces it, below it decays
+    /// toward it (see `EWMA_DECAY_MS`).
+    fn observe(&mut self, sample_ms: u64, now: u64) {
+        let x = sample_ms as f64;
+        self.estimate = Some(match self.estimate {
+            Some(e) if x < e => {
+                let w = (-(now.saturating_sub(self.estimate_at_ms) as f64) / EWMA_DECAY_MS).exp();
+                e * w + x * (1.0 - w)
+            }
+            _ => x,
+        });
+        self.estimate_at_ms = now;
+    }
+
+    /// A probe copy's answer: the question was "has it changed?", so it replaces the estimate.
+    fn observe_probe(&mut self, sample_ms: u64, now: u64) {
+        self.estimate = Some(sample_ms as f64);
+        self.estimate_at_ms = now;
+    }
+
+    /// An attempt not answered after `elapsed_ms` (cancelled or still running): the node
+    /// takes at least that long, so a higher estimate is raised to it.
+    fn observe_at_least(&mut self, elapsed_ms: u64, now: u64) {
+        if self.estimate.is_some_and(|e| (elapsed_ms as f64) > e) {
+            self.observe(elapsed_ms, now);
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +222,13 @@ struct PipeState {
     retries: u64,
     wasted_ms: u64,
     rotation: usize,
+    /// Dispatches so far (every `PROBE_EVERY`th is a probe), and the last few's nodes.
+    dispatch_count: u64,
+    recent: VecDeque<usize>,
+    probes: u64,
+    /// Probe copies in flight: (job, attempt) → (node, dispatched at). They run to the end
+    /// even when the job is decided (or forgotten) first, to time their node.
+    probe_copies: HashMap<(B256, usize), (usize, u64)>,
     /// Things other than a decision that may call for a block (a penalty, a proof, a
     /// challenge, a new mining mode; see `nudge`), and how many `wait_decided_change` saw.
     nudges: u64,
@@ -200,6 +266,10 @@ impl Pipe {
                 latency: Samples::new(1000),
                 penalties: 0,
                 last_take_ms: start,
+                estimate: None,
+                estimate_at_ms: 0,
+                dispatched: 0,
+                probes: 0,
             })
             .collect();
         Pipe {
@@ -220,6 +290,10 @@ impl Pipe {
                 retries: 0,
                 wasted_ms: 0,
                 rotation: 0,
+                dispatch_count: 0,
+                recent: VecDeque::with_capacity(RECENT_DISPATCHES),
+                probes: 0,
+                probe_copies: HashMap::new(),
                 nudges: 0,
                 nudges_seen: 0,
             }),
@@ -332,6 +406,9 @@ impl Pipe {
     /// Whether a running attempt is still wanted (a worker may skip finishing a loser).
     pub fn is_wanted(&self, job: &B256, attempt: usize) -> bool {
         let s = self.lock();
+        if s.probe_copies.contains_key(&(*job, attempt)) {
+            return true; // a probe copy runs to the end: its answer times the node
+        }
         s.jobs.get(job).is_some_and(|j| !j.is_decided() && j.attempts.get(attempt).is_some_and(|a| a.outcome == Outcome::Running))
     }
 
@@ -581,10 +658,13 @@ impl Pipe {
             for id in &ids {
                 let Some(job) = s.jobs.remove(id) else { continue };
                 s.active.retain(|h| h != id);
-                for att in &job.attempts {
+                for (i, att) in job.attempts.iter().enumerate() {
                     let node = &mut s.nodes[att.node];
                     match att.outcome {
-                        Outcome::Queued => node.queue.retain(|(h, _)| h != id),
+                        Outcome::Queued => {
+                            node.queue.retain(|(h, _)| h != id);
+                            s.probe_copies.remove(&(*id, i));
+                        }
                         Outcome::Running => node.running = node.running.saturating_sub(1),
                         _ => {}
                     }
@@ -637,6 +717,12 @@ impl Pipe {
                     "wins": n.wins, "agreed": n.agreed, "late": n.late, "failures": n.failures, "timeouts": n.timeouts,
                     "invalid": n.invalid, "disagreements": n.disagreements, "cancelled": n.cancelled, "penalties": n.penalties,
                     "queued": n.queue.len(), "running": n.running,
+                    "estimate_ms": n.estimate.map(|e| (e * 10.0).round() / 10.0),
+                    "estimate_age_ms": n.estimate.map(|_| now.saturating_sub(n.estimate_at_ms)),
+                    "dispatched": n.dispatched, "probes": n.probes,
+                    "dispatch_share": if s.recent.is_empty() { 0.0 } else {
+                        (s.recent.iter().filter(|x| **x == i).count() as f64 / s.recent.len() as f64 * 1000.0).round() / 1000.0
+                    },
                     "latency_ms": {"count": n.latency.len(), "p50": n.latency.quantile(0.5), "p95": n.latency.quantile(0.95), "p99": n.latency.quantile(0.99)},
                 })
             })
@@ -656,10 +742,11 @@ impl Pipe {
         let c = &s.config;
         json!({
             "jobs": s.jobs_total, "decided": decided, "failed": failed, "active": s.active.len(),
-            "executions": s.executions, "hedges": s.hedges, "retries": s.retries, "wasted_ms": s.wasted_ms,
+            "executions": s.executions, "hedges": s.hedges, "probes": s.probes, "retries": s.retries, "wasted_ms": s.wasted_ms,
             "attempts_per_job": if s.jobs_total > 0 { s.executions as f64 / s.jobs_total as f64 } else { 0.0 },
             "healthy_nodes": healthy, "degraded": healthy < c.redundancy.max(1),
-            "config": {"redundancy": c.redundancy, "hedge_quantile": c.hedge_quantile, "hedge_budget": c.hedge_budget,
+            "config": {"redundancy": c.redundancy, "hedge_quantile": c.hedge_quantile, "hedge_multiple": c.hedge_multiple,
+                       "hedge_budget": c.hedge_budget, "route_by_latency": c.route_by_latency, "probe_every": PROBE_EVERY,
                        "hedge_floor_ms": c.hedge_floor_ms, "timeout_floor_ms": c.timeout_floor_ms},
             "nodes": nodes, "models": models,
         })
@@ -718,13 +805,27 @@ impl PipeState {
         });
     }
 
+    /// What a healthy node takes, with room: `hedge_multiple` × the `hedge_quantile` (the
+    /// median by default) of the model's recent result latencies, never below the floor.
+    /// Routing keeps slow nodes' samples rare, so the median is a healthy node's.
     fn hedge_delay(&self, model: &str) -> u64 {
         match self.models.get(model) {
             Some(t) if t.result.len() >= 10 => {
-                t.result.quantile(self.config.hedge_quantile).unwrap_or(0).max(self.config.hedge_floor_ms)
+                let q = t.result.quantile(self.config.hedge_quantile).unwrap_or(0) as f64;
+                ((q * self.config.hedge_multiple).ceil() as u64).max(self.config.hedge_floor_ms)
             }
             _ => self.config.hedge_initial_ms,
         }
+    }
+
+    /// The median of the known nodes' estimates (what an unknown node is assumed to take).
+    fn median_estimate(&self) -> Option<f64> {
+        let mut known: Vec<f64> = self.nodes.iter().filter_map(|n| n.estimate).collect();
+        if known.is_empty() {
+            return None;
+        }
+        known.sort_by(|a, b| a.total_cmp(b));
+        Some(known[(known.len() - 1) / 2])
     }
 
     fn timeout(&self, model: &str, kind: Option<CallKind>) -> u64 {
@@ -744,26 +845,85 @@ impl PipeState {
             return false;
         }
         // Never a node already on this job or one whose answer was wrong; prefer healthy,
-        // untried, lightly loaded nodes; rotate among equals.
+        // untried nodes; then (routing by latency) the lowest expected cost, estimate ×
+        // (outstanding work + 1), an unknown node counting as the median; else the least
+        // loaded; rotate among equals.
         let excluded = |i: usize| job.attempts.iter().any(|a| a.node == i && (a.is_pending() || a.was_wrong() || a.answered()));
         let tried = |i: usize| job.attempts.iter().any(|a| a.node == i);
         let rotation = self.rotation;
-        let best = (0..n).filter(|i| !excluded(*i)).min_by_key(|i| {
-            let node = &self.nodes[*i];
-            (node.avoid_until_ms > now, tried(*i), node.queue.len() + node.running, (i + n - rotation % n) % n)
+        let by_latency = self.config.route_by_latency;
+        let median = self.median_estimate();
+        let cost = |i: usize| -> f64 {
+            let node = &self.nodes[i];
+            let load = (node.queue.len() + node.running) as f64;
+            if by_latency {
+                node.estimate.or(median).unwrap_or(1.0).max(0.1) * (load + 1.0)
+            } else {
+                load
+            }
+        };
+        let eligible: Vec<usize> = (0..n).filter(|i| !excluded(*i)).collect();
+        let best = eligible.iter().copied().min_by(|a, b| {
+            let key = |i: usize| (self.nodes[i].avoid_until_ms > now, tried(i));
+            key(*a)
+                .cmp(&key(*b))
+                .then(cost(*a).total_cmp(&cost(*b)))
+                .then(((a + n - rotation % n) % n).cmp(&((b + n - rotation % n) % n)))
         });
-        let Some(node) = best else { return false };
+        let Some(mut node) = best else { return false };
+        // Every PROBE_EVERY-th first dispatch is a probe: the eligible node heard from least
+        // recently (a slow node routing avoids; has it recovered?).
+        let mut probe_copy = None;
+        if by_latency && !hedge {
+            self.dispatch_count += 1;
+            if self.dispatch_count % PROBE_EVERY == 0 {
+                let oldest = eligible
+                    .iter()
+                    .copied()
+                    .filter(|i| self.nodes[*i].avoid_until_ms <= now)
+                    .min_by_key(|i| (self.nodes[*i].estimate.is_some(), self.nodes[*i].estimate_at_ms));
+                if let Some(p) = oldest.filter(|p| *p != node) {
+                    let slow = match (self.nodes[p].estimate, median) {
+                        (Some(e), Some(m)) => e > PROBE_COPY_FACTOR * m,
+                        _ => false,
+                    };
+                    if slow {
+                        probe_copy = Some(p); // an extra copy: the job is not delayed by it
+                    } else {
+                        node = p; // believed healthy: it takes the job itself
+                    }
+                    self.probes += 1;
+                    self.nodes[p].probes += 1;
+                }
+            }
+        }
         self.rotation += 1;
-        let job = self.jobs.get_mut(&key).expect("checked above");
-        job.attempts.push(Attempt::queued(node, now, hedge));
-        job.last_dispatch_ms = now;
-        let idx = job.attempts.len() - 1;
-        self.nodes[node].queue.push_back((key, idx));
-        self.executions += 1;
+        self.enqueue(key, node, hedge, now);
+        if let Some(p) = probe_copy {
+            let idx = self.enqueue(key, p, false, now);
+            self.probe_copies.insert((key, idx), (p, now));
+        }
         if hedge {
             self.hedges += 1;
         }
         true
+    }
+
+    /// Queues one attempt of `key` on `node`; its index.
+    fn enqueue(&mut self, key: B256, node: usize, hedge: bool, now: u64) -> usize {
+        let job = self.jobs.get_mut(&key).expect("enqueueing a known job");
+        job.attempts.push(Attempt::queued(node, now, hedge));
+        job.last_dispatch_ms = now;
+        let idx = job.attempts.len() - 1;
+        let state = &mut self.nodes[node];
+        state.queue.push_back((key, idx));
+        state.dispatched += 1;
+        if self.recent.len() == RECENT_DISPATCHES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(node);
+        self.executions += 1;
+        idx
     }
 
     fn pop_work(&mut self, node: usize, now: u64) -> Option<WorkItem> {
@@ -784,12 +944,18 @@ impl PipeState {
     #[allow(clippy::too_many_arguments)]
     fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, proof: Option<String>, now: u64) {
         let raw_proof = proof.clone();
-        let Some(job) = self.jobs.get_mut(&key) else { return };
-        let decided = job.is_decided();
-        let Some(att) = job.attempts.get_mut(idx) else { return };
-        if att.node != node || att.outcome != Outcome::Running {
+        let probe = self.probe_copies.remove(&(key, idx));
+        let running = self.jobs.get(&key).and_then(|j| j.attempts.get(idx)).is_some_and(|a| a.node == node && a.outcome == Outcome::Running);
+        if !running {
+            // A probe copy's answer after its job was settled (or forgotten) still times its node.
+            if let Some((pn, at)) = probe.filter(|(pn, _)| *pn == node && result.is_ok()) {
+                self.nodes[pn].observe_probe(now.saturating_sub(at), now);
+            }
             return; // unknown, timed out or already answered: nothing to do
         }
+        let job = self.jobs.get_mut(&key).expect("checked above");
+        let decided = job.is_decided();
+        let att = &mut job.attempts[idx];
         att.ended_ms = Some(now);
         let exec_ms = now.saturating_sub(att.started_ms.unwrap_or(now));
         let result_ms = now.saturating_sub(att.dispatched_ms);
@@ -798,6 +964,13 @@ impl PipeState {
         if decided {
             att.outcome = Outcome::Late;
             n.late += 1;
+            if result.is_ok() {
+                if probe.is_some() {
+                    n.observe_probe(result_ms, now);
+                } else {
+                    n.observe(result_ms, now);
+                }
+            }
             self.wasted_ms += exec_ms;
             return;
         }
@@ -837,6 +1010,11 @@ impl PipeState {
                     }
                     att.proof = proof;
                     n.latency.push(exec_ms);
+                    if probe.is_some() {
+                        n.observe_probe(result_ms, now);
+                    } else {
+                        n.observe(result_ms, now);
+                    }
                     let timing = self.models.entry(job.model_id.clone()).or_insert_with(|| ModelTiming {
                         result: Samples::new(200),
                         exec: Samples::new(200),
@@ -873,6 +1051,13 @@ impl PipeState {
         let mut outvoted = Vec::new();
         for (i, att) in job.attempts.iter_mut().enumerate() {
             let node = &mut self.nodes[att.node];
+            if i != winner && att.is_pending() {
+                // Not answered yet: the node takes at least this long.
+                node.observe_at_least(now.saturating_sub(att.dispatched_ms), now);
+                if self.probe_copies.contains_key(&(key, i)) {
+                    continue; // a probe copy runs on to time its node
+                }
+            }
             match &att.outcome {
                 _ if i == winner => {
                     att.outcome = Outcome::Won;
@@ -958,6 +1143,8 @@ impl PipeState {
     fn tick(&mut self, now: u64) -> Option<u64> {
         let mut next: Option<u64> = None;
         let mut soonest = |t: u64| next = Some(next.map_or(t, |n: u64| n.min(t)));
+        // Probe copies whose answer never came (their job failed or was forgotten while queued).
+        self.probe_copies.retain(|_, (_, at)| now.saturating_sub(*at) < 600_000);
         // A worker that has not asked for work for a while is gone: its queue times out.
         let floor = self.config.timeout_floor_ms;
         let dead: Vec<usize> = (0..self.nodes.len())
@@ -972,6 +1159,7 @@ impl PipeState {
                         att.outcome = Outcome::TimedOut;
                         att.ended_ms = Some(now);
                         self.nodes[i].timeouts += 1;
+                        self.nodes[i].observe(now.saturating_sub(att.dispatched_ms), now);
                     }
                 }
                 self.ensure_progress(key, now);
@@ -1001,6 +1189,8 @@ impl PipeState {
                 node.running = node.running.saturating_sub(1);
                 node.timeouts += 1;
                 node.avoid_until_ms = now + self.config.cooldown_ms;
+                // A timeout is a sample of its elapsed time.
+                node.observe(now.saturating_sub(att.dispatched_ms), now);
                 self.wasted_ms += timeout;
             }
             if !expired.is_empty() {

@@ -289,3 +289,97 @@ fn the_record_of_a_job_is_typed_and_its_json_is_the_wire() {
     let r = p.record(&tx(2)).unwrap();
     assert_eq!((r.status, r.challenge_window_ends, r.t_settled), (Status::Challengeable, Some(28), None));
 }
+
+/// Runs `jobs` inferences one after another: each job's attempts answer after their node's
+/// latency (ms), earliest first; returns how many attempts each node was given.
+fn run_jobs(p: &Pipe, clock: &ManualClock, first: u8, jobs: usize, latency: &dyn Fn(usize) -> u64) -> Vec<usize> {
+    let n = p.node_count();
+    let mut given = vec![0; n];
+    for j in 0..jobs {
+        let t = B256::from(alloy_primitives::U256::from(first as usize * 100_000 + j));
+        p.submit(t, vec![call()], false);
+        let start = p.now_ms();
+        let mut work: Vec<(u64, usize, WorkItem)> = (0..n).filter_map(|i| take(p, i).map(|w| (start + latency(i), i, w))).collect();
+        work.sort_by_key(|(at, i, _)| (*at, *i));
+        for (at, i, w) in work {
+            given[i] += 1;
+            clock.advance(at.saturating_sub(p.now_ms()));
+            p.complete(i, w.job, w.attempt, Ok(GOOD.into()), false);
+        }
+        assert!(p.is_decided(&t));
+        clock.advance(1);
+    }
+    given
+}
+
+#[test]
+fn a_slow_node_gets_little_traffic_is_probed_and_regains_it_when_it_recovers() {
+    let (p, clock) = pipe(4, PipeConfig { hedge_budget: 0.0, ..Default::default() });
+    let slow = std::cell::Cell::new(true);
+    let latency = |i: usize| if i == 0 && slow.get() { 200 } else { 10 };
+    // Learning: each node is tried; then node 0 gets probes only (every PROBE_EVERY-th job,
+    // as an extra copy: the job itself goes to a fast node).
+    let given = run_jobs(&p, &clock, 1, 400, &latency);
+    assert!(given[0] <= 2 + 400 / PROBE_EVERY as usize, "slow node: {given:?}");
+    assert!(given[0] >= 400 / PROBE_EVERY as usize, "probes still reach the slow node: {given:?}");
+    let stats = p.stats_json();
+    assert!(stats["nodes"][0]["estimate_ms"].as_f64().unwrap() >= 150.0, "{}", stats["nodes"][0]);
+    assert!(stats["nodes"][1]["estimate_ms"].as_f64().unwrap() <= 11.0, "{}", stats["nodes"][1]);
+    assert!(stats["nodes"][0]["dispatch_share"].as_f64().unwrap() < 0.05, "{}", stats["nodes"][0]);
+    assert!(stats["probes"].as_u64().unwrap() >= 400 / PROBE_EVERY);
+    // The jobs routed to a probe copy were not slowed by it: every result in 10 ms... save
+    // the learning ones (no hedging here).
+    // Node 0 recovers: a probe notices, and it takes its share again.
+    slow.set(false);
+    run_jobs(&p, &clock, 2, 3 * PROBE_EVERY as usize, &latency);
+    let given = run_jobs(&p, &clock, 3, 200, &latency);
+    assert!(given[0] >= 30, "a recovered node regains traffic: {given:?}");
+    assert!(p.stats_json()["nodes"][0]["estimate_ms"].as_f64().unwrap() <= 12.0);
+}
+
+#[test]
+fn an_attempt_on_a_slow_node_is_hedged_at_twice_the_healthy_median_and_healthy_runs_are_not() {
+    let (p, clock) = pipe(4, PipeConfig { hedge_budget: 0.5, ..Default::default() });
+    // All healthy: 100 jobs at 10 ms; the hedge delay settles at max(20, 2 × 10) ms and
+    // nothing is hedged.
+    run_jobs(&p, &clock, 1, 100, &|_| 10);
+    let stats = p.stats_json();
+    assert_eq!(stats["hedges"], 0);
+    assert_eq!(stats["executions"], 100, "no probe copies among healthy nodes");
+    assert_eq!(stats["models"]["m"]["hedge_delay_ms"], 20);
+    // Node 2 turns slow: an attempt on it lingers past 20 ms and is hedged on a fast node.
+    let t = tx(200);
+    let mut placed = None;
+    for k in 0..20u8 {
+        let t = tx(200 + k);
+        p.submit(t, vec![call()], false);
+        let w: Vec<(usize, WorkItem)> = (0..4).filter_map(|i| take(&p, i).map(|w| (i, w))).collect();
+        if let Some((_, w2)) = w.iter().find(|(i, _)| *i == 2) {
+            placed = Some((t, w2.clone()));
+            for (i, w) in w.into_iter().filter(|(i, _)| *i != 2) {
+                p.complete(i, w.job, w.attempt, Ok(GOOD.into()), false);
+            }
+            break;
+        }
+        for (i, w) in w {
+            clock.advance(10);
+            p.complete(i, w.job, w.attempt, Ok(GOOD.into()), false);
+        }
+    }
+    let _ = t;
+    let (t, w2) = placed.expect("node 2 gets a job (it is as fast as the others so far)");
+    clock.advance(19);
+    p.tick();
+    assert_eq!(p.stats_json()["hedges"], 0, "not before 20 ms");
+    clock.advance(1);
+    p.tick();
+    assert_eq!(p.stats_json()["hedges"], 1, "hedged at 2 × the healthy median");
+    let (h, hw) = (0..4).find_map(|i| take(&p, i).map(|w| (i, w))).expect("a hedge copy");
+    assert_ne!(h, 2);
+    clock.advance(10);
+    p.complete(h, hw.job, hw.attempt, Ok(GOOD.into()), false);
+    assert!(p.is_decided(&t));
+    assert!(!p.is_wanted(&w2.job, w2.attempt), "the slow copy is cancelled");
+    // The slow node's estimate rose to what it was seen to take (30 ms at least).
+    assert!(p.stats_json()["nodes"][2]["estimate_ms"].as_f64().unwrap() >= 30.0);
+}

@@ -14,11 +14,15 @@ use crate::pipe::PipeConfig;
 pub struct PipeArgs {
     redundancy: usize,
     hedge_quantile: f64,
+    #[pyo3(default = 2.0)]
+    hedge_multiple: f64,
     hedge_budget: f64,
     hedge_floor_ms: u64,
     hedge_initial_ms: u64,
     timeout_floor_ms: u64,
     cooldown_ms: u64,
+    #[pyo3(default = true)]
+    route_by_latency: bool,
 }
 
 /// Every setting a chain is made from. Genesis fields of a resumed chain come from its store.
@@ -101,12 +105,14 @@ impl ConfigArgs<'_> {
 
 fn pipe_config(args: Option<PipeArgs>) -> PyResult<PipeConfig> {
     let Some(a) = args else { return Ok(PipeConfig::default()) };
-    if a.redundancy == 0 || !(0.0..=1.0).contains(&a.hedge_quantile) || !(0.0..=10.0).contains(&a.hedge_budget) {
-        return Err(invalid("PIPE settings: redundancy ≥ 1, hedge quantile in [0, 1], hedge budget in [0, 10]".into()));
+    if a.redundancy == 0 || !(0.0..=1.0).contains(&a.hedge_quantile) || !(0.0..=10.0).contains(&a.hedge_budget) || a.hedge_multiple.is_nan() || a.hedge_multiple < 1.0 {
+        return Err(invalid("PIPE settings: redundancy ≥ 1, hedge quantile in [0, 1], hedge budget in [0, 10], hedge multiple ≥ 1".into()));
     }
     Ok(PipeConfig {
         redundancy: a.redundancy,
         hedge_quantile: a.hedge_quantile,
+        hedge_multiple: a.hedge_multiple,
+        route_by_latency: a.route_by_latency,
         hedge_budget: a.hedge_budget,
         hedge_floor_ms: a.hedge_floor_ms,
         hedge_initial_ms: a.hedge_initial_ms,

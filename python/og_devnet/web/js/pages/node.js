@@ -21,6 +21,7 @@ export async function render(main, [index], signal) {
         ["Stake account", addressLink(n.stake_address, true)],
         ["Marked", n.marked ? "yes (caught lying)" : "no"],
         ["Queue", `${n.queued ?? 0} queued, ${n.running ?? 0} running`],
+        ["Routing", n.estimate_ms == null ? "not timed yet" : `estimate ${duration(n.estimate_ms)}, ${Math.round((n.dispatch_share ?? 0) * 100)} % of recent dispatches`],
       ])),
       section("Race record", facts([
         ["Wins", String(n.wins)], ["Agreed", String(n.agreed ?? 0)], ["Late", String(n.late ?? 0)],
