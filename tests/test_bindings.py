@@ -27,6 +27,13 @@ def test_dev_accounts_are_the_anvil_accounts() -> None:
     assert accounts[0] == (DEV0, "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
     assert chain.balance(DEV0, "latest") == 10**22
     assert chain.nonce(DEV0, "pending") == 0
+    # Without a chain: the same addresses, and an address from a key.
+    assert _core.dev_addresses(CONFIG["mnemonic"], 3) == [a for a, _ in accounts]  # type: ignore[arg-type]
+    assert _core.address_of_key(bytes.fromhex(accounts[1][1][2:])) == accounts[1][0]
+    with pytest.raises(_core.InvalidArgument, match="32 bytes"):
+        _core.address_of_key(b"\x00" * 32)
+    with pytest.raises(_core.InvalidArgument, match="mnemonic"):
+        _core.dev_addresses("not a mnemonic", 1)
 
 
 def test_send_seal_publish_cycle() -> None:

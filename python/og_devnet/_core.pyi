@@ -49,6 +49,10 @@ def encode_completion_call(
 def decode_result_log(topic0: str, data: str) -> str | None: ...
 def revert_data_hex(reason: str) -> str: ...
 def keccak256(data: bytes) -> bytes: ...
+def dev_addresses(mnemonic: str, count: int) -> list[str]:
+    """The first `count` dev accounts' checksummed addresses of `mnemonic`; InvalidArgument for a bad one."""
+def address_of_key(key: bytes) -> str:
+    """The checksummed address of a 32-byte secp256k1 private key; InvalidArgument otherwise."""
 def verify_tee(
     *,
     attestation: bytes,

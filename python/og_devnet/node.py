@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from og_devnet import __version__
-from og_devnet._core import Chain
+from og_devnet._core import Chain, dev_addresses
 from og_devnet.base.genesis import DEV_OPG, with_base_contracts
 from og_devnet.llm.payment import FACILITATOR_GAS_FUNDS, facilitator_address
 
@@ -249,9 +249,8 @@ class Node:
             return
         try:
             # The Base contracts of x402 payments (OPG, Permit2, proxies), 1,000 OPG per dev
-            # account; a --genesis file's own alloc entries win. A throwaway chain derives the
-            # dev addresses: _core has no other way to derive them from the mnemonic.
-            dev = [address for address, _ in Chain({**config, "nodes": 0}).dev_accounts()]
+            # account; a --genesis file's own alloc entries win.
+            dev = dev_addresses(s.mnemonic, s.accounts)
             # The LLM gateways' x402 facilitators get gas to send their settlements.
             facilitators = {facilitator_address(s.mnemonic, i): FACILITATOR_GAS_FUNDS for i in range(s.llm_gateway_count)}
             genesis = with_base_contracts(s.genesis.read_text() if s.genesis else None, dict.fromkeys(dev, DEV_OPG), facilitators)

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from og_devnet._core import keccak256
+from og_devnet._core import address_of_key, keccak256
 from og_devnet.base.genesis import OPG_TOKEN, PERMIT2, UPTO_PROXY
 
 if TYPE_CHECKING:
@@ -52,18 +52,7 @@ def facilitator_key(mnemonic: str, index: int) -> bytes:
 
 
 def facilitator_address(mnemonic: str, index: int) -> str:
-    return _address_of(facilitator_key(mnemonic, index))
-
-
-def _address_of(key: bytes) -> str:
-    """An account's checksummed address, without importing eth_account (~0.7 s) at start."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    public = ec.derive_private_key(int.from_bytes(key, "big"), ec.SECP256K1()).public_key()
-    raw = keccak256(public.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)[1:])[12:].hex()
-    digest = keccak256(raw.encode()).hex()  # EIP-55
-    return "0x" + "".join(c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(raw))
+    return address_of_key(facilitator_key(mnemonic, index))
 
 
 #: What each facilitator is given at genesis, for gas (native OPG, 18 decimals).
@@ -115,6 +104,9 @@ class DevnetSigner:
 
     def verify_typed_data(self, address: str, domain: Any, types: dict[str, Any], primary_type: str,
                           message: dict[str, Any], signature: bytes) -> bool:  # fmt: skip
+        """An EOA's EIP-712 signature, recovered with eth_account as x402's own
+        FacilitatorWeb3Signer does (x402's eip712.hash_typed_data has no nested structs, which
+        Permit2's TokenPermissions and Witness are)."""
         from eth_account import Account
         from eth_account.messages import encode_typed_data
 
@@ -143,7 +135,7 @@ class Payments:
         self.node, self.pay_to = node, pay_to
         self._key = facilitator_key
         self._account: LocalAccount | None = None  # made at the first settlement: eth_account loads in ~0.7 s
-        self.facilitator = _address_of(facilitator_key)
+        self.facilitator = address_of_key(facilitator_key)
         self.cap = int(economics["llmPaymentCap"], 16)
         self.prompt_price = int(economics["llmPromptTokenPrice"], 16)
         self.completion_price = int(economics["llmCompletionTokenPrice"], 16)

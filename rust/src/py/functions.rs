@@ -87,6 +87,24 @@ pub fn keccak256(data: &[u8]) -> Vec<u8> {
     alloy_primitives::keccak256(data).to_vec()
 }
 
+/// The checksummed addresses of the first `count` dev accounts of `mnemonic` (as a chain made
+/// from them funds), without making a chain.
+#[pyfunction]
+pub fn dev_addresses(py: Python<'_>, mnemonic: &str, count: u32) -> PyResult<Vec<String>> {
+    let keys = py.detach(|| crate::eth::keys::DevKeys::from_mnemonic(mnemonic, count)).map_err(to_py)?;
+    Ok(keys.addresses().iter().map(|a| a.to_checksum(None)).collect())
+}
+
+/// The checksummed address of a 32-byte secp256k1 private key.
+#[pyfunction]
+pub fn address_of_key(key: &[u8]) -> PyResult<String> {
+    let signer = alloy_primitives::B256::try_from(key)
+        .ok()
+        .and_then(|k| alloy_signer_local::PrivateKeySigner::from_bytes(&k).ok())
+        .ok_or_else(|| bad("a private key is 32 bytes, a valid secp256k1 scalar".into()))?;
+    Ok(signer.address().to_checksum(None))
+}
+
 /// `Error(string)` revert data for `reason`, hex.
 #[pyfunction]
 pub fn revert_data_hex(reason: &str) -> String {
