@@ -62,50 +62,123 @@ pub fn decode_raw_transaction(raw: &[u8], chain_id: u64) -> Result<SignedTx, Cha
 }
 
 /// Transactions per recovery thread below which a batch is not split further: one recovery
-/// takes ~30 us, starting a thread ~20 us.
+/// takes ~30 us.
 const MIN_PER_THREAD: usize = 16;
 /// Transactions a thread takes at a time from a batch being recovered in parallel.
 const STEP: usize = 4;
 
-/// How many threads recover a batch of `len` transactions: every core the process may use,
-/// as long as each gets at least `MIN_PER_THREAD`.
-fn recovery_threads(len: usize) -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    cores.min(len / MIN_PER_THREAD).max(1)
-}
-
 /// [`decode_raw_transaction`] for each of `raws`, in order, each on its own (one's error does
 /// not touch the others). Senders are recovered in parallel on the available cores when the
-/// batch is large enough. The calling thread works too and threads take `STEP` transactions
-/// at a time, so a helper that gets no core (the machine is busy) costs at most a few
-/// recoveries' wait; a panic in a helper resumes on the caller's thread.
+/// batch is large enough (see [`recovery`]).
 pub fn decode_raw_transactions<T: AsRef<[u8]> + Sync>(raws: &[T], chain_id: u64) -> Vec<Result<SignedTx, ChainError>> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::OnceLock;
-    let threads = recovery_threads(raws.len());
-    if threads == 1 {
+    let helpers = recovery::helper_count().min(raws.len() / MIN_PER_THREAD);
+    if helpers == 0 {
         return raws.iter().map(|r| decode_raw_transaction(r.as_ref(), chain_id)).collect();
     }
-    let slots: Vec<OnceLock<Result<SignedTx, ChainError>>> = raws.iter().map(|_| OnceLock::new()).collect();
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let start = next.fetch_add(STEP, Ordering::Relaxed);
-        if start >= raws.len() {
-            break;
+    recovery::decode(raws.iter().map(|r| r.as_ref().to_vec()).collect(), chain_id, helpers)
+}
+
+/// Parallel recovery: one parked helper thread per further core, started once. The calling
+/// thread works too, and every thread takes `STEP` transactions at a time, so the caller
+/// never waits for a helper that got no core (a busy machine): it waits only for the steps
+/// a helper has taken. A panic while decoding resumes on the caller's thread.
+mod recovery {
+    use std::any::Any;
+    use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{channel, Sender};
+    use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+    use super::{decode_raw_transaction, SignedTx, STEP};
+    use crate::chain::ChainError;
+
+    type Decoded = Result<SignedTx, ChainError>;
+
+    struct Job {
+        raws: Vec<Vec<u8>>,
+        chain_id: u64,
+        next: AtomicUsize,
+        /// The decoded transactions by index, and how many are in.
+        results: Mutex<(Vec<Option<Decoded>>, usize)>,
+        all_done: Condvar,
+        panic: Mutex<Option<Box<dyn Any + Send>>>,
+    }
+
+    impl Job {
+        fn work(&self) {
+            let len = self.raws.len();
+            loop {
+                let start = self.next.fetch_add(STEP, Ordering::Relaxed);
+                if start >= len {
+                    return;
+                }
+                let end = (start + STEP).min(len);
+                let decoded = catch_unwind(AssertUnwindSafe(|| {
+                    (start..end).map(|i| decode_raw_transaction(&self.raws[i], self.chain_id)).collect::<Vec<_>>()
+                }));
+                let decoded = decoded.unwrap_or_else(|panic| {
+                    self.panic.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(panic);
+                    (start..end).map(|_| Err(ChainError::MalformedTransaction("decoding panicked".into()))).collect()
+                });
+                let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+                for (slot, tx) in results.0[start..end].iter_mut().zip(decoded) {
+                    *slot = Some(tx);
+                }
+                results.1 += end - start;
+                if results.1 == len {
+                    self.all_done.notify_all();
+                }
+            }
         }
-        for i in start..(start + STEP).min(raws.len()) {
-            let _ = slots[i].set(decode_raw_transaction(raws[i].as_ref(), chain_id));
+    }
+
+    pub(super) fn helper_count() -> usize {
+        helpers().len()
+    }
+
+    /// The helpers' job queues: one per core beyond the first.
+    fn helpers() -> &'static [Sender<Arc<Job>>] {
+        static HELPERS: OnceLock<Vec<Sender<Arc<Job>>>> = OnceLock::new();
+        HELPERS.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (1..cores)
+                .filter_map(|i| {
+                    let (tx, rx) = channel::<Arc<Job>>();
+                    let spawned = std::thread::Builder::new().name(format!("og-recover-{i}")).spawn(move || {
+                        for job in rx {
+                            job.work();
+                        }
+                    });
+                    spawned.ok().map(|_| tx)
+                })
+                .collect()
+        })
+    }
+
+    pub(super) fn decode(raws: Vec<Vec<u8>>, chain_id: u64, helpers: usize) -> Vec<Decoded> {
+        let len = raws.len();
+        let job = Arc::new(Job {
+            raws,
+            chain_id,
+            next: AtomicUsize::new(0),
+            results: Mutex::new(((0..len).map(|_| None).collect(), 0)),
+            all_done: Condvar::new(),
+            panic: Mutex::new(None),
+        });
+        for helper in &self::helpers()[..helpers] {
+            let _ = helper.send(job.clone()); // a helper gone (after a fork): the caller works alone
         }
-    };
-    std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-        work();
-        for helper in helpers {
-            helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        job.work();
+        let mut results = job.results.lock().unwrap_or_else(|p| p.into_inner());
+        while results.1 < len {
+            results = job.all_done.wait(results).unwrap_or_else(|p| p.into_inner());
         }
-    });
-    slots.into_iter().map(|slot| slot.into_inner().expect("every transaction was decoded")).collect()
+        if let Some(panic) = job.panic.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(results);
+            resume_unwind(panic);
+        }
+        std::mem::take(&mut results.0).into_iter().map(|tx| tx.expect("every transaction was decoded")).collect()
+    }
 }
 
 /// The top 12 bytes of `r` in the signature of a transaction sent for an impersonated
@@ -295,7 +368,6 @@ mod tests {
         raws[99].push(0);
         let batch = decode_raw_transactions(&raws, 7);
         assert_eq!(batch.len(), raws.len());
-        assert!(recovery_threads(raws.len()) >= 1);
         for (i, (got, raw)) in batch.iter().zip(&raws).enumerate() {
             match (got, decode_raw_transaction(raw, 7)) {
                 (Ok(a), Ok(b)) => {
@@ -311,6 +383,10 @@ mod tests {
         assert!(matches!(batch[57], Err(ChainError::WrongChainId { expected: 7, got: Some(1) })));
         assert!(matches!(batch[99], Err(ChainError::MalformedTransaction(_))));
         assert!(decode_raw_transactions::<Vec<u8>>(&[], 7).is_empty());
+        // The parallel path itself, whatever the cores here (the caller alone with none).
+        let parallel = recovery::decode(raws.clone(), 7, recovery::helper_count());
+        let hashes = |v: &[Result<SignedTx, ChainError>]| v.iter().map(|r| r.as_ref().map(|t| t.hash).map_err(|e| e.to_string())).collect::<Vec<_>>();
+        assert_eq!(hashes(&parallel), hashes(&batch));
     }
 
     #[test]
