@@ -653,8 +653,12 @@ impl PyChain {
     /// Seals and stages the next block; commit it to the store, then `publish(number)`.
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
         // The record (JSON of every transaction and receipt) is made after the lock is let go.
-        let (number, hash, timestamp_ms, tx_count, record) =
-            py.detach(|| record::seal_parts(&mut self.lock(), now_ms).map(record::SealedParts::record)).map_err(to_py)?;
+        let (number, hash, timestamp_ms, tx_count, record) = py
+            .detach(|| {
+                let parts = record::seal_parts(&mut self.lock(), now_ms);
+                parts.map(record::SealedParts::record)
+            })
+            .map_err(to_py)?;
         Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record })
     }
 
