@@ -8,7 +8,8 @@ robin over the 10 dev accounts, sequential nonces; signed at setup with coincurv
 - single: one request per transfer;
 - batch: JSON-RPC batches of `--batch` requests (default 100);
 - batch, one by one: the same batches, with the node's grouping of raw transactions turned
-  off in that subprocess (each request its own `submit_raw`, as before issue 13): the baseline;
+  off in that subprocess (each request its own `submit_raw`, as before issue 13; everything
+  else as in this build): the baseline;
 
 each in automine (a block per request, committed before the answer) and in interval mining
 (`--block-time`, default 0.2 s). Prints tx/s from the first request to the last answer and
