@@ -351,6 +351,10 @@ class Chain:
         """How many recent published blocks keep their bodies in memory."""
     def pool_counts(self) -> tuple[int, int]: ...
     def submit_raw(self, raw: bytes) -> str: ...
+    def submit_raw_batch(self, raws: list[bytes]) -> list[str | BaseException]:
+        """`submit_raw` for each, in order, in one call (GIL released, senders recovered in
+        parallel before the chain lock): per transaction its hash, or the exception
+        `submit_raw` would have raised for it alone."""
     def send_transaction(self, request: dict[str, Any]) -> str: ...
     def sign_transaction(self, request: dict[str, Any]) -> str:
         """The raw signed transaction (0x-hex), filled in as send_transaction fills it."""

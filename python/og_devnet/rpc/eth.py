@@ -178,13 +178,30 @@ def call(ctx: RpcContext, params: list[Any]) -> str:
     return chain.call_served(key)
 
 
+def raw_transaction_param(params: list[Any]) -> bytes:
+    """The signed transaction an eth_sendRawTransaction request carries."""
+    return p.raw_bytes(p.arg(params, 0, "signedTransaction"), "signedTransaction")
+
+
 @method("eth_sendRawTransaction")
 def send_raw_transaction(ctx: RpcContext, params: list[Any]) -> str:
-    raw = p.raw_bytes(p.arg(params, 0, "signedTransaction"), "signedTransaction")
+    raw = raw_transaction_param(params)
     tx_hash = ctx.node.chain.submit_raw(raw)
     ctx.submitted = True
     ctx.node.tx_pooled(tx_hash, raw)
     return tx_hash
+
+
+def send_raw_transactions(ctx: RpcContext, raws: list[bytes]) -> list[str | BaseException]:
+    """eth_sendRawTransaction for each of `raws`, in order, in one call to the chain (senders
+    recovered in parallel, the GIL released): per transaction its hash, or the exception the
+    single call would have raised. Each pooled one has the single call's effects."""
+    results = ctx.node.chain.submit_raw_batch(raws)
+    for raw, r in zip(raws, results):
+        if isinstance(r, str):
+            ctx.submitted = True
+            ctx.node.tx_pooled(r, raw)
+    return results
 
 
 def _to_sign(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:

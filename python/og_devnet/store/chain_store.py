@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -28,6 +29,15 @@ def _upsert(s: Session, table: Any, rows: list[dict[str, Any]], key: str) -> Non
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     stmt = dialect_insert(table)
     s.connection().execute(stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in rows[0] if c != key}), rows)
+
+
+def _compact_json(value: Any) -> str:
+    """`json.dumps(value, separators=(",", ":"))`, by orjson (~10x faster on a block's
+    transactions) unless an integer is beyond its 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"))
 
 
 class ChainStore:
@@ -55,7 +65,10 @@ class ChainStore:
         steps and the accounts it changed, in one database transaction. Returns the record.
         Rows go in as Core bulk statements: this runs once per block (per transaction under
         automine), and the ORM's unit of work cost more than the block itself."""
-        rec = json.loads(record)
+        try:
+            rec = orjson.loads(record)  # ~10x json.loads on a block of transfers
+        except orjson.JSONDecodeError:  # an integer beyond 64 bits (orjson's limit)
+            rec = json.loads(record)
         with Session(self.engine) as s:
             self._add_block(s, rec)
             self._settle(s, rec.get("settlements", []))
@@ -98,7 +111,7 @@ class ChainStore:
             "timestamp": _int(block["timestamp"]), "timestamp_ms": _int(block["timestampMs"]),
             "tx_count": len(block["transactions"]), "gas_used": _int(block["gasUsed"]), "miner": block["miner"],
             "settlement_count": len(rec.get("settlements", [])),
-            "record": pack_record(json.dumps(rec["stored"], separators=(",", ":"))),
+            "record": pack_record(_compact_json(rec["stored"])),
         }])  # fmt: skip
         txs, logs = [], []
         for tx, receipt in zip(block["transactions"], rec["receipts"], strict=True):

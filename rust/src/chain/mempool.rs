@@ -26,13 +26,16 @@ struct PooledTx {
 pub struct GasMempool {
     by_sender: HashMap<Address, BTreeMap<u64, PooledTx>>,
     by_hash: HashMap<B256, (Address, u64)>,
+    /// What each sender's pooled transactions can cost at most, all together (None: more than
+    /// 256 bits), so that a transaction after all of its sender's is checked without a scan.
+    totals: HashMap<Address, Option<U256>>,
     next_arrival: u64,
     capacity: usize,
 }
 
 impl GasMempool {
     pub fn new(capacity: usize) -> Self {
-        GasMempool { by_sender: HashMap::new(), by_hash: HashMap::new(), next_arrival: 0, capacity }
+        GasMempool { by_sender: HashMap::new(), by_hash: HashMap::new(), totals: HashMap::new(), next_arrival: 0, capacity }
     }
 
     pub fn len(&self) -> usize {
@@ -58,6 +61,13 @@ impl GasMempool {
     pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
         let mut next = state_nonce;
         if let Some(txs) = self.by_sender.get(sender) {
+            // Usually the sender's nonces run without a gap from the state's: no scan.
+            let (first, last) = (txs.first_key_value().map(|(n, _)| *n), txs.last_key_value().map(|(n, _)| *n));
+            match (first, last) {
+                (Some(first), _) if first > state_nonce => return state_nonce,
+                (Some(first), Some(last)) if first == state_nonce && last - first + 1 == txs.len() as u64 => return last + 1,
+                _ => {}
+            }
             for nonce in txs.range(state_nonce..).map(|(n, _)| *n) {
                 if nonce != next {
                     break;
@@ -72,8 +82,28 @@ impl GasMempool {
     /// (None if that overflows): a new transaction must be affordable on top of them.
     pub fn cost_before(&self, sender: &Address, nonce: u64) -> Option<U256> {
         self.by_sender.get(sender).map_or(Some(U256::ZERO), |txs| {
-            txs.range(..nonce).try_fold(U256::ZERO, |sum, (_, p)| sum.checked_add(max_cost(&p.tx)?)?.checked_add(p.extra_cost))
+            if txs.last_key_value().is_some_and(|(last, _)| *last < nonce) {
+                return self.totals.get(sender).copied().flatten(); // after all of them: no scan
+            }
+            Self::cost_of(txs.range(..nonce).map(|(_, p)| p))
         })
+    }
+
+    /// What `txs` can cost at most, all together (None if that overflows).
+    fn cost_of<'a>(mut txs: impl Iterator<Item = &'a PooledTx>) -> Option<U256> {
+        txs.try_fold(U256::ZERO, |sum, p| sum.checked_add(max_cost(&p.tx)?)?.checked_add(p.extra_cost))
+    }
+
+    /// Recomputes `sender`'s total after transactions left (or were replaced).
+    fn recount(&mut self, sender: &Address) {
+        match self.by_sender.get(sender) {
+            Some(txs) => {
+                self.totals.insert(*sender, Self::cost_of(txs.values()));
+            }
+            None => {
+                self.totals.remove(sender);
+            }
+        }
     }
 
     /// Validates ordering rules (nonce window, replacement) and adds the transaction; returns
@@ -115,9 +145,14 @@ impl GasMempool {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         let hash = tx.hash;
+        let cost = max_cost(&tx).and_then(|c| c.checked_add(extra_cost));
         let replaced = self.by_sender.entry(sender).or_default().insert(nonce, PooledTx { tx, arrival, extra_cost }).map(|old| old.tx.hash);
         if let Some(old) = replaced {
             self.by_hash.remove(&old);
+            self.recount(&sender);
+        } else {
+            let total = self.totals.entry(sender).or_insert(Some(U256::ZERO));
+            *total = total.zip(cost).and_then(|(t, c)| t.checked_add(c));
         }
         self.by_hash.insert(hash, (sender, nonce));
         Ok(replaced)
@@ -182,15 +217,22 @@ impl GasMempool {
     pub fn prune(&mut self, state_nonce: impl Fn(&Address) -> u64) -> Vec<B256> {
         let by_hash = &mut self.by_hash;
         let mut removed = Vec::new();
+        let mut changed = Vec::new();
         self.by_sender.retain(|sender, txs| {
             let keep = txs.split_off(&state_nonce(sender));
             for p in txs.values() {
                 by_hash.remove(&p.tx.hash);
                 removed.push(p.tx.hash);
             }
+            if !txs.is_empty() {
+                changed.push(*sender);
+            }
             *txs = keep;
             !txs.is_empty()
         });
+        for sender in changed {
+            self.recount(&sender);
+        }
         removed
     }
 
@@ -206,6 +248,7 @@ impl GasMempool {
                 self.by_sender.remove(sender);
             }
         }
+        self.recount(sender);
         removed
     }
 
@@ -229,6 +272,10 @@ mod tests {
     use crate::eth::keys::{DevKeys, UnsignedFields, DEFAULT_MNEMONIC};
 
     fn tx(keys: &DevKeys, from: usize, nonce: u64, tip_gwei: u128) -> SignedTx {
+        tx_fees(keys, from, nonce, tip_gwei, 100)
+    }
+
+    fn tx_fees(keys: &DevKeys, from: usize, nonce: u64, tip_gwei: u128, max_fee_gwei: u128) -> SignedTx {
         let from = keys.addresses()[from];
         let env = keys
             .sign(
@@ -241,7 +288,7 @@ mod tests {
                     data: Default::default(),
                     gas: 21_000,
                     gas_price: None,
-                    max_fee_per_gas: 100_000_000_000,
+                    max_fee_per_gas: max_fee_gwei * 1_000_000_000,
                     max_priority_fee_per_gas: tip_gwei * 1_000_000_000,
                 },
             )
@@ -293,6 +340,42 @@ mod tests {
         let err = pool.insert(tx(&keys, 0, 0, 20), 0).unwrap_err();
         assert!(matches!(err, ChainError::ReplacementUnderpriced { nonce: 0 }));
         assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn sender_totals_follow_inserts_replacements_and_removals() {
+        let keys = DevKeys::from_mnemonic(DEFAULT_MNEMONIC, 2).unwrap();
+        let a = keys.addresses()[0];
+        let mut pool = GasMempool::new(1000);
+        let check = |pool: &GasMempool, state_nonce: u64| {
+            for nonce in 0..70 {
+                let scan = pool.from_sender(&a).filter(|t| t.nonce() < nonce).map(|t| max_cost(t).unwrap()).sum::<U256>();
+                assert_eq!(pool.cost_before(&a, nonce), Some(scan), "cost before {nonce}");
+            }
+            let mut next = state_nonce;
+            while pool.from_sender(&a).any(|t| t.nonce() == next) {
+                next += 1;
+            }
+            assert_eq!(pool.pending_nonce(&a, state_nonce), next, "pending nonce from {state_nonce}");
+        };
+        for nonce in 0..50 {
+            pool.insert(tx(&keys, 0, nonce, 1 + nonce as u128 % 3), 0).unwrap();
+            pool.insert(tx(&keys, 1, nonce, 1), 0).unwrap();
+        }
+        check(&pool, 0);
+        check(&pool, 3);
+        assert_eq!(pool.insert(tx_fees(&keys, 0, 7, 50, 200), 0).unwrap(), Some(tx(&keys, 0, 7, 2).hash)); // a replacement
+        pool.insert(tx(&keys, 0, 55, 1), 0).unwrap(); // a gap
+        check(&pool, 0);
+        pool.prune(|_| 10);
+        check(&pool, 10);
+        pool.evict_from(&a, 40);
+        check(&pool, 10);
+        pool.insert(tx(&keys, 0, 40, 2), 10).unwrap();
+        check(&pool, 10);
+        pool.prune(|_| 100);
+        check(&pool, 100);
+        assert!(pool.is_empty());
     }
 
     #[test]

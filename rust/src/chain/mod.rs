@@ -45,7 +45,7 @@ pub use miner::{MiningMode, Schedule};
 pub use state::{Account, MemoryState, StateDb};
 
 use crate::eth::keys::DevKeys;
-use crate::eth::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};
+use crate::eth::{decode_raw_transaction, decode_raw_transactions, intrinsic_gas, SignedTx, TxRequest};
 use crate::pipe::{Clock, Pipe, PipeConfig, SystemClock};
 use native::hub;
 use native::models::{ModelRegistry, ModelSpec};
@@ -619,6 +619,14 @@ impl Chain {
     pub fn submit_raw(&mut self, raw: &[u8]) -> Result<B256, ChainError> {
         let tx = decode_raw_transaction(raw, self.chain_id)?;
         self.submit(tx)
+    }
+
+    /// `submit_raw` for each of `raws`, in order, with the same result each would have alone
+    /// (one's error changes nothing for the others). Senders are recovered in parallel first;
+    /// a caller that holds the chain behind a lock should decode before taking it
+    /// ([`decode_raw_transactions`], then [`Chain::submit`] each).
+    pub fn submit_raw_batch<T: AsRef<[u8]> + Sync>(&mut self, raws: &[T]) -> Vec<Result<B256, ChainError>> {
+        decode_raw_transactions(raws, self.chain_id).into_iter().map(|tx| self.submit(tx?)).collect()
     }
 
     /// Checks a signed transaction against the tip state and pools it. On error nothing

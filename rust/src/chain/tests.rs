@@ -515,3 +515,44 @@ pub(super) mod inference {
         assert!(matches!(second, Err(ChainError::InsufficientFunds { .. })), "{second:?}");
     }
 }
+
+#[test]
+fn a_batch_of_raw_transactions_answers_each_as_single_submits_would() {
+    let mut single = chain(MiningMode::Manual);
+    let mut batched = chain(MiningMode::Manual);
+    let c = &single;
+    let mut raws: Vec<Vec<u8>> = Vec::new();
+    for i in 0..40u64 {
+        raws.push(transfer(c, (i % 4) as usize, i / 4, 1 + i, i % 5 == 0).raw().to_vec());
+    }
+    let good = raws.len();
+    raws.push(vec![0xc0]); // malformed
+    raws.push(transfer(c, 0, 0, 1, false).raw().to_vec()); // nonce 0 again: replacement underpriced
+    raws.push(raws[3].clone()); // already known
+    raws.push(transfer(c, 5, 0, u64::MAX, false).raw().to_vec()); // value above nothing: fine
+    raws.push(sign_with(c, 6, 0, |f| f.value = U256::MAX).raw().to_vec()); // cannot pay
+    raws.push(sign_with(c, 6, 0, |f| f.chain_id = 1).raw().to_vec()); // foreign chain
+    raws.push(sign_with(c, 6, 0, |f| f.max_fee_per_gas = 1).raw().to_vec()); // below the base fee
+    raws.push(sign_with(c, 6, 0, |f| f.gas = 20_000).raw().to_vec()); // below intrinsic gas
+    raws.push(transfer(c, 6, 0, 7, false).raw().to_vec()); // the sender's good one, after its bad ones
+    raws.push(transfer(c, 6, 1, 8, false).raw().to_vec()); // and its next, in the same batch
+    raws.push(transfer(c, 7, 70, 1, false).raw().to_vec()); // too far ahead
+    let singles: Vec<Result<B256, String>> =
+        raws.iter().map(|r| single.submit_raw(r).map_err(|e| e.to_string())).collect();
+    let batch: Vec<Result<B256, String>> =
+        batched.submit_raw_batch(&raws).into_iter().map(|r| r.map_err(|e| e.to_string())).collect();
+    assert_eq!(batch, singles);
+    assert!(batch[..good].iter().all(|r| r.is_ok()));
+    let errors = batch.iter().filter(|r| r.is_err()).count();
+    assert_eq!(errors, 8, "{batch:#?}");
+    assert!(batch[good + 3].is_ok() && batch[good + 8].is_ok() && batch[good + 9].is_ok());
+    assert_eq!(batched.pool_counts(), single.pool_counts());
+    for a in batched.keys().addresses() {
+        assert_eq!(batched.nonce(&a, BlockTag::Pending).unwrap(), single.nonce(&a, BlockTag::Pending).unwrap());
+    }
+    let (n1, n2) = (mine(&mut single, 1_700_000_001_000), mine(&mut batched, 1_700_000_001_000));
+    let hashes = |c: &Chain, n| c.block(BlockTag::Number(n)).unwrap().unwrap().transactions.iter().map(|t| t.hash).collect::<Vec<_>>();
+    assert_eq!(hashes(&batched, n2), hashes(&single, n1));
+    assert_eq!(hashes(&batched, n2).len(), good + 3);
+    assert!(batched.submit_raw_batch::<Vec<u8>>(&[]).is_empty());
+}

@@ -6,4 +6,4 @@ pub mod rpc_json;
 pub mod tx;
 
 pub use keys::DevKeys;
-pub use tx::{decode_raw_transaction, intrinsic_gas, SignedTx, TxRequest};
+pub use tx::{decode_raw_transaction, decode_raw_transactions, intrinsic_gas, SignedTx, TxRequest};

@@ -24,11 +24,21 @@ use crate::eth::{rpc_json, TxRequest};
 pub struct PyChain {
     inner: Mutex<Chain>,
     pipe: Py<PyPipe>,
+    /// Fixed when the chain is made: raw transactions are decoded against it without the lock.
+    chain_id: u64,
 }
 
 fn wrap(py: Python<'_>, chain: Chain) -> PyResult<PyChain> {
     let pipe = Py::new(py, PyPipe::new(chain.pipe().clone()))?;
-    Ok(PyChain { inner: Mutex::new(chain), pipe })
+    Ok(PyChain { chain_id: chain.chain_id(), inner: Mutex::new(chain), pipe })
+}
+
+/// The message a Rust panic carries, as pyo3 shows it in a PanicException.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "panic from Rust code".to_string(), |s| s.to_string()),
+    }
 }
 
 /// A block that was sealed and awaits its commit to the store.
@@ -479,7 +489,37 @@ impl PyChain {
 
     /// Decodes, checks and pools a raw signed transaction; returns its hash.
     fn submit_raw(&self, py: Python<'_>, raw: Vec<u8>) -> PyResult<String> {
-        py.detach(|| self.lock().submit_raw(&raw)).map(|h| h.to_string()).map_err(to_py)
+        // Decoding and sender recovery need no chain: done before the lock is taken.
+        py.detach(|| crate::eth::decode_raw_transaction(&raw, self.chain_id).and_then(|tx| self.lock().submit(tx)))
+            .map(|h| h.to_string())
+            .map_err(to_py)
+    }
+
+    /// `submit_raw` for each of `raws`, in order, in one call: the GIL is released, senders
+    /// are recovered in parallel before the chain lock is taken, then each is pooled under
+    /// one lock. Returns, per transaction, its hash or the exception `submit_raw` would have
+    /// raised for it alone (a panic too); one's error changes nothing for the others.
+    fn submit_raw_batch(&self, py: Python<'_>, raws: Vec<Vec<u8>>) -> PyResult<Vec<Py<PyAny>>> {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let results = py.detach(|| {
+            let decoded = crate::eth::decode_raw_transactions(&raws, self.chain_id);
+            let mut chain = self.lock();
+            decoded
+                .into_iter()
+                .map(|tx| match tx {
+                    Ok(tx) => catch_unwind(AssertUnwindSafe(|| chain.submit(tx))).map_err(panic_message),
+                    Err(e) => Ok(Err(e)),
+                })
+                .collect::<Vec<_>>()
+        });
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(Ok(hash)) => Ok(hash.to_string().into_pyobject(py)?.into_any().unbind()),
+                Ok(Err(e)) => Ok(to_py(e).into_value(py).into_any()),
+                Err(panic) => Ok(pyo3::panic::PanicException::new_err(panic).into_value(py).into_any()),
+            })
+            .collect()
     }
 
     /// eth_sendTransaction for an unlocked dev account. Keys as in JSON-RPC, values parsed.
@@ -612,7 +652,13 @@ impl PyChain {
 
     /// Seals and stages the next block; commit it to the store, then `publish(number)`.
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
-        let (number, hash, timestamp_ms, tx_count, record) = py.detach(|| record::seal(&mut self.lock(), now_ms)).map_err(to_py)?;
+        // The record (JSON of every transaction and receipt) is made after the lock is let go.
+        let (number, hash, timestamp_ms, tx_count, record) = py
+            .detach(|| {
+                let parts = record::seal_parts(&mut self.lock(), now_ms);
+                parts.map(record::SealedParts::record)
+            })
+            .map_err(to_py)?;
         Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record })
     }
 

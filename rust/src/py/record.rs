@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::convert;
 use super::errors::to_py;
 use crate::chain::settlement::{Delivery, DeliveryNotice};
-use crate::chain::{Chain, ChainError, StoredBlock};
+use crate::chain::{Block, Chain, ChainError, StoredBlock};
 use crate::eth::rpc_json;
 use crate::pipe::{InferenceRecord, ManyRecord, Mode, SettlementStep, Status};
 
@@ -323,7 +323,7 @@ pub fn aggregate_inferences(py: Python<'_>, tx_hash: &str, calls: Vec<String>) -
 /// What a sealed block's record holds (`SealedBlock.record`): the store saves it in one
 /// database transaction, and the node's listeners read it.
 #[derive(Serialize)]
-struct SealRecord<'a> {
+struct SealRecord {
     stored: StoredBlock,
     /// The block as JSON-RPC shows it, with full transactions.
     block: Value,
@@ -338,14 +338,26 @@ struct SealRecord<'a> {
     deliveries: Vec<DeliveryNotice>,
     /// Every unsettled result in full, when they changed: saved so a restart resumes them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    unsettled: Option<&'a [Delivery]>,
+    unsettled: Option<Vec<Delivery>>,
 }
 
 /// A sealed block: (number, hash, timestamp ms, transaction count, its record as JSON).
 pub type Sealed = (u64, String, u64, usize, String);
 
-/// Seals the next block and makes its record.
-pub fn seal(c: &mut Chain, now_ms: u64) -> Result<Sealed, ChainError> {
+/// A block just sealed and what its record needs from the chain, taken under the chain's
+/// lock; [`SealedParts::record`] makes the record (most of a seal's work: JSON of every
+/// transaction and receipt) without it.
+pub struct SealedParts {
+    block: Block,
+    inferences: Vec<InferenceRecord>,
+    challenge_window: u64,
+    settlements: Vec<SettlementStep>,
+    deliveries: Vec<DeliveryNotice>,
+    unsettled: Option<Vec<Delivery>>,
+}
+
+/// Seals the next block and takes what its record needs.
+pub fn seal_parts(c: &mut Chain, now_ms: u64) -> Result<SealedParts, ChainError> {
     let (pipe, window) = (c.pipe().clone(), c.challenge_window());
     let b = c.seal_block(now_ms)?;
     let number = b.header.number;
@@ -365,9 +377,7 @@ pub fn seal(c: &mut Chain, now_ms: u64) -> Result<Sealed, ChainError> {
         .map(|s| SettlementStep::new(s, b.header.timestamp_ms, number))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ChainError::InvalidArgument(format!("block {number}: {e}")))?;
-    let (stored, block) = (b.to_stored(), rpc_json::block(b, true));
-    let receipts = (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect();
-    let (hash, timestamp_ms, tx_count) = (b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
+    let block = b.clone();
     let deliveries = c
         .unsettled()
         .iter()
@@ -378,17 +388,28 @@ pub fn seal(c: &mut Chain, now_ms: u64) -> Result<Sealed, ChainError> {
     // LLM answers the block settled, as delivered: their steps are in `settlements`.
     inferences.extend(c.llm_block_records(number));
     let changed = c.take_deliveries_changed();
-    let record = SealRecord {
-        stored,
-        block,
-        receipts,
-        inferences,
-        challenge_window: window,
-        settlements,
-        deliveries,
-        unsettled: changed.then(|| c.unsettled()),
-    };
-    Ok((number, hash, timestamp_ms, tx_count, serde_json::to_string(&record).expect("a block record is JSON")))
+    let unsettled = changed.then(|| c.unsettled().to_vec());
+    Ok(SealedParts { block, inferences, challenge_window: window, settlements, deliveries, unsettled })
+}
+
+impl SealedParts {
+    pub fn record(self) -> Sealed {
+        let b = &self.block;
+        let (stored, block) = (b.to_stored(), rpc_json::block(b, true));
+        let receipts = (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect();
+        let (number, hash, timestamp_ms, tx_count) = (b.header.number, b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
+        let record = SealRecord {
+            stored,
+            block,
+            receipts,
+            inferences: self.inferences,
+            challenge_window: self.challenge_window,
+            settlements: self.settlements,
+            deliveries: self.deliveries,
+            unsettled: self.unsettled,
+        };
+        (number, hash, timestamp_ms, tx_count, serde_json::to_string(&record).expect("a block record is JSON"))
+    }
 }
 
 /// Every unsettled result as the settlement duties see it (JSON list).
