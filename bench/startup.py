@@ -1,10 +1,18 @@
-"""How fast `og-devnet up` answers its first JSON-RPC call, against the floor of any Python
-process that serves HTTP.
+"""How fast og-devnet answers its first JSON-RPC call, and how fast a client command runs,
+against baselines measured in the same run.
 
-Starts `og-devnet up` (default settings: fixture models, 4 nodes, the ZKML circuit from the
-user cache) N times on a free port and measures the time from spawning it to the first answer
-of eth_blockNumber. The baseline, in the same run: `python -m http.server` started the same way,
-timed to its first answer. Prints p50/max of both and the ratio of the p50s.
+1. `og-devnet up` (default settings: fixture models, 4 nodes, 4 LLM gateways, the ZKML circuit
+   from the user cache), spawned on a free port: time from spawning it to the first answer of
+   eth_blockNumber. Baseline: `python -m http.server`, spawned the same way, to its first
+   answer (the floor of any Python process that serves HTTP).
+2. In-process: in a fresh interpreter, `from og_devnet import Devnet; Devnet().start()` and the
+   first eth_blockNumber answer, timed inside the process (imports included, interpreter start
+   not). Baseline: eth-tester's `Web3(EthereumTesterProvider())` and its first eth_blockNumber,
+   timed the same way (needs `pip install 'eth-tester[py-evm]'`). Also shown: when the same
+   Devnet has finished starting in the background (models, nodes, gateways, store, full app).
+3. `og-devnet infer mlp --input ...` against a running devnet (automine, so no block interval
+   is measured): wall time of the whole command. Baseline: the interpreter doing nothing
+   (`python -c pass`).
 
     python bench/startup.py [--runs 5]
 """
@@ -12,6 +20,7 @@ timed to its first answer. Prints p50/max of both and the ratio of the p50s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -20,9 +29,39 @@ import socket
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
+from pathlib import Path
 
 import httpx
+
+RPC = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+
+IN_PROCESS_DEVNET = textwrap.dedent("""
+    import time
+    t0 = time.perf_counter()
+    import http.client, json
+    from og_devnet import Devnet
+    net = Devnet(mining="manual").start()
+    c = http.client.HTTPConnection("127.0.0.1", net.port)
+    c.request("POST", "/", json.dumps(%s), {"content-type": "application/json"})
+    assert json.loads(c.getresponse().read())["result"] == "0x0"
+    t1 = time.perf_counter()
+    net.wait_ready()
+    t2 = time.perf_counter()
+    net.stop()
+    print(json.dumps({"first_answer": t1 - t0, "ready": t2 - t0}))
+""") % json.dumps(RPC)
+
+IN_PROCESS_ETH_TESTER = textwrap.dedent("""
+    import time
+    t0 = time.perf_counter()
+    import json
+    from web3 import EthereumTesterProvider, Web3
+    w3 = Web3(EthereumTesterProvider())
+    assert w3.eth.block_number == 0
+    print(json.dumps({"first_answer": time.perf_counter() - t0}))
+""")
 
 
 def free_port() -> int:
@@ -31,47 +70,130 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def og_devnet_command() -> str:
+    """The console script beside this interpreter (a pyenv shim in front of it would add its
+    own start-up to every measurement), else the one on PATH."""
+    beside = Path(sys.executable).parent / "og-devnet"
+    return str(beside) if beside.exists() else shutil.which("og-devnet") or sys.exit("og-devnet is not installed: pip install -e .")
+
+
 def time_to_answer(argv: list[str], request: dict | None, port: int) -> float:
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while True:
-            try:
-                r = (httpx.post(f"http://127.0.0.1:{port}/", json=request, timeout=1) if request
-                     else httpx.get(f"http://127.0.0.1:{port}/", timeout=1))  # fmt: skip
-                if r.status_code == 200:
-                    return time.perf_counter() - t0
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise SystemExit(f"{argv[0]} exited with {proc.returncode}")
-            time.sleep(0.005)
+        with httpx.Client(timeout=1) as client:
+            while True:
+                try:
+                    r = (client.post(f"http://127.0.0.1:{port}/", json=request) if request
+                         else client.get(f"http://127.0.0.1:{port}/"))  # fmt: skip
+                    if r.status_code == 200:
+                        return time.perf_counter() - t0
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None:
+                    raise SystemExit(f"{argv[0]} exited with {proc.returncode}")
+                time.sleep(0.005)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def in_process(code: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"in-process run failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def wall(argv: list[str]) -> float:
+    t0 = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    took = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{out.stderr[-2000:]}")
+    return took
+
+
+def ms(xs: list[float]) -> str:
+    return f"p50 {statistics.median(xs) * 1000:7.0f} ms   min {min(xs) * 1000:7.0f} ms   max {max(xs) * 1000:7.0f} ms"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    cli = shutil.which("og-devnet") or sys.exit("og-devnet is not on PATH: pip install the package first")
-    rpc = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-    devnet, floor = [], []
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {load:.2f} at the start")  # fmt: skip
+    cli = og_devnet_command()
+    try:
+        import eth.vm  # noqa: F401  (py-evm, the backend EthereumTesterProvider uses)
+        import eth_tester  # noqa: F401
+
+        have_eth_tester = True
+    except ImportError:
+        have_eth_tester = False
+        print("eth-tester[py-evm] is not installed: its baseline is skipped (pip install 'eth-tester[py-evm]')")
+
+    up, floor, devnet, ready, tester = [], [], [], [], []
     for _ in range(args.runs):
         port = free_port()
-        devnet.append(time_to_answer([cli, "up", "--port", str(port)], rpc, port))
+        up.append(time_to_answer([cli, "up", "--port", str(port)], RPC, port))
         port = free_port()
         floor.append(time_to_answer([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"], None, port))
-    ms = lambda xs: f"p50 {statistics.median(xs) * 1000:7.0f} ms   max {max(xs) * 1000:7.0f} ms"  # noqa: E731
-    print(f"{args.runs} starts each, spawn to first answer")
-    print(f"og-devnet up (eth_blockNumber):   {ms(devnet)}")
-    print(f"python -m http.server (GET /):    {ms(floor)}")
-    print(f"ratio og-devnet / bare Python HTTP server (p50): {statistics.median(devnet) / statistics.median(floor):.1f}x")
+        d = in_process(IN_PROCESS_DEVNET)
+        devnet.append(d["first_answer"])
+        ready.append(d["ready"])
+        if have_eth_tester:
+            tester.append(in_process(IN_PROCESS_ETH_TESTER)["first_answer"])
+
+    port = free_port()
+    server = subprocess.Popen([cli, "up", "--port", str(port), "--automine", "--llm-gateways", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    infer, bare = [], []
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:  # og_models answers once the models are loaded
+            try:
+                if httpx.post(url, json={**RPC, "method": "og_models"}, timeout=60).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the devnet for the infer runs did not start")
+            time.sleep(0.05)
+        argv = [cli, "infer", "mlp", "--input", '{"input": [[1, 2, 3, 4]]}', "--rpc-url", url]
+        wall(argv)  # the first run warms the file system cache, as a user's second command would
+        for _ in range(args.runs):
+            infer.append(wall(argv))
+            bare.append(wall([sys.executable, "-c", "pass"]))
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    print(f"{args.runs} runs each")
+    print("spawn to first answer")
+    print(f"  og-devnet up (eth_blockNumber):            {ms(up)}")
+    print(f"  python -m http.server (GET /):             {ms(floor)}")
+    print(f"  ratio og-devnet up / http.server (p50):    {statistics.median(up) / statistics.median(floor):.2f}x")
+    print("in-process, a fresh interpreter: imports + start + first eth_blockNumber")
+    print(f"  og_devnet Devnet():                        {ms(devnet)}")
+    print(f"    ... and its start complete (background): {ms(ready)}")
+    if tester:
+        print(f"  eth-tester EthereumTesterProvider():       {ms(tester)}")
+        print(f"  ratio Devnet() / EthereumTesterProvider() (p50): {statistics.median(devnet) / statistics.median(tester):.2f}x")
+    print("client command, wall time of the whole process (automining devnet)")
+    print(f"  og-devnet infer mlp --input ...:           {ms(infer)}")
+    print(f"  python -c pass:                            {ms(bare)}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average {load:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -1,34 +1,49 @@
-"""og-devnet: a local devnet for verifiable AI inference in the style of OpenGradient."""
+"""og-devnet: a local devnet for verifiable AI inference in the style of OpenGradient.
 
-from importlib.metadata import PackageNotFoundError, version
+`Devnet`, `Node` and `Settings` are imported on first use (module `__getattr__`): a client
+command (`og-devnet infer`, `status`, ...) and `import og_devnet` do not pay for the node, the
+store or the model runtimes."""
 
-try:
-    __version__ = version("og-devnet")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+from __future__ import annotations
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from og_devnet.config import Settings  # noqa: E402
-from og_devnet.node import Node  # noqa: E402
-
-
-
-class Devnet(Node):
-    """A node for downstream test suites: a free loopback port unless one is given.
-
-    with Devnet() as net:
-        w3 = Web3(Web3.HTTPProvider(net.rpc_url))
-    """
-
-    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
-        if settings is None:
-            overrides.setdefault("port", 0)
-        super().__init__(settings, **overrides)
-
+if TYPE_CHECKING:
+    from og_devnet.config import Settings
+    from og_devnet.devnet import Devnet
+    from og_devnet.node import Node
 
 #: The hub's ABI: the SDK's `inference.abi` plus the devnet extension
 #: `runMany((string,uint8,ModelInput)[])`.
 HUB_ABI = Path(__file__).parent / "abi" / "InferenceHub.devnet.abi"
 
 __all__ = ["HUB_ABI", "Devnet", "Node", "Settings", "__version__"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("og-devnet")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name == "Devnet":
+        from og_devnet.devnet import Devnet as value
+    elif name == "Node":
+        from og_devnet.node import Node as value
+    elif name == "Settings":
+        from og_devnet.config import Settings as value
+    else:
+        raise AttributeError(f"module 'og_devnet' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,4 +1,8 @@
-"""`og-devnet`: parses options and runs a Node. Nothing else lives here."""
+"""`og-devnet`: parses options and runs a Node. Nothing else lives here.
+
+Client commands (`infer`, `status`, `nodes`, `models list`, `mine`, ...) import what a client
+needs, an HTTP call and the output; the node, the store, the settings and the model runtimes
+are imported by `up` only (tests/test_startup.py checks it)."""
 
 from __future__ import annotations
 
@@ -9,14 +13,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from og_devnet._core import Mode
-from og_devnet.config import DEFAULT_CHAIN_ID, DEFAULT_MNEMONIC, MiningMode, Settings
+from og_devnet.defaults import DEFAULT_CHAIN_ID, DEFAULT_MNEMONIC, MiningMode
 
 app = typer.Typer(
     name="og-devnet",
@@ -79,9 +80,10 @@ def up(
     """Start the devnet and serve it until Ctrl-C."""
     import logging
 
-    from rich.progress import Progress
+    from pydantic import ValidationError
 
     from og_devnet.api.security import exposure_log, exposure_warnings
+    from og_devnet.config import Settings
     from og_devnet.node import Node, NodeError
 
     # The node logs its exposure warnings for library users; here they are printed, styled,
@@ -124,28 +126,53 @@ def up(
         )  # fmt: skip
     except ValidationError as e:
         fail("; ".join(f"--{'-'.join(str(x) for x in er['loc']).replace('_', '-')}: {er['msg'].removeprefix('Value error, ')}" for er in e.errors()), 2)
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("Loading models", total=None)
-
-        def loading(index: int, total: int, name: str) -> None:
-            progress.update(task, total=total, completed=index, description=f"Loading model {name}")
-
-        node = Node(settings, on_model_loading=loading)
-        try:
-            node.start()
-        except (NodeError, Exception) as e:
-            progress.stop()
-            fail(str(e))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # JSON-RPC answers as soon as node.start() returns; the banner waits for the models, the
+    # inference nodes and the gateways, which finish starting in the background (a progress
+    # bar meanwhile). With --config-out, JSON-RPC answers only once the file is written
+    # (scripts read it then).
+    shown: dict[str, Any] = {}  # the progress bar, once there is one
+
+    def loading(index: int, total: int, name: str) -> None:
+        if "progress" in shown:
+            shown["progress"].update(shown["task"], total=total, completed=index, description=f"Loading model {name}")
+
+    def write_config(node: Any) -> None:
+        assert config_out is not None
+        config_out.write_text(json.dumps(_banner_info(node), indent=2) + "\n")
+
+    node = Node(settings, on_model_loading=loading, answer_early=config_out is None,
+                before_serving=write_config if config_out is not None else None)  # fmt: skip
     try:
-        info = _banner_info(node)
-        if config_out is not None:
-            config_out.write_text(json.dumps(info, indent=2) + "\n")
-        _print_banner(info, node)
-        for warning in exposure_warnings(settings.host, settings.allow_origins):
-            err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        node.start()
+    except (NodeError, Exception) as e:
+        fail(str(e))
+    # Who can reach the unlocked keys is said as soon as the node listens.
+    for warning in exposure_warnings(settings.host, settings.allow_origins):
+        err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as progress:
+        shown["task"] = progress.add_task("Loading models", total=None)
+        shown["progress"] = progress
+        try:
+            while not node.finished_starting(0.1):
+                if stop.is_set():
+                    break
+            if not stop.is_set():
+                node.wait_ready()
+        except (NodeError, Exception) as e:
+            progress.stop()
+            node.stop(raise_failure=False)
+            fail(str(e))
+    if stop.is_set():  # Ctrl-C while starting
+        console.print("\nShutting down...")
+        node.stop(raise_failure=False)
+        return
+    try:
+        _print_banner(_banner_info(node), node)
         _report_zkml_setups(node, stop)
         while not stop.wait(0.5):
             pass
@@ -238,14 +265,37 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
 
 
 def _rpc(url: str, method: str, params: list[Any]) -> Any:
+    """One JSON-RPC call, with the standard library's HTTP client: importing httpx (~0.1 s)
+    would be most of a client command's time."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
     try:
-        r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
-    except httpx.HTTPError as e:
+        u = urlsplit(url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        conn_class = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
+        conn = conn_class(u.hostname, u.port, timeout=30)
+        try:
+            path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+            conn.request("POST", path, body, {"Content-Type": "application/json", "Accept": "application/json"})
+            r = conn.getresponse()
+            status, raw = r.status, r.read()
+        finally:
+            conn.close()
+    except (OSError, ValueError, http.client.HTTPException) as e:
         fail(f"cannot reach {url}: {e} (is `og-devnet up` running?)")
-    body = r.json()
-    if "error" in body:
-        fail(f"{method}: {body['error']['message']} (code {body['error']['code']})")
-    return body["result"]
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        fail(f"{method}: {url} answered HTTP {status} with {raw[:200]!r}, not JSON-RPC")
+    if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+        detail = answer.get("detail") if isinstance(answer, dict) else None
+        fail(f"{method}: {url} answered HTTP {status}: {detail or str(answer)[:200]}")
+    if "error" in answer:
+        fail(f"{method}: {answer['error']['message']} (code {answer['error']['code']})")
+    return answer["result"]
 
 
 @app.command()
@@ -263,6 +313,8 @@ def mine(
 @app.command()
 def status(rpc_url: RpcUrl = "http://127.0.0.1:8545/") -> None:
     """Show chain id, height, mining mode and mempool of a running node."""
+    from rich.table import Table
+
     info = _rpc(rpc_url, "anvil_nodeInfo", [])
     table = Table(show_header=False)
     mining = info["mining"]
@@ -296,6 +348,7 @@ def models_add(
     rpc_url: RpcUrl = "http://127.0.0.1:8545/",
 ) -> None:
     """Upload a model to a running node and print its id."""
+    import httpx
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     from og_devnet.inference.catalog import MAX_MODEL_BYTES
@@ -335,6 +388,7 @@ def models_add(
 def _wait_for_zkml(rpc_url: str, m: dict[str, Any]) -> dict[str, Any]:
     """Polls the node while the circuit is set up, with a progress display (ezkl reports no
     fraction done, so elapsed time and the current stage)."""
+    import httpx
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -349,6 +403,8 @@ def _wait_for_zkml(rpc_url: str, m: dict[str, Any]) -> dict[str, Any]:
 @models_app.command("list")
 def models_list(rpc_url: RpcUrl = "http://127.0.0.1:8545/") -> None:
     """List the models a running node serves."""
+    from rich.table import Table
+
     table = Table("name", "kind", "modes", "id")
     for m in _rpc(rpc_url, "og_models", []):
         table.add_row(m["name"], m["kind"], ", ".join(m["modes"]), m["id"])
@@ -360,6 +416,8 @@ def nodes_list(ctx: typer.Context, rpc_url: RpcUrl = "http://127.0.0.1:8545/") -
     """List the inference nodes with their fault, wins and latency."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.table import Table
+
     table = Table("node", "address", "fault", "healthy", "wins", "timeouts", "wrong", "p50 ms", "p95 ms")
     for n in _rpc(rpc_url, "og_nodes", []):
         lat = n["latency_ms"]
@@ -386,6 +444,8 @@ def workflows(
 ) -> None:
     """List the workflow scheduler's tasks with their last runs and outputs."""
     import datetime
+
+    from rich.table import Table
 
     tasks = _rpc(rpc_url, "og_workflows", [runs])
     if not tasks:

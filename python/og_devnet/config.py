@@ -5,31 +5,21 @@ Environment variables `OG_DEVNET_<FIELD>` set defaults (e.g. `OG_DEVNET_PORT=954
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
-#: Distinct from OpenGradient's public chains (10740, 262144) and from anvil's 31337.
-DEFAULT_CHAIN_ID = 10744
-WEI_PER_OPG = 10**18
+from og_devnet.defaults import DEFAULT_CHAIN_ID, DEFAULT_MNEMONIC, WEI_PER_OPG, MiningMode
+
+__all__ = ["DEFAULT_CHAIN_ID", "DEFAULT_MNEMONIC", "WEI_PER_OPG", "MiningMode", "Settings"]
 
 
 def _user_cache() -> Path:
     import os
 
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "og-devnet"
-
-
-class MiningMode(str, Enum):
-    """When blocks are sealed; switchable at run time (`evm_setAutomine`, ...)."""
-
-    interval = "interval"
-    auto = "auto"
-    manual = "manual"
 
 
 class Settings(BaseSettings):
@@ -92,6 +82,9 @@ class Settings(BaseSettings):
     node_jitter_ms: float = Field(0.0, ge=0, le=600_000)
     #: An attempt running longer than max(this, 5 × p99) is given up.
     attempt_timeout_ms: int = Field(5_000, ge=10, le=3_600_000)
+    #: How long a request waits for what still starts in the background after JSON-RPC first
+    #: answers (the store, models, inference nodes, LLM gateways) before it is refused (s).
+    start_timeout: float = Field(120.0, gt=0, le=3600)
     #: How long an eth_call of a contract that calls inference waits for PIPE (s).
     call_timeout: float = Field(30.0, gt=0, le=3600)
     #: The EVM's hard fork.
@@ -140,6 +133,8 @@ class Settings(BaseSettings):
     @field_validator("node_faults")
     @classmethod
     def _faults(cls, v: dict[int, str]) -> dict[int, str]:
+        if not v:  # the common case: no need to import the inference nodes (and their TEE)
+            return v
         from og_devnet.inference.nodes import Fault
 
         for index, fault in v.items():

@@ -17,11 +17,14 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import orjson
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:  # starlette's datastructures (~40 ms) are imported by the guard's first call
+    from starlette.datastructures import Headers
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Where the exposure warnings are logged (the CLI prints them itself, styled, and mutes this).
 exposure_log = logging.getLogger("og_devnet.exposure")
@@ -164,6 +167,8 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        from starlette.datastructures import Headers, MutableHeaders
+
         headers = Headers(scope=scope)
         local_host, local_port = scope.get("server") or ("", 0)
         local = (str(local_host), int(local_port or 0))

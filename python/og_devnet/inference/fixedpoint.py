@@ -6,8 +6,10 @@ goes out through the devnet comes back to the SDK bit for bit."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: `og-devnet infer` and the runtimes only
+    import numpy as np
 
 
 class FixedPointError(ValueError):
@@ -33,6 +35,8 @@ def from_fixed(value: int | str, decimals: int | str) -> Decimal:
 
 
 def array_from_fixed(pairs: list[list[str]], shape: list[int], dtype: np.dtype) -> np.ndarray:
+    import numpy as np
+
     if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
         flat = [int(from_fixed(v, d)) for v, d in pairs]
     else:
@@ -44,6 +48,8 @@ INT128 = 2**127
 
 
 def array_to_fixed(arr: np.ndarray) -> list[list[str]]:
+    import numpy as np
+
     if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         return [[str(int(x)), "0"] for x in arr.flatten()]
     pairs = [to_fixed(x) for x in arr.flatten()]
@@ -55,7 +61,13 @@ def array_to_fixed(arr: np.ndarray) -> list[list[str]]:
 
 def model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """{"name": number | list | nested list | string(s)} → (number tensors, string tensors),
-    the way the SDK builds a ModelInput."""
+    the way the SDK builds a ModelInput (with numpy: `np.array(value)`; plain JSON values, the
+    common case, without importing it, to the same result)."""
+    plain = _plain_model_input(inputs)
+    if plain is not None:
+        return plain
+    import numpy as np
+
     numbers: list[dict[str, object]] = []
     strings: list[dict[str, object]] = []
     for name, data in inputs.items():
@@ -67,4 +79,39 @@ def model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], lis
             numbers.append({"name": name, "values": pairs, "shape": list(arr.shape)})
         else:
             raise FixedPointError(f"input {name}: {arr.dtype} is neither numbers nor strings")
+    return numbers, strings
+
+
+_INT64 = 2**63
+
+
+def _plain_model_input(inputs: dict[str, object]) -> tuple[list[dict[str, object]], list[dict[str, object]]] | None:
+    """`model_input` for values numpy would turn into a plain int64, float64 or str array:
+    a number, a string, or a non-empty rectangular nested list of only ints and floats (no
+    bools, ints within int64) or only strings. None for anything else (numpy decides)."""
+    numbers: list[dict[str, object]] = []
+    strings: list[dict[str, object]] = []
+    for name, data in inputs.items():
+        data = data if isinstance(data, list) else [data]
+        shape: list[int] = []
+        level: list[object] = [data]
+        while all(isinstance(x, list) for x in level):
+            widths = {len(x) for x in level}  # type: ignore[arg-type]
+            if len(widths) != 1 or 0 in widths:
+                return None  # ragged or empty: numpy's business
+            shape.append(widths.pop())
+            level = [y for x in level for y in x]  # type: ignore[attr-defined]
+        if any(isinstance(x, list) for x in level):
+            return None
+        if all(type(x) is str for x in level):
+            strings.append({"name": name, "values": list(level)})
+        elif all(type(x) is int and -_INT64 <= x < _INT64 for x in level):  # type: ignore[operator]
+            numbers.append({"name": name, "values": [[str(v), str(d)] for v, d in map(to_fixed, level)], "shape": shape})
+        elif all(type(x) in (int, float) for x in level) and any(type(x) is float for x in level):
+            if any(type(x) is int and not -_INT64 <= x < _INT64 for x in level):  # type: ignore[operator]
+                return None
+            pairs = [to_fixed(float(x)) for x in level]  # type: ignore[arg-type]
+            numbers.append({"name": name, "values": [[str(v), str(d)] for v, d in pairs], "shape": shape})
+        else:
+            return None
     return numbers, strings

@@ -12,18 +12,20 @@ import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from og_devnet.inference.fixedpoint import array_from_fixed, array_to_fixed
 
 #: Context window given to language models (capped by what the model was trained with).
 DEFAULT_N_CTX = 2048
 
+if TYPE_CHECKING:
+    import numpy as np
+
+#: ONNX element types → numpy dtype names (numpy is imported with onnxruntime, when a model loads).
 _ONNX_DTYPES = {
-    "float": np.float32, "double": np.float64, "float16": np.float16, "int64": np.int64, "int32": np.int32,
-    "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_, "string": np.object_,
+    "float": "float32", "double": "float64", "float16": "float16", "int64": "int64", "int32": "int32",
+    "int16": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool", "string": "object",
 }  # fmt: skip
 
 
@@ -107,6 +109,8 @@ class OnnxRuntime:
         return {"inputs": self.inputs, "outputs": self.outputs, "context_length": 0}
 
     def feeds(self, payload: dict[str, Any]) -> dict[str, np.ndarray]:
+        import numpy as np
+
         given = {t["name"]: t for t in payload.get("numbers", [])}
         strings = {t["name"]: t for t in payload.get("strings", [])}
         feeds = {}
@@ -124,6 +128,8 @@ class OnnxRuntime:
         return feeds
 
     def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
         try:
             results = self.session.run(None, self.feeds(payload))
         except InferenceError:
