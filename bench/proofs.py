@@ -1,7 +1,8 @@
 """Proofs apart from results, measured in one run:
 
-(a) attestation verifications per second: the Rust verifier vs a Python reference doing the
-    same checks (cbor2 + cryptography), and their ratio (bench/attestation_verify.py);
+(a) attestation verifications per second: the Rust verifier with its attestation cache and
+    in full vs a Python reference doing the same checks (cbor2 + cryptography), and their
+    ratios (bench/attestation_verify.py);
 (b) ZKML on the fixture MLP: prove time vs verify time (ezkl, in this process);
 (c) trust gap (t_settled - t_result) and result latency (t_result - t_request) p50/p95 per
     mode, under a mixed load of inferences sent at once to a devnet with --block-time 0.5

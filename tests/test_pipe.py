@@ -149,3 +149,28 @@ def test_a_byzantine_tee_node_is_caught_by_its_attestation() -> None:
                 assert a["outcome"] == "invalid" and a["detail"].startswith("pcr_mismatch"), a
         stats = result(node, "og_pipeStats")
         assert stats["nodes"][0]["wins"] == 0 and stats["nodes"][0]["invalid"] >= 1
+
+
+def test_a_tee_node_attests_once_and_each_answer_is_checked_against_that_document() -> None:
+    # One node: every answer carries its enclave's document for the model, attested once; the
+    # races check it in full once (a miss) and then only each answer (hits), settlement too.
+    with Devnet(block_time=0.1, nodes=1) as node:
+        hashes = []
+        for i in range(3):  # one after the other: three answers, far apart enough to differ in time
+            numbers, _ = model_input({"input": np.array([[float(i), 2.0, 1.0, 0.5]], dtype=np.float32)})
+            data = "0x" + encode_run_call(mlp_id(node), 2, json.dumps(numbers), "[]").hex()
+            tx = {"from": DEV0.address, "to": HUB, "data": data, "gas": hex(300_000)}
+            hashes.append(result(node, "eth_sendTransaction", [tx]))
+            wait_receipts(node, hashes[-1:], timeout=30)
+        deadline = time.monotonic() + 15
+        while (records := [result(node, "og_getInference", [h]) for h in hashes]) and any(r["status"] != "settled" for r in records):
+            assert time.monotonic() < deadline, [r["status"] for r in records]
+            time.sleep(0.1)
+        proofs = [r["proof"] for r in records]
+        assert all(p["kind"] == "tee" and p["verified_at_result"] and p["module_id"] == "og-devnet-node-0" for p in proofs)
+        assert len({p["attestation_timestamp_ms"] for p in proofs}) == 1, "the same document vouches for each answer"
+        assert len({p["response_timestamp_ms"] for p in proofs}) == 3, "each answer is signed afresh"
+        assert len({p["attestation_bytes"] for p in proofs}) == 1
+        cache = result(node, "og_pipeStats")["tee_attestations"]
+        assert cache["misses"] == 1 and cache["entries"] == 1, cache
+        assert cache["hits"] >= 2 + 3, cache  # the second and third answers, and settling each

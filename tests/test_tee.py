@@ -13,8 +13,8 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from og_devnet._core import verify_tee
-from og_devnet.inference.tee import DevnetCA, Enclave, measurements
+from og_devnet._core import AttestationCache, verify_tee
+from og_devnet.inference.tee import REATTEST_AFTER_MS, DevnetCA, Enclave, measurements
 
 REQUEST = bytes.fromhex("11" * 32)
 OUTPUT = bytes.fromhex("22" * 32)
@@ -47,10 +47,10 @@ def evidence(enclave: Enclave, **change: Any) -> dict[str, Any]:
 
 
 def check(ca: DevnetCA, ev: dict[str, Any], *, root: bytes | None = None, now: int | None = None,
-          output: bytes = OUTPUT, request: bytes = REQUEST) -> dict[str, Any]:  # fmt: skip
+          output: bytes = OUTPUT, request: bytes = REQUEST, cache: AttestationCache | None = None) -> dict[str, Any]:  # fmt: skip
     return json.loads(verify_tee(
         **ev, expected_pcrs=measurements(MODEL), root_der=root or ca.root_der, now_ms=now or int(time.time() * 1000),
-        delivered_request_hash="0x" + request.hex(), delivered_output_hash="0x" + output.hex(),
+        delivered_request_hash="0x" + request.hex(), delivered_output_hash="0x" + output.hex(), cache=cache,
     ))  # fmt: skip
 
 
@@ -125,3 +125,73 @@ def test_the_ca_survives_a_restart(tmp_path: Any) -> None:
     assert a.root_der == b.root_der
     assert "development only" in a.root.subject.rfc4514_string()
     assert b.intermediate.not_valid_after_utc > dt.datetime.now(dt.timezone.utc)
+
+
+def test_a_cached_attestation_gets_the_full_verdicts(ca: DevnetCA, enclave: Enclave) -> None:
+    """The attestation cache checks a document once, then each answer against it: the verdict
+    (reason and detail) is the full check's, whether the document was cached or not."""
+    cache = AttestationCache(capacity=16)
+    now = int(time.time() * 1000)
+    good = evidence(enclave)
+    stranger = Enclave(DevnetCA.create(), "node-x")
+    flipped = bytearray(good["attestation"])
+    flipped[-5] ^= 0x01
+    other_request, other_output = bytes.fromhex("33" * 32), bytes.fromhex("44" * 32)
+    answer2 = {**good, "request_hash": "0x" + other_request.hex(), "output_hash": "0x" + other_output.hex(),
+               "response_signature": enclave.sign_response(other_request, other_output, good["timestamp_ms"])}  # fmt: skip
+    late = {**good, "timestamp_ms": now + 600_001, "response_signature": enclave.sign_response(REQUEST, OUTPUT, now + 600_001)}
+    cases: list[tuple[str | None, dict[str, Any], dict[str, Any]]] = [
+        (None, good, {}),
+        (None, answer2, {"request": other_request, "output": other_output}),  # another answer, same document
+        ("bad_response_signature", {**good, "response_signature": good["response_signature"][::-1]}, {}),
+        ("bad_response_signature", {**good, "timestamp_ms": good["timestamp_ms"] + 1}, {}),
+        ("output_mismatch", good, {"output": bytes(32)}),
+        ("request_mismatch", good, {"request": bytes(32)}),
+        ("unknown_root", good, {"root": stranger.ca.root_der}),
+        ("expired_certificate", good, {"now": now + 2 * 86_400_000}),  # the enclave's certificate: a day
+        ("stale_attestation", late, {"now": now + 600_001}),
+        ("bad_signature", {**good, "attestation": bytes(flipped)}, {}),
+        ("malformed_attestation", {**good, "attestation": good["attestation"][:20]}, {}),
+        ("pcr_mismatch", evidence(enclave, pcrs=measurements(b"another model")), {}),
+    ]
+    for reason, ev, kw in cases:
+        full = check(ca, ev, **kw)
+        cold, warm = check(ca, ev, **kw, cache=cache), check(ca, ev, **kw, cache=cache)
+        assert full == cold == warm, (reason, full, cold, warm)
+        assert full.get("reason") == reason, (reason, full)
+    stats = json.loads(cache.stats_json())
+    # One document for `good` and its answers, one for the other model; the rest were refused.
+    assert stats["entries"] == 2 and stats["capacity"] == 16, stats
+    assert stats["misses"] == 2 + 2 * 2, stats  # the tampered documents are checked in full each time
+    assert stats["hits"] == 2 * len(cases) - stats["misses"], stats
+
+
+def test_a_document_of_the_other_model_in_the_cache_does_not_vouch_for_this_one(ca: DevnetCA, enclave: Enclave) -> None:
+    cache = AttestationCache()
+    other = evidence(enclave, pcrs=measurements(b"another model"))
+    assert check(ca, other, cache=cache)["reason"] == "pcr_mismatch"
+    assert check(ca, other, cache=cache)["reason"] == "pcr_mismatch"
+    assert json.loads(cache.stats_json())["hits"] == 1
+
+
+def test_an_enclave_attests_once_per_model_and_again_when_its_document_ages(ca: DevnetCA) -> None:
+    enclave = Enclave(ca, "node-r")
+    t = int(time.time() * 1000)
+    pcrs, other = measurements(MODEL), measurements(b"another model")
+    first = enclave.attestation(pcrs, t)
+    assert enclave.attestation(pcrs, t + 1_000) == first, "reused for the next answer"
+    assert enclave.attestation(pcrs, t + REATTEST_AFTER_MS - 1) == first
+    assert enclave.attestation(other, t + 1_000) != first, "one document per model"
+    renewed = enclave.attestation(pcrs, t + REATTEST_AFTER_MS)
+    assert renewed != first and cbor2.loads(cbor2.loads(renewed).value[2])["timestamp"] == t + REATTEST_AFTER_MS
+    # A new response key is attested at once.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    enclave.response_key = ec.generate_private_key(ec.SECP384R1())
+    rekeyed = enclave.attestation(pcrs, t + REATTEST_AFTER_MS + 1)
+    assert rekeyed != renewed and cbor2.loads(cbor2.loads(rekeyed).value[2])["public_key"] == enclave.public_key_der
+    # Each reused document verifies every answer it carries.
+    for at in (t + REATTEST_AFTER_MS + 1, t + REATTEST_AFTER_MS + 200_000):
+        ev = {"attestation": rekeyed, "timestamp_ms": at, "request_hash": "0x" + REQUEST.hex(),
+              "output_hash": "0x" + OUTPUT.hex(), "response_signature": enclave.sign_response(REQUEST, OUTPUT, at)}  # fmt: skip
+        assert check(ca, ev, now=at)["ok"] is True

@@ -67,8 +67,22 @@ def verify_tee(
     delivered_output_hash: str,
     max_attestation_age_ms: int = 600_000,
     max_clock_skew_ms: int = 5_000,
+    cache: AttestationCache | None = None,
 ) -> str:
-    """JSON: {"ok": true, "module_id", "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}."""
+    """JSON: {"ok": true, "module_id", "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}.
+    With `cache`, the attestation document is checked in full only the first time the cache
+    sees it; then only the answer (root, validity now, PCRs, freshness, response signature,
+    binding). Same verdicts either way."""
+
+class AttestationCache:
+    """Attested documents by the SHA-256 of their bytes (at most `capacity`, oldest evicted
+    first), for `verify_tee(cache=...)`. Thread-safe."""
+
+    def __init__(self, capacity: int = 256) -> None: ...
+    def stats_json(self) -> str:
+        """JSON: {"hits", "misses", "entries", "capacity", "evictions"}."""
+    def clear(self) -> None:
+        """Forgets every document (the counters stay)."""
 
 class Mode:
     """A verification mode (the only table of modes: Python's others derive from it).
@@ -189,7 +203,9 @@ class Pipe:
         bad_input: bool = False,
         proof: str | None = None,
     ) -> None: ...
-    def set_tee(self, root_der: bytes, pcr0: bytes, pcr1: bytes) -> None: ...
+    def set_tee(self, root_der: bytes, pcr0: bytes, pcr1: bytes) -> None:
+        """TEE results are verified against this root (DER) and PCR0/PCR1, through an
+        attestation cache the races and settlement share (`stats_json()["tee_attestations"]`)."""
     def decided_count(self) -> int: ...
     def wait_decided_change(self, last: int, timeout_ms: int) -> int:
         """Waits (wall clock, without the GIL) until the decided count differs from `last`, or
@@ -200,7 +216,9 @@ class Pipe:
     def job_json(self, tx_hash: str) -> str | None:
         """The inference record (JSON) of a transaction PIPE still holds; for runMany, its
         calls' records together (as `aggregate_inferences` gives them)."""
-    def stats_json(self) -> str: ...
+    def stats_json(self) -> str:
+        """og_pipeStats: jobs, hedges, nodes, models; `tee_attestations` (null until `set_tee`):
+        the attestation cache's {"hits", "misses", "entries", "capacity", "evictions"}."""
     def start_scheduler(self) -> None: ...
     def stop_scheduler(self) -> None: ...
 

@@ -144,7 +144,8 @@ class InferenceNode:
                            bad_input=bad_input and fault.kind == "ok", proof=proof)  # fmt: skip
 
     def _attest(self, payload_json: str, out_json: str, model_id: str, byzantine: bool) -> str:
-        """The enclave's evidence: a fresh attestation and a signature binding the request,
+        """The enclave's evidence: its attestation document for this model (made once and
+        reused for minutes: `Enclave.attestation`) and a fresh signature binding the request,
         the output and the time."""
         assert self.enclave is not None
         now = int(time.time() * 1000)
@@ -152,7 +153,7 @@ class InferenceNode:
         image = TAMPERED_IMAGE if byzantine else None
         pcrs = measurements(model_id.encode(), image) if image else measurements(model_id.encode())
         return json.dumps({
-            "attestation": self.enclave.attest(pcrs, now, nonce=request_hash).hex(),
+            "attestation": self.enclave.attestation(pcrs, now).hex(),
             "response_signature": self.enclave.sign_response(request_hash, output_hash, now).hex(),
             "timestamp_ms": now, "request_hash": request_hash.hex(), "output_hash": output_hash.hex(),
         })  # fmt: skip

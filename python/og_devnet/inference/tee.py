@@ -2,6 +2,8 @@
 enclave per node with a leaf certificate, attestation documents in the AWS Nitro format
 (COSE_Sign1, ES384, CBOR payload) and ES384-signed responses. Verification is the Rust
 core's (`_core.verify_tee`): it needs only the root certificate and the registered PCRs.
+An enclave attests once per model and reuses the document for its answers
+(`Enclave.attestation`), so the verifier's attestation cache checks each document once.
 
 The CA is for development only and says so in its names."""
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,11 @@ from cryptography.x509.oid import NameOID
 RUNTIME_IMAGE = b"og-devnet enclave image v1 (mock hardware)"
 NODE_SOFTWARE = b"og-devnet inference node v1"
 COSE_ES384 = -35
+#: The verifier's maximum attestation age (`TeePolicy.max_attestation_age_ms` in the Rust core).
+MAX_ATTESTATION_AGE_MS = 600_000
+#: An enclave attests again once its document is half that old, so the document an answer
+#: carries always has minutes left to vouch for it, settlement's re-check included.
+REATTEST_AFTER_MS = MAX_ATTESTATION_AGE_MS // 2
 
 
 def sha384(data: bytes) -> bytes:
@@ -115,6 +123,9 @@ class Enclave:
         self.certificate = _cert(f"og-devnet enclave {module_id}", self.key, ca.intermediate, ca.intermediate_key, False,
                                  now - dt.timedelta(minutes=5), now + validity)  # fmt: skip
         self.response_key = ec.generate_private_key(ec.SECP384R1())
+        # Measurements → (what was attested: keys and certificate, when, the document).
+        self._documents: dict[tuple[bytes, ...], tuple[tuple[bytes, bytes], int, bytes]] = {}
+        self._documents_lock = threading.Lock()
 
     @property
     def public_key_der(self) -> bytes:
@@ -133,6 +144,24 @@ class Enclave:
         protected = cbor2.dumps({1: COSE_ES384})
         to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
         return cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, _raw_signature(self.key, to_sign)]))
+
+    def attestation(self, pcrs: list[bytes], now_ms: int) -> bytes:
+        """The document an answer carries: attested once for these measurements (one per model
+        the enclave serves) and reused, so the verifier checks its chain once. Attested again
+        when it is REATTEST_AFTER_MS old, or when the enclave's response key or certificate
+        changed. Unlike a document per answer, it carries no nonce: the response signature
+        binds each answer's request, output and time."""
+        identity = (self.public_key_der, _der(self.certificate))
+        key = tuple(pcrs)
+        with self._documents_lock:
+            found = self._documents.get(key)
+            if found is not None and found[0] == identity and 0 <= now_ms - found[1] < REATTEST_AFTER_MS:
+                return found[2]
+            document = self.attest(pcrs, now_ms)
+            # Documents too old to use are dropped as new ones are made.
+            self._documents = {k: v for k, v in self._documents.items() if now_ms - v[1] < MAX_ATTESTATION_AGE_MS}
+            self._documents[key] = (identity, now_ms, document)
+            return document
 
     def sign_response(self, request_hash: bytes, output_hash: bytes, timestamp_ms: int) -> bytes:
         return _raw_signature(self.response_key, request_hash + output_hash + timestamp_ms.to_bytes(32, "big"))

@@ -154,16 +154,25 @@ struct ModelTiming {
 }
 
 /// What TEE results are checked against: the devnet root and the enclaves' PCR0/PCR1 (PCR2
-/// is the model's measurement: SHA-384 of its content id).
+/// is the model's measurement: SHA-384 of its content id). The attestation cache is shared by
+/// every copy: the races' checks and settlement's re-checks check each document once.
 #[derive(Debug, Clone)]
 pub struct TeeSetup {
     pub root_der: Vec<u8>,
     pub pcr0: Vec<u8>,
     pub pcr1: Vec<u8>,
+    pub attestations: Arc<crate::verify::AttestationCache>,
+}
+
+impl TeeSetup {
+    pub fn new(root_der: Vec<u8>, pcr0: Vec<u8>, pcr1: Vec<u8>) -> Self {
+        TeeSetup { root_der, pcr0, pcr1, attestations: Arc::default() }
+    }
 }
 
 /// A TEE result is valid only with an attestation and a response signature that verify
-/// against the request the node was given and the output it returned.
+/// against the request the node was given and the output it returned, at `now` (settlement
+/// passes the time the proof was submitted).
 pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output: &str, proof: Option<&str>, now: u64) -> Result<ProofCheck, String> {
     use sha2::Digest;
     let setup = setup.ok_or("no TEE root is configured")?;
@@ -188,7 +197,9 @@ pub fn check_tee(setup: Option<&TeeSetup>, model_id: &str, payload: &str, output
     let pcrs = vec![setup.pcr0.clone(), setup.pcr1.clone(), sha2::Sha384::digest(model_id.as_bytes()).to_vec()];
     let request_hash = alloy_primitives::keccak256(payload.as_bytes());
     let output_hash = alloy_primitives::keccak256(output.as_bytes());
-    let v = crate::verify::verify_tee(&evidence, &pcrs, &policy, now, request_hash, output_hash)
+    // The enclave's document is checked in full the first time it is seen; each answer then
+    // costs its response signature, the PCRs for this model and the times (same verdicts).
+    let v = crate::verify::verify_tee_cached(&setup.attestations, &evidence, &pcrs, &policy, now, request_hash, output_hash)
         .map_err(|r| format!("{}: {}", r.reason, r.detail))?;
     Ok(ProofCheck::Tee(TeeCheck {
         verified_at_result: true,
@@ -749,6 +760,9 @@ impl Pipe {
                        "hedge_budget": c.hedge_budget, "route_by_latency": c.route_by_latency, "probe_every": PROBE_EVERY,
                        "hedge_floor_ms": c.hedge_floor_ms, "timeout_floor_ms": c.timeout_floor_ms},
             "nodes": nodes, "models": models,
+            // TEE attestation documents checked in full (misses) and answers checked against
+            // one already attested (hits), races and settlement together.
+            "tee_attestations": s.tee.as_ref().map(|t| t.attestations.stats()),
         })
     }
 }

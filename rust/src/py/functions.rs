@@ -121,12 +121,39 @@ pub fn encode_completion_call(model_id: String, mode: u8, prompt: String, max_to
     .abi_encode()
 }
 
+/// An attestation cache for `verify_tee(cache=...)`: each document is checked in full once,
+/// then each answer against what that check established (same verdicts). Thread-safe.
+#[pyclass(name = "AttestationCache", module = "og_devnet._core", frozen)]
+pub struct PyAttestationCache {
+    inner: std::sync::Arc<crate::verify::AttestationCache>,
+}
+
+#[pymethods]
+impl PyAttestationCache {
+    #[new]
+    #[pyo3(signature = (capacity=crate::verify::tee_cache::DEFAULT_CAPACITY))]
+    fn new(capacity: usize) -> Self {
+        PyAttestationCache { inner: std::sync::Arc::new(crate::verify::AttestationCache::new(capacity)) }
+    }
+
+    /// JSON: {"hits", "misses", "entries", "capacity", "evictions"}.
+    fn stats_json(&self) -> String {
+        serde_json::to_string(&self.inner.stats()).expect("stats are JSON")
+    }
+
+    /// Forgets every document (the counters stay).
+    fn clear(&self) {
+        self.inner.clear()
+    }
+}
+
 /// Verifies a TEE result with public material only. Returns JSON: {"ok": true, "module_id",
-/// "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}.
+/// "attestation_timestamp_ms"} or {"ok": false, "reason", "detail"}. With `cache`, the
+/// attestation document is checked in full only if the cache does not have it yet.
 #[pyfunction]
 #[pyo3(signature = (*, attestation, response_signature, timestamp_ms, request_hash, output_hash, expected_pcrs,
                     root_der, now_ms, delivered_request_hash, delivered_output_hash, max_attestation_age_ms=600_000,
-                    max_clock_skew_ms=5_000))]
+                    max_clock_skew_ms=5_000, cache=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn verify_tee(
     py: Python<'_>,
@@ -142,6 +169,7 @@ pub fn verify_tee(
     delivered_output_hash: &str,
     max_attestation_age_ms: u64,
     max_clock_skew_ms: u64,
+    cache: Option<&Bound<'_, PyAttestationCache>>,
 ) -> PyResult<String> {
     use super::convert::hash;
     let evidence = crate::verify::TeeEvidence {
@@ -153,7 +181,11 @@ pub fn verify_tee(
     };
     let policy = crate::verify::TeePolicy { root_der, max_attestation_age_ms, max_clock_skew_ms };
     let (dr, do_) = (hash(delivered_request_hash)?, hash(delivered_output_hash)?);
-    let result = py.detach(|| crate::verify::verify_tee(&evidence, &expected_pcrs, &policy, now_ms, dr, do_));
+    let cache = cache.map(|c| c.get().inner.clone());
+    let result = py.detach(|| match cache {
+        Some(cache) => crate::verify::verify_tee_cached(&cache, &evidence, &expected_pcrs, &policy, now_ms, dr, do_),
+        None => crate::verify::verify_tee(&evidence, &expected_pcrs, &policy, now_ms, dr, do_),
+    });
     Ok(match result {
         Ok(v) => json!({"ok": true, "module_id": v.module_id, "attestation_timestamp_ms": v.attestation_timestamp_ms}),
         Err(r) => json!({"ok": false, "reason": r.reason, "detail": r.detail}),

@@ -27,6 +27,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::revert_data_hex, m)?)?;
     m.add_function(wrap_pyfunction!(functions::encode_completion_call, m)?)?;
     m.add_function(wrap_pyfunction!(functions::verify_tee, m)?)?;
+    m.add_class::<functions::PyAttestationCache>()?;
     m.add_function(wrap_pyfunction!(functions::keccak256, m)?)?;
     m.add_function(wrap_pyfunction!(functions::dev_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(functions::address_of_key, m)?)?;

@@ -75,7 +75,7 @@ impl PyPipe {
 
     /// TEE results are verified against this root certificate (DER) and PCR0/PCR1.
     fn set_tee(&self, root_der: Vec<u8>, pcr0: Vec<u8>, pcr1: Vec<u8>) {
-        self.inner.set_tee(crate::pipe::TeeSetup { root_der, pcr0, pcr1 });
+        self.inner.set_tee(crate::pipe::TeeSetup::new(root_der, pcr0, pcr1));
     }
 
     fn set_fault(&self, py: Python<'_>, node: usize, fault: &str) -> bool {

@@ -116,23 +116,31 @@ fn parse_document(payload: &[u8]) -> Result<Document, String> {
 /// check itself runs on AWS-LC, whose assembly P-384 is ~5x faster than `p384`'s arithmetic
 /// (~0.19 ms against ~1.1 ms a verification, five of them in each `verify_tee`). Same checks
 /// either way: high-S is accepted by both, and a failure is `signature::Error` as before.
-struct P384Key {
-    /// The validated point, uncompressed (0x04 ‖ x ‖ y), as AWS-LC takes it.
-    point: p384::EncodedPoint,
+/// AWS-LC's copy of the key is parsed once, when the key is made: a key kept in the
+/// attestation cache is not parsed again for each response it verifies.
+pub(crate) struct P384Key {
+    key: aws_lc_rs::signature::ParsedPublicKey,
+}
+
+impl std::fmt::Debug for P384Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("P384Key").field("point", &alloy_primitives::hex::encode(self.key.as_ref())).finish()
+    }
 }
 
 impl P384Key {
     fn from_sec1_bytes(bytes: &[u8]) -> Result<Self, signature::Error> {
-        Ok(Self { point: VerifyingKey::from_sec1_bytes(bytes)?.to_encoded_point(false) })
+        use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P384_SHA384_FIXED};
+        // The validated point, uncompressed (0x04 ‖ x ‖ y), as AWS-LC takes it.
+        let point = VerifyingKey::from_sec1_bytes(bytes)?.to_encoded_point(false);
+        let key = ParsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, point.as_bytes()).map_err(|_| signature::Error::new())?;
+        Ok(Self { key })
     }
 }
 
 impl Verifier<Signature> for P384Key {
     fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), signature::Error> {
-        use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P384_SHA384_FIXED};
-        UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, self.point.as_bytes())
-            .verify(message, &signature.to_bytes())
-            .map_err(|_| signature::Error::new())
+        self.key.verify_sig(message, &signature.to_bytes()).map_err(|_| signature::Error::new())
     }
 }
 
@@ -153,19 +161,47 @@ fn subject(cert: &Certificate) -> String {
     cert.tbs_certificate.subject.to_string()
 }
 
-/// Verifies a TEE result. `expected_pcrs` are the registered measurements (PCR0, PCR1, PCR2:
-/// runtime image, node software, model); `delivered_*` are what the chain knows independently.
-pub fn verify_tee(
-    evidence: &TeeEvidence,
-    expected_pcrs: &[Vec<u8>],
-    policy: &TeePolicy,
-    now_ms: u64,
-    delivered_request_hash: B256,
-    delivered_output_hash: B256,
-) -> Result<TeeVerified, TeeRejection> {
+/// What the document-level checks of an attestation established, kept so that they are made
+/// once per document (see `tee_cache`): the COSE_Sign1 structure and field rules, the chain from
+/// the leaf to the cabundle's root, and the COSE signature by the leaf. Nothing here depends on
+/// the answer, the time or the model expected: `check_answer` checks those on every use.
+#[derive(Debug)]
+pub struct Attested {
+    pub module_id: String,
+    /// When the enclave made the document (its `timestamp`).
+    pub timestamp_ms: u64,
+    /// PCR index → value (48 bytes), in the document's order.
+    pub pcrs: Vec<(i128, Vec<u8>)>,
+    /// `cabundle[0]`, the root the chain was checked up to: it must be the policy's root.
+    root_der: Vec<u8>,
+    /// Each certificate of the chain (leaf first, root last): subject, valid from, valid until
+    /// (ms). Checked against `now` on every use, without parsing the certificates again.
+    validity: Vec<(String, u64, u64)>,
+    /// The attested response-signing key, parsed once; or why it is not a P-384 SPKI
+    /// (reported as `malformed_attestation` at the point the full check reports it).
+    response_key: Result<P384Key, String>,
+}
+
+impl Attested {
+    /// `expired_certificate` unless every certificate of the chain is valid at `now_ms`.
+    fn check_validity(&self, now_ms: u64) -> Result<(), TeeRejection> {
+        match self.validity.iter().find(|(_, from, until)| now_ms < *from || now_ms > *until) {
+            Some((subject, from, until)) => {
+                Err(reject("expired_certificate", format!("{subject} is valid {from}..{until} ms, now is {now_ms}")))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The document-level checks of an attestation (the first half of `verify_tee`): structure and
+/// field rules, root, chain and COSE signature. `now_ms` only orders the rejections as the full
+/// check always has (an expired certificate is named before a bad COSE signature); a document
+/// that passes is returned whether or not its certificates are valid at `now_ms`.
+pub fn attest(attestation: &[u8], policy: &TeePolicy, now_ms: u64) -> Result<Attested, TeeRejection> {
     let malformed = |d: String| reject("malformed_attestation", d);
-    let sign1 = CoseSign1::from_tagged_slice(&evidence.attestation)
-        .or_else(|_| CoseSign1::from_slice(&evidence.attestation))
+    let sign1 = CoseSign1::from_tagged_slice(attestation)
+        .or_else(|_| CoseSign1::from_slice(attestation))
         .map_err(|e| malformed(format!("not a COSE_Sign1: {e:?}")))?;
     let alg = sign1.protected.header.alg.clone();
     if alg != Some(coset::Algorithm::Assigned(coset::iana::Algorithm::ES384)) {
@@ -189,37 +225,70 @@ pub fn verify_tee(
     }
     let root = chain.last().expect("root");
     signed_by(root, root).map_err(|e| reject("bad_certificate_chain", format!("root is not self-signed: {e}")))?;
-    for cert in &chain {
-        let validity = &cert.tbs_certificate.validity;
-        let (from, until) = (validity.not_before.to_unix_duration().as_millis() as u64, validity.not_after.to_unix_duration().as_millis() as u64);
-        if now_ms < from || now_ms > until {
-            return Err(reject("expired_certificate", format!("{} is valid {from}..{until} ms, now is {now_ms}", subject(cert))));
-        }
-    }
-    let leaf_key = spki_key(&leaf).map_err(malformed)?;
-    sign1
-        .verify_signature(b"", |sig, data| {
-            let sig = Signature::from_slice(sig).map_err(|e| e.to_string())?;
-            leaf_key.verify(data, &sig).map_err(|e| e.to_string())
+    let validity = chain
+        .iter()
+        .map(|cert| {
+            let v = &cert.tbs_certificate.validity;
+            (subject(cert), v.not_before.to_unix_duration().as_millis() as u64, v.not_after.to_unix_duration().as_millis() as u64)
         })
-        .map_err(|e| reject("bad_signature", format!("the attestation's COSE signature does not verify: {e}")))?;
+        .collect();
+    let Document { module_id, timestamp_ms, pcrs, cabundle, public_key, .. } = doc;
+    let attested = Attested {
+        module_id,
+        timestamp_ms,
+        pcrs,
+        root_der: cabundle.into_iter().next().expect("cabundle is not empty"),
+        validity,
+        response_key: spki_from_der(&public_key),
+    };
+    let signed = spki_key(&leaf).map_err(malformed).and_then(|leaf_key| {
+        sign1
+            .verify_signature(b"", |sig, data| {
+                let sig = Signature::from_slice(sig).map_err(|e| e.to_string())?;
+                leaf_key.verify(data, &sig).map_err(|e| e.to_string())
+            })
+            .map_err(|e| reject("bad_signature", format!("the attestation's COSE signature does not verify: {e}")))
+    });
+    match signed {
+        Ok(()) => Ok(attested),
+        // Validity was always checked before the leaf key and the COSE signature.
+        Err(e) => Err(attested.check_validity(now_ms).err().unwrap_or(e)),
+    }
+}
 
+/// The checks of one answer against an attested document (the second half of `verify_tee`):
+/// the root is the policy's, the certificates are valid at `now_ms`, the PCRs are the ones
+/// expected (for this model), the document is fresh for the response, and the response
+/// signature by the attested key binds the delivered request and output.
+pub fn check_answer(
+    attested: &Attested,
+    evidence: &TeeEvidence,
+    expected_pcrs: &[Vec<u8>],
+    policy: &TeePolicy,
+    now_ms: u64,
+    delivered_request_hash: B256,
+    delivered_output_hash: B256,
+) -> Result<TeeVerified, TeeRejection> {
+    if attested.root_der != policy.root_der {
+        return Err(reject("unknown_root", "the cabundle's root is not the devnet root"));
+    }
+    attested.check_validity(now_ms)?;
     for (i, expected) in expected_pcrs.iter().enumerate() {
-        let got = doc.pcrs.iter().find(|(k, _)| *k == i as i128).map(|(_, v)| v);
+        let got = attested.pcrs.iter().find(|(k, _)| *k == i as i128).map(|(_, v)| v);
         if got != Some(expected) {
             return Err(reject("pcr_mismatch", format!("PCR{i} does not match the registered measurement")));
         }
     }
-    if doc.timestamp_ms > evidence.timestamp_ms + policy.max_clock_skew_ms
-        || evidence.timestamp_ms.saturating_sub(doc.timestamp_ms) > policy.max_attestation_age_ms
+    if attested.timestamp_ms > evidence.timestamp_ms + policy.max_clock_skew_ms
+        || evidence.timestamp_ms.saturating_sub(attested.timestamp_ms) > policy.max_attestation_age_ms
         || evidence.timestamp_ms > now_ms + policy.max_clock_skew_ms
     {
         return Err(reject(
             "stale_attestation",
-            format!("attested at {} ms, response at {} ms, now {now_ms} ms", doc.timestamp_ms, evidence.timestamp_ms),
+            format!("attested at {} ms, response at {} ms, now {now_ms} ms", attested.timestamp_ms, evidence.timestamp_ms),
         ));
     }
-    let response_key = spki_from_der(&doc.public_key).map_err(malformed)?;
+    let response_key = attested.response_key.as_ref().map_err(|e| reject("malformed_attestation", e.clone()))?;
     let mut message = Vec::with_capacity(96);
     message.extend_from_slice(evidence.request_hash.as_slice());
     message.extend_from_slice(evidence.output_hash.as_slice());
@@ -236,10 +305,26 @@ pub fn verify_tee(
         return Err(reject("output_mismatch", "the signed output is not the delivered output"));
     }
     Ok(TeeVerified {
-        module_id: doc.module_id,
-        attestation_timestamp_ms: doc.timestamp_ms,
-        pcrs: doc.pcrs.into_iter().map(|(_, v)| v).collect(),
+        module_id: attested.module_id.clone(),
+        attestation_timestamp_ms: attested.timestamp_ms,
+        pcrs: attested.pcrs.iter().map(|(_, v)| v.clone()).collect(),
     })
+}
+
+/// Verifies a TEE result in full: the document (`attest`) and the answer (`check_answer`).
+/// `expected_pcrs` are the registered measurements (PCR0, PCR1, PCR2: runtime image, node
+/// software, model); `delivered_*` are what the chain knows independently. The attestation
+/// cache (`verify_tee_cached`) gives the same verdict, checking each document once.
+pub fn verify_tee(
+    evidence: &TeeEvidence,
+    expected_pcrs: &[Vec<u8>],
+    policy: &TeePolicy,
+    now_ms: u64,
+    delivered_request_hash: B256,
+    delivered_output_hash: B256,
+) -> Result<TeeVerified, TeeRejection> {
+    let attested = attest(&evidence.attestation, policy, now_ms)?;
+    check_answer(&attested, evidence, expected_pcrs, policy, now_ms, delivered_request_hash, delivered_output_hash)
 }
 
 /// A P-384 public key from SubjectPublicKeyInfo DER.
