@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Callable, Mapping
 from importlib.metadata import version
@@ -277,6 +278,24 @@ def answers(enclave: Enclave, good: dict[str, Any], count: int) -> list[dict[str
     return found
 
 
+def es384_alone(enclave: Enclave) -> Callable[..., str | None]:
+    """The one public-key check of the cached path on its own, in OpenSSL (cryptography): the
+    response signature over request_hash || output_hash || uint256(time). Every answer needs
+    at least this check, so it is the floor of a per-answer verifier built on OpenSSL."""
+    key = enclave.response_key.public_key()
+
+    def verify(**kw: Any) -> str | None:
+        sig = kw["response_signature"]
+        message = bytes.fromhex(kw["request_hash"][2:]) + bytes.fromhex(kw["output_hash"][2:]) + kw["timestamp_ms"].to_bytes(32, "big")
+        try:
+            key.verify(encode_dss_signature(int.from_bytes(sig[:48], "big"), int.from_bytes(sig[48:], "big")), message, ES384)
+        except InvalidSignature:
+            return "bad_response_signature"
+        return None
+
+    return verify
+
+
 def seconds(verify: Callable[..., str | None], evidence: list[dict[str, Any]], n: int) -> tuple[float, float]:
     """Wall time and this process's CPU time of `n` verifications, cycling through `evidence`
     (all honest). On a shared CPU the wall time includes waiting for it; the CPU time does not."""
@@ -288,6 +307,28 @@ def seconds(verify: Callable[..., str | None], evidence: list[dict[str, Any]], n
     if any(verify(**kwargs) is not None for kwargs in evidence):  # after timing: all were honest
         raise SystemExit(f"{verify.__name__} refused an honest answer")
     return elapsed, cpu
+
+
+def threaded(verify: Callable[..., str | None], evidence: list[dict[str, Any]], n: int, threads: int) -> float:
+    """Verifications per second with `threads` threads verifying `n` answers each at once, as
+    the node's inference threads do when answers arrive together (the binding lets go of the
+    GIL while Rust verifies; PIPE checks an answer's evidence before taking its lock)."""
+    batch = list(itertools.islice(itertools.cycle(evidence), n))
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        start.wait()
+        for kwargs in batch:
+            verify(**kwargs)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in pool:
+        t.join()
+    return threads * n / (time.perf_counter() - t0)
 
 
 def machine() -> str:
@@ -328,6 +369,7 @@ def run(n: int, rounds: int = 3) -> dict[str, float]:
         "cached": ("Rust verify_tee, cached document", rust_cached, 5 * n),
         "full": ("Rust verify_tee, full check", verify_tee_rust, n),
         "python": ("Python verify_tee_reference, full", verify_tee_reference, n),
+        "es384": ("OpenSSL: the one ES384 check alone", es384_alone(enclave), n),
     }  # fmt: skip
     before = json.loads(cache.stats_json())
     rates: dict[str, list[float]] = {k: [] for k in verifiers}
@@ -337,13 +379,15 @@ def run(n: int, rounds: int = 3) -> dict[str, float]:
             wall, cpu = seconds(verify, evidence, count)
             rates[key].append(count / wall)
             cpu_rates[key].append(count / cpu)
+    cores = os.cpu_count() or 1
+    parallel = [threaded(rust_cached, evidence, 5 * n // cores, cores) for _ in range(rounds)]
     stats = json.loads(cache.stats_json())
     if stats["misses"] != before["misses"]:
         raise SystemExit(f"the cached path checked a document again while timed: {before} -> {stats}")
     median = {k: statistics.median(v) for k, v in rates.items()}
     cpu_median = {k: statistics.median(v) for k, v in cpu_rates.items()}
     print(f"{len(evidence)} distinct honest answers under one document ({len(good['attestation'])} B), "
-          f"{rounds} rounds, verifiers in turn; per round: {5 * n} cached, {n} full, {n} Python")  # fmt: skip
+          f"{rounds} rounds, verifiers in turn; per round: {5 * n} cached, {n} each of the others")  # fmt: skip
     print("verif/s: wall clock, median round; best/s: best round; per CPU-s: by this process's CPU time (median)")
     print(f"{'verifier (PyO3 call + json.loads for Rust)':<44} {'verif/s':>8} {'best/s':>8} {'per CPU-s':>9} "
           f"{'mean µs':>8} {'vs Python':>9}")  # fmt: skip
@@ -354,12 +398,18 @@ def run(n: int, rounds: int = 3) -> dict[str, float]:
     for label, m in (("wall clock", median), ("CPU time", cpu_median)):
         print(f"ratios ({label}): cached/full {m['cached'] / m['full']:.2f}   cached/Python {m['cached'] / m['python']:.2f}"
               f"   full/Python {m['full'] / m['python']:.2f}")  # fmt: skip
+    print(f"cached path / one OpenSSL ES384 verify alone: {median['cached'] / median['es384']:.2f}x "
+          "(the cached path's one check runs on AWS-LC's assembly P-384, not OpenSSL's)")
     print(f"attestation cache: {stats['hits']} hits, {stats['misses']} misses (the sanity pass), {stats['entries']} entries")
+    whole = statistics.median(parallel)
+    print(f"Rust verify_tee, cached, {cores} threads at once (the whole machine): {whole:.0f}/s median, "
+          f"{max(parallel):.0f}/s best; {whole / median['cached']:.2f}x one thread")  # fmt: skip
     target = 5000
-    verdict = "met" if median["cached"] >= target else "NOT met"
-    print(f"target >= {target}/s on the cached path, wall clock: {verdict} ({median['cached']:.0f}/s; "
-          f"{cpu_median['cached']:.0f} per CPU-s); load average now {loadavg()}")  # fmt: skip
-    return median
+    for label, rate in (("one core", median["cached"]), (f"{cores} cores", whole)):
+        verdict = "met" if rate >= target else "NOT met"
+        print(f"target >= {target}/s on the cached path, {label}: {verdict} ({rate:.0f}/s)")
+    print(f"load average now {loadavg()}")
+    return {**median, "cached_parallel": whole}
 
 
 def main() -> None:

@@ -441,10 +441,23 @@ impl Pipe {
         bad_input: bool,
         proof: Option<String>,
     ) {
+        // A TEE answer's evidence is checked before the lock is taken (a P-384 signature
+        // check, ~0.25 ms): nodes answering at once verify on all cores, and the scheduler is
+        // not held up. The job may be decided meanwhile; then the verdict is not used.
+        let verdict = match (&result, &proof) {
+            (Ok(output), Some(_)) => {
+                let s = self.lock();
+                let tee_job = s.jobs.get(&job).filter(|j| j.mode == Mode::Tee).map(|j| (j.model_id.clone(), j.payload.clone()));
+                let setup = s.tee.clone();
+                drop(s);
+                tee_job.map(|(model_id, payload)| check_tee(setup.as_ref(), &model_id, &payload, output, proof.as_deref(), self.now_ms()))
+            }
+            _ => None,
+        };
         let mut s = self.lock();
         let now = self.now_ms();
         let before = s.progress();
-        s.complete(node, job, attempt, result, bad_input, proof, now);
+        s.complete(node, job, attempt, result, bad_input, proof, verdict, now);
         let changed = s.progress() != before;
         drop(s);
         self.work.notify_all();
@@ -956,7 +969,19 @@ impl PipeState {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn complete(&mut self, node: usize, key: B256, idx: usize, result: Result<String, String>, bad_input: bool, proof: Option<String>, now: u64) {
+    /// `verdict`: the TEE check of this answer's proof, made before the lock was taken (None:
+    /// not made, so made here if the job needs it).
+    fn complete(
+        &mut self,
+        node: usize,
+        key: B256,
+        idx: usize,
+        result: Result<String, String>,
+        bad_input: bool,
+        proof: Option<String>,
+        verdict: Option<Result<ProofCheck, String>>,
+        now: u64,
+    ) {
         let raw_proof = proof.clone();
         let probe = self.probe_copies.remove(&(key, idx));
         let running = self.jobs.get(&key).and_then(|j| j.attempts.get(idx)).is_some_and(|a| a.node == node && a.outcome == Outcome::Running);
@@ -1009,7 +1034,10 @@ impl PipeState {
                 .and_then(|logs| {
                     // TEE: the result counts only with an attestation that verifies.
                     let proof = if job.mode == Mode::Tee {
-                        Some(check_tee(self.tee.as_ref(), &job.model_id, &job.payload, &output, proof.as_deref(), now)?)
+                        Some(match verdict {
+                            Some(checked) => checked?,
+                            None => check_tee(self.tee.as_ref(), &job.model_id, &job.payload, &output, proof.as_deref(), now)?,
+                        })
                     } else {
                         None
                     };
