@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from og_devnet import __version__
+import og_devnet
 from og_devnet._core import Chain, dev_addresses
 from og_devnet.config import WEI_PER_OPG, Settings
 from og_devnet.events import EventLog, block_events
@@ -67,6 +67,16 @@ def _short_switch_interval(on: bool) -> None:
             _switch_users -= 1
             if _switch_users == 0:
                 sys.setswitchinterval(_switch_saved)
+
+
+def _websocket_protocol(**kwargs: Any) -> Any:
+    """uvicorn's WebSocket protocol (what `ws="auto"` picks: websockets is a dependency),
+    imported at the first upgrade or by the background start, instead of by the server's
+    start-up before it answers anything (~20 ms)."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    assert AutoWebSocketsProtocol is not None, "no WebSocket library (pip install websockets)"
+    return AutoWebSocketsProtocol(**kwargs)
 
 
 class NodeError(RuntimeError):
@@ -224,9 +234,6 @@ class Node:
         is shortened while it runs (and put back after)."""
         _short_switch_interval(True)
         try:
-            # What the first (early) JSON-RPC answers need, before the heavy imports.
-            from og_devnet.rpc import dispatch  # noqa: F401
-
             if not self._store_opened.is_set():
                 self.starting = "opening the store"
                 self._open_store_later()
@@ -243,6 +250,9 @@ class Node:
             from og_devnet.api import create_app
 
             app = create_app(self)
+            # The WebSocket protocol the server imports at the first upgrade (`_websocket_protocol`).
+            import uvicorn.protocols.websockets.auto  # noqa: F401
+
             if self._before_serving is not None:
                 self._before_serving(self)
             assert self._front is not None
@@ -402,7 +412,7 @@ class Node:
         try:
             if store.meta():  # someone else's chain appeared in the directory meanwhile
                 raise NodeError(f"{self.state_dir} got a database while this node started; start again")
-            store.initialise(*self._genesis_rows)
+            self._initialise_store(store)
         except BaseException:
             store.engine.dispose()
             raise
@@ -477,8 +487,7 @@ class Node:
                 log.warning("resuming chain %s from %s with the base fee %s, as it was made; the setting given now is ignored",
                             meta["chain_id"], self.state_dir, "following EIP-1559" if base_fee_change else "fixed")  # fmt: skip
             return
-        from og_devnet.base.genesis import DEV_OPG, with_base_contracts
-        from og_devnet.llm.payment import FACILITATOR_GAS_FUNDS, facilitator_address
+        from og_devnet.base.genesis import DEV_OPG, FACILITATOR_GAS_FUNDS, facilitator_address, with_base_contracts
 
         try:
             # The Base contracts of x402 payments (OPG, Permit2, proxies), 1,000 OPG per dev
@@ -496,14 +505,20 @@ class Node:
         meta = {
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
             "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_record)["block"]["baseFeePerGas"], 16),
-            "base_fee_change": s.base_fee_change, "gas_limit": self.chain.gas_limit, "version": __version__,
+            "base_fee_change": s.base_fee_change, "gas_limit": self.chain.gas_limit,
             "economics": json.loads(self.chain.economics_json()), "schema": STORE_SCHEMA,
             # Code and storage from the genesis file: no block carries them.
             "genesis_contracts": json.loads(self.chain.genesis_contracts_json()),
         }  # fmt: skip
         self._genesis_rows = (meta, genesis_record, self.chain.accounts())
         if self._store_opened.is_set():
-            self.store.initialise(*self._genesis_rows)
+            self._initialise_store(self.store)
+
+    def _initialise_store(self, store: ChainStore) -> None:
+        """Writes a new chain's genesis to its store, with the version that made it (read
+        here: finding the package's metadata takes ~6 ms, off the path to the first answer)."""
+        meta, genesis_record, accounts = self._genesis_rows
+        store.initialise({**meta, "version": og_devnet.__version__}, genesis_record, accounts)
 
     def _open_models(self) -> None:
         from og_devnet.inference.catalog import (
@@ -584,12 +599,9 @@ class Node:
         """The LLM gateways, after the chain and the models: gateway i is run by inference
         node i's operator (its owner and payment address in the registry). Their keys and
         certificates are kept in the state directory, so a resumed chain lists the same TEEs."""
+        from og_devnet.base.genesis import FACILITATOR_GAS_FUNDS, facilitator_key
         from og_devnet.llm import LlmGateway
-        from og_devnet.llm.payment import (
-            FACILITATOR_GAS_FUNDS,
-            Payments,
-            facilitator_key,
-        )
+        from og_devnet.llm.payment import Payments
 
         known = {n for m in self.catalog.list() if self.catalog.language_model(m["id"]) for n in (m["id"], m["name"])}
         if missing := {f"{k}={v}" for k, v in self.settings.llm_models.items() if v not in known}:
@@ -688,7 +700,8 @@ class Node:
         create_app = lambda _node: self._front  # noqa: E731
 
         config = uvicorn.Config(
-            create_app(self), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+            create_app(self), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+            ws=_websocket_protocol,
         )
         self._server = uvicorn.Server(config)
         self._server_thread = threading.Thread(
@@ -798,7 +811,7 @@ class Node:
         mode, block_time_ms = self.chain.mining_mode()
         ready, queued = self.chain.pool_counts()
         return {
-            "version": __version__,
+            "version": og_devnet.__version__,
             "chain_id": self.chain.chain_id,
             "block_number": self.chain.head(),
             "mining": {"mode": mode, "block_time": block_time_ms / 1000 if block_time_ms else None},

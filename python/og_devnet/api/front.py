@@ -4,8 +4,9 @@ the background while its models, inference nodes and store finish starting.
 
 Until the full app is there, the front answers only small JSON-RPC calls to `POST /` from
 programs (no Origin header) with a Host the node serves, whose methods read nothing but the
-chain's head and identity (`EARLY_METHODS`: a client's "is it up, which chain is it"
-questions), through the same dispatch as later.
+chain's head and identity (`og_devnet.rpc.early`: a client's "is it up, which chain is it"
+questions), through the same envelope and methods as later (`og_devnet.rpc.dispatch` imports
+all the others, in the background).
 Everything else waits for the full app (at most `Settings.start_timeout`, then 503 with the
 reason), so no request is ever answered from a half-started node. Once the full app is set,
 the front hands every request straight to it.
@@ -20,18 +21,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from og_devnet.api.security import AccessPolicy, host_name
+from og_devnet.rpc import envelope
+from og_devnet.rpc.early import EARLY_METHODS
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from og_devnet.node import Node
 
-#: Answered before the node has finished starting: they read only the chain's identity and
-#: head, which are final once the chain exists (nothing started later changes them).
-EARLY_METHODS = frozenset({
-    "eth_blockNumber", "eth_chainId", "net_version", "net_listening", "web3_clientVersion", "eth_syncing",
-    "eth_accounts",
-})  # fmt: skip
 #: Bigger bodies wait for the full app (and its body limits).
 EARLY_MAX_BODY = 64 * 1024
 
@@ -87,10 +84,9 @@ class FrontApp:
 
             await self._forward(scope, replay, send)
             return
-        from og_devnet.rpc import dispatch
-
-        # As the full app does it: in a worker thread, so the event loop stays free.
-        out = await asyncio.get_running_loop().run_in_executor(None, dispatch.handle, self.node, body)
+        # As the full app does it (the same envelope and methods, without importing the
+        # others): in a worker thread, so the event loop stays free.
+        out = await asyncio.get_running_loop().run_in_executor(None, envelope.handle, self.node, body)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out or b"")).encode())]
         await send({"type": "http.response.start", "status": 200 if out is not None else 204, "headers": headers})
         await send({"type": "http.response.body", "body": out or b""})

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from og_devnet._core import keccak256
+from og_devnet._core import address_of_key, keccak256
 
 CONTRACTS_JSON = Path(__file__).with_name("contracts.json")
 
@@ -24,6 +24,21 @@ BASE_CHAIN_ID = 8453
 OPG_DECIMALS = 18
 #: What each dev account holds at genesis.
 DEV_OPG = 1000 * 10**OPG_DECIMALS
+
+
+def facilitator_key(mnemonic: str, index: int) -> bytes:
+    """Gateway `index`'s facilitator key (the account that sends its settlements): derived
+    from the devnet's mnemonic by hashing (not BIP-32, which costs ~0.1 s a key at every
+    start), so a resumed chain's gateways settle from the same accounts."""
+    return keccak256(b"og-devnet/x402-facilitator/%d/" % index + mnemonic.encode())
+
+
+def facilitator_address(mnemonic: str, index: int) -> str:
+    return address_of_key(facilitator_key(mnemonic, index))
+
+
+#: What each facilitator is given at genesis, for gas (native OPG, 18 decimals).
+FACILITATOR_GAS_FUNDS = 1000 * 10**18
 
 
 @cache

@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from og_devnet._core import address_of_key, keccak256
+from og_devnet._core import address_of_key
 from og_devnet.base.genesis import OPG_TOKEN, PERMIT2, UPTO_PROXY
 
 if TYPE_CHECKING:
@@ -42,21 +42,6 @@ MAX_TIMEOUT_SECONDS = 300
 SETTLE_TIMEOUT_S = 30.0
 SETTLE_GAS = 250_000
 SUGGESTED_TIP = 1_000_000_000
-
-
-def facilitator_key(mnemonic: str, index: int) -> bytes:
-    """Gateway `index`'s facilitator key (the account that sends its settlements): derived
-    from the devnet's mnemonic by hashing (not BIP-32, which costs ~0.1 s a key at every
-    start), so a resumed chain's gateways settle from the same accounts."""
-    return keccak256(b"og-devnet/x402-facilitator/%d/" % index + mnemonic.encode())
-
-
-def facilitator_address(mnemonic: str, index: int) -> str:
-    return address_of_key(facilitator_key(mnemonic, index))
-
-
-#: What each facilitator is given at genesis, for gas (native OPG, 18 decimals).
-FACILITATOR_GAS_FUNDS = 1000 * 10**18
 
 
 class PaymentRefused(Exception):

@@ -1,4 +1,5 @@
-"""Standard Ethereum methods: eth_*, net_*, web3_*."""
+"""Standard Ethereum methods: eth_*, net_*, web3_* (those that read only the chain's identity and
+head are in `early`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from og_devnet import __version__
 from og_devnet.errors import CallTimeout, InvalidParams, WrongChainId, reverted
 from og_devnet.inference.runtimes import InferenceError
 from og_devnet.rpc import params as p
@@ -17,49 +17,14 @@ def _json(s: str | None) -> Any:
     return None if s is None else orjson.loads(s)
 
 
-@method("eth_chainId")
-def chain_id(ctx: RpcContext, params: list[Any]) -> str:
-    return hex(ctx.node.chain.chain_id)
-
-
-@method("net_version")
-def net_version(ctx: RpcContext, params: list[Any]) -> str:
-    return str(ctx.node.chain.chain_id)
-
-
-@method("net_listening")
-def net_listening(ctx: RpcContext, params: list[Any]) -> bool:
-    return True
-
-
 @method("net_peerCount")
 def net_peer_count(ctx: RpcContext, params: list[Any]) -> str:
     return "0x0"
 
 
-@method("web3_clientVersion")
-def client_version(ctx: RpcContext, params: list[Any]) -> str:
-    return f"og-devnet/v{__version__}"
-
-
-@method("eth_syncing")
-def syncing(ctx: RpcContext, params: list[Any]) -> bool:
-    return False
-
-
 @method("eth_mining")
 def mining(ctx: RpcContext, params: list[Any]) -> bool:
     return ctx.node.chain.mining_mode()[0] != "manual"
-
-
-@method("eth_blockNumber")
-def block_number(ctx: RpcContext, params: list[Any]) -> str:
-    return hex(ctx.node.chain.head())
-
-
-@method("eth_accounts")
-def accounts(ctx: RpcContext, params: list[Any]) -> list[str]:
-    return [a for a, _ in ctx.node.chain.dev_accounts()]
 
 
 @method("eth_getBalance")
