@@ -536,11 +536,12 @@ def infer(
     tx["gas"] = _rpc(rpc_url, "eth_estimateGas", [tx])  # a bad request stops here, with its reason
     tx_hash = _rpc(rpc_url, "eth_sendTransaction", [tx])
     deadline = time.monotonic() + 120
-    receipt = None
+    receipt, pause = None, 0.002
     while receipt is None and time.monotonic() < deadline:
         receipt = _rpc(rpc_url, "eth_getTransactionReceipt", [tx_hash])
         if receipt is None:
-            time.sleep(0.05)
+            time.sleep(pause)  # automine answers within milliseconds; a block time takes longer
+            pause = min(pause * 2, 0.05)
     if receipt is None:
         fail(f"{tx_hash} was not mined within 120 s (is mining on?)")
     record = _rpc(rpc_url, "og_getInference", [tx_hash])
