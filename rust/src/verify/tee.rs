@@ -334,17 +334,19 @@ fn spki_from_der(der_bytes: &[u8]) -> Result<P384Key, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloy_primitives::hex;
 
-    struct Vector {
-        evidence: TeeEvidence,
-        policy: TeePolicy,
-        pcrs: Vec<Vec<u8>>,
+    /// The honest vector (testdata/attestation.json): node-0's document and a response it
+    /// signed. The cache's tests use it too.
+    pub(crate) struct Vector {
+        pub evidence: TeeEvidence,
+        pub policy: TeePolicy,
+        pub pcrs: Vec<Vec<u8>>,
     }
 
-    fn vector() -> Vector {
+    pub(crate) fn vector() -> Vector {
         let v: serde_json::Value = serde_json::from_str(include_str!("testdata/attestation.json")).unwrap();
         let h = |k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
         Vector {

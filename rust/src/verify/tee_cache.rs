@@ -137,33 +137,11 @@ pub fn verify_tee_cached(
 mod tests {
     use super::*;
     use crate::verify::verify_tee;
-    use alloy_primitives::hex;
     use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
 
     const DAY_MS: u64 = 86_400_000;
 
-    /// The honest vector of `tee.rs`: node-0's document and a response it signed.
-    struct Vector {
-        evidence: TeeEvidence,
-        policy: TeePolicy,
-        pcrs: Vec<Vec<u8>>,
-    }
-
-    fn vector() -> Vector {
-        let v: serde_json::Value = serde_json::from_str(include_str!("testdata/attestation.json")).unwrap();
-        let h = |k: &str| hex::decode(v[k].as_str().unwrap()).unwrap();
-        Vector {
-            evidence: TeeEvidence {
-                attestation: h("attestation"),
-                response_signature: h("response_signature"),
-                timestamp_ms: v["timestamp_ms"].as_u64().unwrap(),
-                request_hash: B256::from_slice(&h("request_hash")),
-                output_hash: B256::from_slice(&h("output_hash")),
-            },
-            policy: TeePolicy { root_der: h("root_der"), max_attestation_age_ms: 600_000, max_clock_skew_ms: 5_000 },
-            pcrs: v["pcrs"].as_array().unwrap().iter().map(|p| hex::decode(p.as_str().unwrap()).unwrap()).collect(),
-        }
-    }
+    use crate::verify::tee::tests::{vector, Vector};
 
     /// The cached verdict, checked equal (reason and detail) to the full check's.
     fn check(cache: &AttestationCache, v: &Vector, now: u64, delivered: (B256, B256)) -> Result<TeeVerified, TeeRejection> {
