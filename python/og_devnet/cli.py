@@ -194,6 +194,9 @@ def up(
             node.stop(raise_failure=False)
             fail(str(e))
     gc.enable()  # main() paused it for the start
+    from og_devnet import heap
+
+    heap.fix_mmap_threshold()  # this process is the node: keep its RSS flat (see heap.py)
     if stop.is_set():  # Ctrl-C while starting
         console.print("\nShutting down...")
         node.stop(raise_failure=False)
@@ -201,8 +204,11 @@ def up(
     try:
         _print_banner(_banner_info(node), node)
         _report_zkml_setups(node, stop)
+        next_trim = time.monotonic() + heap.TRIM_EVERY_S
         while not stop.wait(0.5):
-            pass
+            if time.monotonic() >= next_trim:
+                heap.trim_heap()
+                next_trim = time.monotonic() + heap.TRIM_EVERY_S
         console.print("\nShutting down...")
     finally:
         node.stop()
