@@ -101,7 +101,7 @@ def test_registration_errors(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not a model")
     with Devnet(mining="manual", models_dirs=[tmp_path]) as node:  # by path: only from here
         r = httpx.post(node.url + "/api/models", files={"file": ("junk.onnx", junk.read_bytes())})
-        assert r.status_code == 422 and "not a usable ONNX or GGUF model" in r.json()["detail"]
+        assert r.status_code == 422 and "not a usable ONNX, GGUF or torch model" in r.json()["detail"]
         r = httpx.post(node.url + "/api/models", files={"file": ("empty.onnx", b"")})
         assert r.status_code == 422 and "empty" in r.json()["detail"]
         assert httpx.get(node.url + "/api/models/nope").status_code == 404

@@ -315,7 +315,7 @@ def test_register_by_bytes(node: Devnet) -> None:
     assert info["name"] == "sent" and info["kind"] == "onnx"
     junk = b"not a model at all"
     body = rpc(node, "og_registerModel", [{"data": "0x" + junk.hex()}])
-    assert body["error"]["code"] == -32602 and "not a usable ONNX or GGUF model" in body["error"]["message"]
+    assert body["error"]["code"] == -32602 and "not a usable ONNX, GGUF or torch model" in body["error"]["message"]
     for bad in ({"data": "zz"}, {"data": "0x123"}, {"data": "0x"}, {"data": 5}, {"path": "/x", "data": "0x00"}, {}):
         body = rpc(node, "og_registerModel", [bad])
         assert body["error"]["code"] == -32602, bad
@@ -328,7 +328,7 @@ def test_errors_never_carry_a_digest_of_the_content(node: Devnet, models_dir: Pa
         for body in (rpc(node, "og_registerModel", [{"path": str(path)}]),
                      rpc(node, "og_registerModel", [{"data": "0x" + junk.hex()}])):  # fmt: skip
             message = body["error"]["message"]
-            assert "not a usable ONNX or GGUF model" in message
+            assert "not a usable ONNX, GGUF or torch model" in message
             assert content_id(path) not in message, message
         r = httpx.post(node.url + "/api/models", files={"file": ("junk.onnx", junk)})
         assert r.status_code == 422 and content_id(path) not in r.text

@@ -42,7 +42,7 @@ def quote(model_id: str, node: NodeDep, value_at_risk: Annotated[int | None, Que
 #: The request body /docs shows for the upload (the route reads the stream itself).
 _UPLOAD_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
-        "file": {"type": "string", "format": "binary", "description": "An ONNX (.onnx) or GGUF (.gguf) model file"},
+        "file": {"type": "string", "format": "binary", "description": "An ONNX (.onnx), GGUF (.gguf) or torch program (.pt2 from torch.export.save, .pt from torch.jit.save) file"},
         "name": {"type": "string", "maxLength": MAX_NAME, "description": "A name to show (default: the file name)"},
         "zkml": {"type": "boolean", "default": False, "description": "Set up a ZKML circuit (in the background)"},
     }}}}}}  # fmt: skip

@@ -14,7 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from og_devnet._core import Mode, content_id, keccak256
-from og_devnet.inference.runtimes import InferenceError, LlamaRuntime, Runtime, load_runtime
+from og_devnet.inference.runtimes import (
+    InferenceError,
+    LlamaRuntime,
+    Runtime,
+    load_runtime,
+)
+from og_devnet.inference.torch_runtime import (
+    TORCH_MISSING,
+    PickledModelError,
+    TorchRuntime,
+    torch_format,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -129,9 +140,7 @@ class ModelCatalog:
             known = self._known(model_id, zkml)
             if known is not None:
                 return known
-            with open(tmp, "rb") as f:
-                suffix = ".gguf" if f.read(4) == b"GGUF" else ".onnx"
-            stored = self.dir / f"{model_id}{suffix}"
+            stored = self.dir / f"{model_id}{file_suffix(tmp)}"
             os.replace(tmp, stored)
             try:
                 info = self._activate(model_id, name, stored, None, zkml)
@@ -159,18 +168,38 @@ class ModelCatalog:
             # The runtime's words name the stored file, whose name is the content's blake3:
             # an error must not hand a client a digest of what it sent (or of a file it named).
             reason = str(e).replace(str(path), "the file").replace(model_id, "the file")
-            raise ModelError(f"{name}: not a usable ONNX or GGUF model ({reason})") from e
+            if isinstance(e, PickledModelError) or reason == TORCH_MISSING:
+                raise ModelError(f"{name}: {reason}") from e
+            raise ModelError(f"{name}: not a usable ONNX, GGUF or torch model ({reason})") from e
         spec = {"id": model_id, "name": name, "kind": runtime.kind, **runtime.spec()}
         info = {**spec, "size": path.stat().st_size, "registered_at": registered_at or time.time(), "zkml_enabled": False}
         self._runtimes[model_id] = runtime
         self._info[model_id] = info
-        if runtime.kind != "onnx":
+        if runtime.kind == "gguf":
             self._set_zkml(model_id, "is not available for language models (ezkl proves ONNX graphs)")
+        elif runtime.kind == "torch" and (why := self._export_for_zkml(model_id, runtime)) is not None:
+            self._set_zkml(model_id, f"is unavailable: the program does not export to ONNX ({why})")
         else:
             self._set_zkml(model_id, "not enabled at registration (register the model with zkml=true)")
         if zkml:
             self._start_zkml(model_id, path)
         return info
+
+    def _export_for_zkml(self, model_id: str, runtime: TorchRuntime) -> str | None:
+        """Exports a torch program to ONNX, what ezkl compiles (once: the file stays beside the
+        model); None if it exported, else why not."""
+        target = zkml_source(self.dir, model_id, "torch")
+        if target.exists():
+            return None
+        partial = target.with_name(f"{INCOMING_PREFIX}{secrets.token_hex(8)}.part")
+        try:
+            runtime.export_onnx(partial)
+            os.replace(partial, target)
+        except Exception as e:  # noqa: BLE001 - torch's exporter raises many kinds; the reason is recorded
+            return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        finally:
+            partial.unlink(missing_ok=True)
+        return None
 
     def _set_zkml(self, model_id: str, status: str, ready: bool = False) -> None:
         """Registers the model's spec with the chain: ZKML among its modes once `ready`,
@@ -188,9 +217,13 @@ class ModelCatalog:
     def _start_zkml(self, model_id: str, path: Path) -> None:
         info = self._info[model_id]
         info["zkml_enabled"] = True
-        if info["kind"] != "onnx":
+        if info["kind"] == "gguf":
             self._set_zkml(model_id, "is not available for language models (ezkl proves ONNX graphs)")
             return
+        if info["kind"] == "torch":
+            if not zkml_source(self.dir, model_id, "torch").exists():
+                return  # why not is on the model's info since registration
+            path = zkml_source(self.dir, model_id, "torch")
         if self.zkml is None:
             self._set_zkml(model_id, "is switched off on this node")
             return
@@ -248,6 +281,25 @@ def display_name(filename: str) -> str:
     return (stem or "model")[:MAX_NAME]
 
 
+#: Stored model files' extensions, by what they hold.
+SUFFIXES = (".onnx", ".gguf", ".pt2", ".pt")
+
+
+def file_suffix(path: Path) -> str:
+    """The extension a model file is stored under, from its content."""
+    with open(path, "rb") as f:
+        if f.read(4) == b"GGUF":
+            return ".gguf"
+    return {"export": ".pt2", "torchscript": ".pt", "pickle": ".pt"}.get(torch_format(path) or "", ".onnx")
+
+
 def stored_path(models_dir: Path, model_id: str) -> Path:
-    onnx = models_dir / f"{model_id}.onnx"
-    return onnx if onnx.exists() else models_dir / f"{model_id}.gguf"
+    for suffix in SUFFIXES:
+        if (path := models_dir / f"{model_id}{suffix}").exists():
+            return path
+    return models_dir / f"{model_id}.onnx"
+
+
+def zkml_source(models_dir: Path, model_id: str, kind: str) -> Path:
+    """The ONNX file ezkl compiles for a model: the model itself, or a torch program's export."""
+    return models_dir / f"{model_id}.zkml.onnx" if kind == "torch" else stored_path(models_dir, model_id)

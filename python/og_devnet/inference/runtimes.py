@@ -108,46 +108,53 @@ class OnnxRuntime:
     def spec(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "outputs": self.outputs, "context_length": 0}
 
-    def feeds(self, payload: dict[str, Any]) -> dict[str, np.ndarray]:
-        import numpy as np
-
-        given = {t["name"]: t for t in payload.get("numbers", [])}
-        strings = {t["name"]: t for t in payload.get("strings", [])}
-        feeds = {}
-        for spec in self.inputs:
-            dtype = _ONNX_DTYPES.get(spec["dtype"])
-            if dtype is None:
-                raise InferenceError(f"input {spec['name']}: element type {spec['dtype']} is not supported")
-            if spec["name"] in given:
-                t = given[spec["name"]]
-                feeds[spec["name"]] = array_from_fixed(t["values"], t["shape"], np.dtype(dtype))
-            elif spec["name"] in strings:
-                feeds[spec["name"]] = np.array(strings[spec["name"]]["values"], dtype=object)
-            else:
-                raise InferenceError(f"missing input {spec['name']}")
-        return feeds
-
     def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
         try:
-            results = self.session.run(None, self.feeds(payload))
+            results = self.session.run(None, input_arrays(self.inputs, payload))
         except InferenceError:
             raise
         except Exception as e:
             raise InferenceError(f"onnxruntime: {e}") from e
-        out: dict[str, Any] = {"numbers": [], "strings": [], "jsons": []}
-        for spec, arr in zip(self.outputs, results, strict=True):
-            arr = np.asarray(arr)
-            if arr.dtype == object or arr.dtype.kind in "US":
-                out["strings"].append({"name": spec["name"], "values": [str(x) for x in arr.flatten()]})
-            else:
-                try:
-                    values = array_to_fixed(arr)
-                except ValueError as e:
-                    raise InferenceError(f"output {spec['name']}: {e}") from e
-                out["numbers"].append({"name": spec["name"], "values": values, "shape": list(arr.shape)})
-        return out
+        return output_tensors(self.outputs, results)
+
+
+def input_arrays(inputs: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A job's input tensors as arrays, by name, in the dtypes of the model's `inputs`."""
+    import numpy as np
+
+    given = {t["name"]: t for t in payload.get("numbers", [])}
+    strings = {t["name"]: t for t in payload.get("strings", [])}
+    feeds = {}
+    for spec in inputs:
+        dtype = _ONNX_DTYPES.get(spec["dtype"])
+        if dtype is None:
+            raise InferenceError(f"input {spec['name']}: element type {spec['dtype']} is not supported")
+        if spec["name"] in given:
+            t = given[spec["name"]]
+            feeds[spec["name"]] = array_from_fixed(t["values"], t["shape"], np.dtype(dtype))
+        elif spec["name"] in strings:
+            feeds[spec["name"]] = np.array(strings[spec["name"]]["values"], dtype=object)
+        else:
+            raise InferenceError(f"missing input {spec['name']}")
+    return feeds
+
+
+def output_tensors(outputs: list[dict[str, Any]], results: list[Any]) -> dict[str, Any]:
+    """A model's output arrays as the job's result: numbers in fixed point, strings as text."""
+    import numpy as np
+
+    out: dict[str, Any] = {"numbers": [], "strings": [], "jsons": []}
+    for spec, arr in zip(outputs, results, strict=True):
+        arr = np.asarray(arr)
+        if arr.dtype == object or arr.dtype.kind in "US":
+            out["strings"].append({"name": spec["name"], "values": [str(x) for x in arr.flatten()]})
+        else:
+            try:
+                values = array_to_fixed(arr)
+            except ValueError as e:
+                raise InferenceError(f"output {spec['name']}: {e}") from e
+            out["numbers"].append({"name": spec["name"], "values": values, "shape": list(arr.shape)})
+    return out
 
 
 #: The chat format of GGUF models that carry no chat template (base models such as the demo
@@ -368,9 +375,28 @@ def _held_back(text: str, stops: list[str]) -> int:
 
 
 def load_runtime(path: Path) -> Runtime:
-    """A runtime for the model file at `path`, chosen by its content (GGUF magic or ONNX)."""
+    """A runtime for the model file at `path`, chosen by its content: GGUF magic, a torch
+    archive (see torch_runtime.py), or else ONNX."""
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == b"GGUF":
         return LlamaRuntime(path)
+    from og_devnet.inference.torch_runtime import (  # no torch import here
+        TorchRuntime,
+        torch_format,
+    )
+
+    fmt = torch_format(path)
+    if fmt is not None:
+        return TorchRuntime(path, fmt)
     return OnnxRuntime(path)
+
+
+def file_suffix(kind: str, path: Path) -> str:
+    """The stored file's extension for a runtime `kind` (the file at `path` tells torch's two
+    formats apart)."""
+    if kind == "torch":
+        from og_devnet.inference.torch_runtime import torch_format
+
+        return ".pt2" if torch_format(path) == "export" else ".pt"
+    return {"gguf": ".gguf"}.get(kind, ".onnx")

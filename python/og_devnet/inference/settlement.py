@@ -17,7 +17,8 @@ import numpy as np
 
 from og_devnet._core import Mode
 from og_devnet.inference.fixedpoint import from_fixed
-from og_devnet.inference.runtimes import InferenceError, OnnxRuntime
+from og_devnet.inference.runtimes import InferenceError, OnnxRuntime, input_arrays
+from og_devnet.inference.torch_runtime import TorchRuntime
 
 if TYPE_CHECKING:
     from og_devnet._core import Chain
@@ -108,8 +109,8 @@ class SettlementDuties:
             return  # a node that is down never proves: the result is rejected at the deadline
         payload = json.loads(d["payload"])
         runtime = self.catalog.runtime(d["model_id"])
-        assert isinstance(runtime, OnnxRuntime)
-        model_input = next(iter(runtime.feeds(payload).values()))
+        assert isinstance(runtime, (OnnxRuntime, TorchRuntime))  # ZKML is set up for tensor models only
+        model_input = next(iter(input_arrays(runtime.inputs, payload).values()))
         # The node proves what its circuit computes on the request's input: a node that
         # delivered something else cannot make the proof match its output.
         future = self.zkml.prove(d["model_id"], model_input)

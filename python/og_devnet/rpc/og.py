@@ -37,7 +37,7 @@ def register_model(ctx: RpcContext, params: list[Any]) -> dict[str, Any]:
     directories; with zkml, its circuit is set up in the background (og_models shows progress)."""
     spec = p.arg(params, 0, "model")
     if not isinstance(spec, dict) or ("path" in spec) == ("data" in spec):
-        raise InvalidParams('model: expected {"data": "0x<bytes of an .onnx or .gguf file>"} or '
+        raise InvalidParams('model: expected {"data": "0x<bytes of an .onnx, .gguf, .pt2 or TorchScript .pt file>"} or '
                             '{"path": "/dir/model.onnx"} (a file under the node\'s --models-dir), with optional "name" and "zkml"')  # fmt: skip
     name = spec.get("name")
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME):

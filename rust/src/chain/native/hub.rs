@@ -5,7 +5,7 @@ use alloy_sol_types::{SolCall, SolError, SolEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::models::{mode_name, ModelKind, ModelRegistry, ModelSpec, TensorSpec};
+use super::models::{mode_name, ModelRegistry, ModelSpec, TensorSpec};
 use super::{INFERENCE_HUB, INFERENCE_PRECOMPILE, OG_HISTORICAL};
 use crate::eth::abi;
 
@@ -125,11 +125,11 @@ fn validated(to: Address, request: Request, models: &ModelRegistry) -> Result<In
             supported.join(", ")
         ));
     }
-    match (kind, spec.kind) {
-        (CallKind::Model, ModelKind::Gguf) => {
+    match (kind, spec.kind.is_language_model()) {
+        (CallKind::Model, true) => {
             return Err(format!("model {} is a language model: call runLLMCompletion or runLLMChat", spec.name))
         }
-        (CallKind::Completion | CallKind::Chat, ModelKind::Onnx) => {
+        (CallKind::Completion | CallKind::Chat, false) => {
             return Err(format!("model {} is not a language model: call run", spec.name))
         }
         _ => {}
@@ -238,7 +238,8 @@ fn integer_range(dtype: &str) -> Option<(i128, i128)> {
 
 fn check_shape(what: &str, spec: &TensorSpec, shape: &[u32], values: usize) -> Result<(), String> {
     let name = &spec.name;
-    let fits = shape.len() == spec.shape.len() && shape.iter().zip(&spec.shape).all(|(g, e)| *e < 0 || *g as i64 == *e);
+    let fits = spec.any_shape
+        || (shape.len() == spec.shape.len() && shape.iter().zip(&spec.shape).all(|(g, e)| *e < 0 || *g as i64 == *e));
     if !fits {
         return Err(format!("{what} {name:?} has shape {shape:?}, the model expects {:?} (-1: any size)", spec.shape));
     }

@@ -13,6 +13,14 @@ pub enum ModelKind {
     Onnx,
     /// A language model run by llama.cpp: `runLLMCompletion` / `runLLMChat`.
     Gguf,
+    /// A tensor model run by torch (a `torch.export` program or TorchScript): `run`, as ONNX.
+    Torch,
+}
+
+impl ModelKind {
+    pub fn is_language_model(self) -> bool {
+        self == ModelKind::Gguf
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +30,10 @@ pub struct TensorSpec {
     pub dtype: String,
     /// -1 for a dimension of any size.
     pub shape: Vec<i64>,
+    /// The program records no shape at all (TorchScript): any shape is accepted, and `shape`
+    /// is empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any_shape: bool,
 }
 
 impl TensorSpec {
@@ -100,7 +112,7 @@ impl ModelRegistry {
 impl ModelSpec {
     /// A float32 ONNX model with one input and one output, for tests.
     pub fn test_onnx(id: &str, input: (&str, Vec<i64>), output: (&str, Vec<i64>), modes: Vec<u8>) -> Self {
-        let tensor = |(name, shape): (&str, Vec<i64>)| TensorSpec { name: name.into(), dtype: "float".into(), shape };
+        let tensor = |(name, shape): (&str, Vec<i64>)| TensorSpec { name: name.into(), dtype: "float".into(), shape, any_shape: false };
         ModelSpec {
             id: id.into(),
             name: id.into(),

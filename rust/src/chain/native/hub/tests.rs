@@ -129,3 +129,26 @@ fn a_missing_mode_says_why_when_known() {
     let e = parse(INFERENCE_HUB, &data, &registry()).unwrap_err();
     assert!(e.contains("does not support ZKML") && e.ends_with(": ZKML not enabled at registration"), "{e}");
 }
+
+#[test]
+fn a_torch_model_takes_run_and_a_torchscript_input_takes_any_shape() {
+    let mut r = registry();
+    let mut spec = ModelSpec::test_onnx("ts", ("x", vec![]), ("output", vec![]), vec![0, 2, 3]);
+    spec.kind = ModelKind::Torch;
+    spec.inputs[0].any_shape = true;
+    spec.outputs[0].any_shape = true;
+    r.register(spec).unwrap();
+    for shape in [vec![1, 4], vec![2, 2], vec![4]] {
+        let call = parse(INFERENCE_HUB, &run_call("ts", 0, "x", vec![(1, 0); 4], shape.clone()), &r).unwrap();
+        assert_eq!(call.job_payload()["numbers"][0]["shape"], serde_json::json!(shape));
+    }
+    // The values must still fill the shape, and a torch model is no language model.
+    let short = parse(INFERENCE_HUB, &run_call("ts", 0, "x", vec![(1, 0); 3], vec![2, 2]), &r).unwrap_err();
+    assert!(short.contains("has 3 values, its shape [2, 2] needs 4"), "{short}");
+    let chat = abi::runLLMCompletionCall {
+        request: abi::LLMCompletionRequest { mode: 0, modelCID: "ts".into(), prompt: "hi".into(), max_tokens: 5,
+                                             stop_sequence: vec![], temperature: 0 },
+    }
+    .abi_encode();
+    assert!(parse(INFERENCE_HUB, &chat, &r).unwrap_err().contains("is not a language model: call run"));
+}
