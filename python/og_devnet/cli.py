@@ -375,7 +375,7 @@ def _api_base(rpc_url: str) -> str:
 
 @models_app.command("add")
 def models_add(
-    file: Annotated[Path, typer.Argument(help="An ONNX or GGUF model file.", exists=True, dir_okay=False, readable=True)],
+    file: Annotated[Path, typer.Argument(help="An ONNX, GGUF or torch (.pt2 from torch.export, TorchScript .pt) model file.", exists=True, dir_okay=False, readable=True)],
     name: Annotated[str | None, typer.Option(help="A name to show (default: the file name).")] = None,
     zkml: Annotated[bool, typer.Option("--zkml", help="Set up a ZKML circuit for it and wait until it is ready.")] = False,
     rpc_url: RpcUrl = "http://127.0.0.1:8545/",
