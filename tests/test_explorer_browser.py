@@ -134,3 +134,13 @@ def test_home_shows_the_chain_growing_live_in_both_themes(page: Page, node: Devn
     shot(page, tmp_path, "home-dark")
     page.keyboard.press("Tab")  # keyboard users start at the skip link
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+
+def test_a_node_page_says_which_device_each_runtime_uses_and_how_it_batches(page: Page, node: Devnet, tmp_path: Path) -> None:
+    page.goto(f"{node.url}/node/0")
+    devices = page.locator("dd", has_text="--device auto")
+    expect(devices).to_contain_text("onnx on cpu")
+    expect(devices).to_contain_text("gguf on cpu")
+    expect(devices).to_contain_text("no NVIDIA GPU found")
+    expect(page.locator("dd", has_text="window 1 ms")).to_contain_text("jobs in")
+    shot(page, tmp_path, "node-devices")

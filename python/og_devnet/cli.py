@@ -84,6 +84,8 @@ def up(
     hedge_budget: Annotated[float, typer.Option(help="Speculative duplicates, as a share of jobs.")] = 0.10,
     node_fault: Annotated[list[str] | None, typer.Option("--node-fault", help="INDEX=FAULT, e.g. 2=slow:20 (ok, slow:F, down, flaky:P, byzantine); repeatable.")] = None,
     node_delay_ms: Annotated[float, typer.Option(help="Network/queue delay each node adds (ms).")] = 0.0,
+    device: Annotated[str, typer.Option(help="Where models run: auto (a CUDA GPU if there is one), cpu, cuda or cuda:N.")] = "auto",
+    batch_window_ms: Annotated[float, typer.Option(help="Dynamic batching: how long a node waits for more jobs of the same model and mode (VANILLA/TEE) to run them as one batch (ms); 0: off.")] = 1.0,
     node_jitter_ms: Annotated[float, typer.Option(help="Random extra delay per answer, up to (ms).")] = 0.0,
     no_fixtures: Annotated[bool, typer.Option("--no-fixtures", help="Do not register the fixture models.")] = False,
     zkml: Annotated[bool, typer.Option("--zkml/--no-zkml", help="Set up a ZKML circuit for the fixture ONNX model (background, cached).")] = True,
@@ -144,7 +146,7 @@ def up(
             balance=balance, mnemonic=mnemonic, genesis=genesis, state=state, db=db, nodes=nodes,
             redundancy=redundancy, hedge_quantile=hedge_quantile, hedge_budget=hedge_budget, node_faults=faults,
             hedge_multiple=hedge_multiple,
-            node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, fixtures=not no_fixtures, zkml=zkml,
+            node_delay_ms=node_delay_ms, node_jitter_ms=node_jitter_ms, batch_window_ms=batch_window_ms, device=device, fixtures=not no_fixtures, zkml=zkml,
             challenge_window=challenge_window, llm_batch_blocks=llm_batch_blocks, watch_rate=watch_rate, base_fee=base_fee,
             base_fee_change=not no_base_fee_change, allowed_hosts=allowed_host or [], allow_origins=allow_origin or [],
             models_dirs=models_dir or [], hardfork=hardfork, call_timeout=call_timeout, price_feeds=feeds,
@@ -253,6 +255,7 @@ def _banner_info(node: Any) -> dict[str, Any]:
         "resumed_at_block": node.chain.head() if node.resumed else None,
         "models": [{"id": m["id"], "name": m["name"], "kind": m["kind"], "modes": m["modes"]} for m in node.catalog.list()],
         "inference_nodes": [{"index": n["id"], "address": n["address"], "fault": n["fault"]} for n in node.node_info()],
+        "devices": node.devices.describe(),
         "llm_gateways": [g.info() for g in node.gateways],
     }
 
@@ -276,6 +279,11 @@ def _print_banner(info: dict[str, Any], node: Any) -> None:
     console.print("\nInference nodes\n==================")
     for n in info["inference_nodes"]:
         console.print(f"node-{n['index']}  {n['address']}  {n['fault']}", highlight=False)
+    devices = info["devices"]
+    used = [f"{kind} on {d['device']}" + (f" ({d['fallback']})" if "fallback" in d else "") for kind, d in devices["runtimes"].items()]
+    why = f" ({devices['reason']})" if "reason" in devices else ""
+    console.print(f"devices: --device {devices['requested']} → {devices['target']}{why}; " + ("; ".join(used) or "no model loaded"),
+                  highlight=False)  # fmt: skip
     if info["llm_gateways"]:
         console.print("\nLLM gateways (og.LLM(private_key, rpc_url=JSON-RPC); self-signed TLS, development only)\n==================")
         for g in info["llm_gateways"]:

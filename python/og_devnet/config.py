@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     #: Network/queue delay every node adds to each answer, and random jitter on top.
     node_delay_ms: float = Field(0.0, ge=0, le=600_000)
     node_jitter_ms: float = Field(0.0, ge=0, le=600_000)
+    #: Dynamic batching: a node waits this long for more VANILLA/TEE jobs of the model it took
+    #: and runs them as one batch (jobs already queued join at once); 0 turns it off. Off
+    #: with a redundancy of 2 or more, whose answers must agree bit for bit.
+    batch_window_ms: float = Field(1.0, ge=0, le=1_000)
+    #: Where models run: auto (a CUDA GPU when the NVIDIA driver lists one), cpu, cuda or
+    #: cuda:N. Each runtime falls back to the CPU, saying why, when its library cannot use it.
+    device: str = "auto"
     #: An attempt running longer than max(this, 5 × p99) is given up.
     attempt_timeout_ms: int = Field(5_000, ge=10, le=3_600_000)
     #: How long a request waits for what still starts in the background after JSON-RPC first
@@ -161,6 +168,14 @@ class Settings(BaseSettings):
             if not path.is_file():
                 raise ValueError(f"price feed {pair}: {path} is not a file")
         return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        from og_devnet.inference.devices import Devices, parse_device
+
+        Devices.resolve(v)  # a CUDA device asked for where there is none is refused at start
+        return parse_device(v)
 
     @field_validator("db")
     @classmethod

@@ -527,10 +527,12 @@ class Node:
             ModelCatalog,
             demo_llm_file,
         )
+        from og_devnet.inference.devices import Devices
         from og_devnet.inference.prover import ZkmlService
 
         self.zkml = ZkmlService(self.state_dir, self.settings.zkml_cache, self.settings.provers)
-        self.catalog = ModelCatalog(self.state_dir / "models", self.store, self.chain, self.zkml)
+        self.devices = Devices.resolve(self.settings.device)
+        self.catalog = ModelCatalog(self.state_dir / "models", self.store, self.chain, self.zkml, self.devices)
         stored = self.store.models()
         fixtures = ModelCatalog.fixture_files() if self.settings.fixtures else []
         total = len(stored) + len(fixtures)
@@ -563,7 +565,8 @@ class Node:
         self.nodes = [
             InferenceNode(i, address, pipe, self.catalog, Fault.parse(s.node_faults.get(i, "ok")),
                           delay_ms=s.node_delay_ms, jitter_ms=s.node_jitter_ms,
-                          enclave=Enclave(self.tee_ca, f"og-devnet-node-{i}"))  # fmt: skip
+                          enclave=Enclave(self.tee_ca, f"og-devnet-node-{i}"),
+                          batch_window_ms=s.batch_window_ms if s.redundancy == 1 else 0.0)  # fmt: skip
             for i, address in enumerate(pipe.node_addresses())
         ]
         for node in self.nodes:
@@ -658,9 +661,12 @@ class Node:
         import orjson
 
         stats = orjson.loads(self.chain.pipe().stats_json())["nodes"]
+        devices = self.devices.describe()  # the runtimes are shared: every node runs on them
         return [
             {**st, "fault": str(n.fault), "stake_address": (stake := Chain.stake_address(n.address)),
-             "stake": str(self.chain.balance(stake, "latest")), "marked": st["penalties"] > 0}
+             "stake": str(self.chain.balance(stake, "latest")), "marked": st["penalties"] > 0,
+             "batch_window_ms": n.batch_window_ms, "batches": n.batches, "batched_jobs": n.batched_jobs,
+             "devices": devices}
             for n, st in zip(self.nodes, stats, strict=True)
         ]  # fmt: skip
 

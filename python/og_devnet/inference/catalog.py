@@ -72,8 +72,10 @@ class ModelError(ValueError):
 
 
 class ModelCatalog:
-    def __init__(self, models_dir: Path, store: ChainStore, chain: Chain, zkml: ZkmlService | None = None) -> None:
+    def __init__(self, models_dir: Path, store: ChainStore, chain: Chain, zkml: ZkmlService | None = None,
+                 devices: Devices | None = None) -> None:  # fmt: skip
         self.zkml = zkml
+        self.devices = devices or Devices()
         self.dir = models_dir
         self.dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.dir.glob("*.part"):  # a transfer cut short by a crash
@@ -163,7 +165,7 @@ class ModelCatalog:
         import time
 
         try:
-            runtime = load_runtime(path)
+            runtime = load_runtime(path, self.devices.target)
         except InferenceError as e:
             # The runtime's words name the stored file, whose name is the content's blake3:
             # an error must not hand a client a digest of what it sent (or of a file it named).
@@ -171,6 +173,7 @@ class ModelCatalog:
             if isinstance(e, PickledModelError) or reason == TORCH_MISSING:
                 raise ModelError(f"{name}: {reason}") from e
             raise ModelError(f"{name}: not a usable ONNX, GGUF or torch model ({reason})") from e
+        self.devices.note(runtime.kind, runtime.device, runtime.fallback)
         spec = {"id": model_id, "name": name, "kind": runtime.kind, **runtime.spec()}
         info = {**spec, "size": path.stat().st_size, "registered_at": registered_at or time.time(), "zkml_enabled": False}
         self._runtimes[model_id] = runtime

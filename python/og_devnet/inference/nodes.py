@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from og_devnet._core import Mode, keccak256
-from og_devnet.inference.runtimes import BadInputError, InferenceError
+from og_devnet.inference.runtimes import BadInputError, InferenceError, batchable, run_batch
 from og_devnet.inference.tee import Enclave, measurements
 
 if TYPE_CHECKING:
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 TAMPERED_IMAGE = b"og-devnet enclave image v1 (modified)"
 
 log = logging.getLogger("og_devnet.nodes")
+
+#: The most jobs one batch holds.
+MAX_BATCH = 64
+#: What `Pipe.take` hands a node: job id, attempt index, the job's payload JSON.
+WorkItem = tuple[str, int, str]
 
 _FAULT = re.compile(r"^(ok|down|byzantine|slow(?::(?P<factor>\d+(?:\.\d+)?))?|flaky(?::(?P<p>0?\.\d+|1(?:\.0+)?|0))?)$")
 
@@ -70,7 +75,8 @@ class InferenceNode:
     """One simulated node: an index into the PIPE's nodes, a fault, a latency profile."""
 
     def __init__(self, index: int, address: str, pipe: Pipe, catalog: ModelCatalog, fault: Fault,
-                 delay_ms: float = 0.0, jitter_ms: float = 0.0, enclave: Enclave | None = None) -> None:  # fmt: skip
+                 delay_ms: float = 0.0, jitter_ms: float = 0.0, enclave: Enclave | None = None,
+                 batch_window_ms: float = 0.0) -> None:  # fmt: skip
         self.index = index
         self.enclave = enclave
         self.address = address
@@ -78,6 +84,12 @@ class InferenceNode:
         self.catalog = catalog
         self.delay_ms = delay_ms
         self.jitter_ms = jitter_ms
+        #: How long a node waits for more jobs of the same model and mode to run with the one
+        #: it took (jobs already queued join at once); 0: every job runs alone.
+        self.batch_window_ms = batch_window_ms
+        #: Batches run, and the jobs they held (og_nodes).
+        self.batches = 0
+        self.batched_jobs = 0
         self._rng = random.Random(index)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"og-devnet-node-{index}", daemon=True)
@@ -105,43 +117,97 @@ class InferenceNode:
             work = self.pipe.take(self.index, 100)
             if work is None:
                 continue
-            try:
-                self._attempt(*work)
-            except BaseException:  # a worker never dies (a Rust panic included): the attempt fails
-                log.exception("node %d crashed on an attempt", self.index)
-                self.pipe.complete(self.index, work[0], work[1], error="node crashed")
+            for group in self._gather(work):
+                try:
+                    self._attempts(group)
+                except BaseException:  # a worker never dies (a Rust panic included): the attempts fail
+                    log.exception("node %d crashed on an attempt", self.index)
+                    for (job, attempt, _), _payload in group:
+                        self.pipe.complete(self.index, job, attempt, error="node crashed")
 
-    def _attempt(self, job: str, attempt: int, payload_json: str) -> None:
+    def _batch_key(self, payload: dict[str, Any]) -> tuple[str, int] | None:
+        """The (model, mode) a job may share a batch under, or None if it runs alone. Only
+        VANILLA and TEE results are batched: OPTIMISTIC results are re-executed by the watcher
+        and ZKML outputs proven one by one, and torch's kernels differ across batch sizes in
+        the last bit (measured: up to 1.6e-7 on a 256-wide MLP), which a bit-for-bit check
+        would take for fraud."""
+        if payload.get("kind") != "model" or payload.get("mode") not in (Mode.VANILLA, Mode.TEE):
+            return None
+        try:
+            runtime = self.catalog.runtime(payload["model_id"])
+        except InferenceError:
+            return None
+        return (payload["model_id"], payload["mode"]) if batchable(runtime) else None
+
+    def _gather(self, first: WorkItem) -> list[list[tuple[WorkItem, dict[str, Any]]]]:
+        """The job taken, and the jobs that join it within the batch window, grouped: jobs of
+        one batchable (model, mode) in one group, every other job alone."""
+        payload = json.loads(first[2])
+        key = self._batch_key(payload) if self.batch_window_ms > 0 else None
+        if key is None:
+            return [[(first, payload)]]
+        taken = [(first, payload)]
+        deadline = time.monotonic() + self.batch_window_ms / 1000
+        while len(taken) < MAX_BATCH:
+            more = self.pipe.take(self.index, max(0, int((deadline - time.monotonic()) * 1000)))
+            if more is None:
+                break
+            taken.append((more, json.loads(more[2])))
+        groups: dict[Any, list[tuple[WorkItem, dict[str, Any]]]] = {}
+        for i, (work, p) in enumerate(taken):
+            groups.setdefault(self._batch_key(p) or i, []).append((work, p))
+        return list(groups.values())
+
+    def _attempts(self, group: list[tuple[WorkItem, dict[str, Any]]]) -> None:
+        """Runs attempts of one model and mode, as one batch when there are several; each
+        still gets its own answer, proof and completion."""
         fault = self._fault
         if fault.kind == "down":
-            return  # never answers: the scheduler times the attempt out
-        if not self.pipe.is_wanted(job, attempt):
-            self.pipe.complete(self.index, job, attempt, error="cancelled before it started")
+            return  # never answers: the scheduler times the attempts out
+        live = []
+        for (job, attempt, payload_json), payload in group:
+            if self.pipe.is_wanted(job, attempt):
+                live.append((job, attempt, payload_json, payload))
+            else:
+                self.pipe.complete(self.index, job, attempt, error="cancelled before it started")
+        if not live:
             return
-        payload = json.loads(payload_json)
         started = time.monotonic()
-        output: dict[str, Any] | None = None
-        error, bad_input = None, False
-        try:
-            output = self.catalog.runtime(payload["model_id"]).run(payload)
-        except InferenceError as e:
-            error, bad_input = str(e), isinstance(e, BadInputError)
+        answers = self._run([p for *_, p in live])
         elapsed = time.monotonic() - started
         # Latency profile: network/queue delay plus jitter; a slow node takes FACTOR× as long.
         extra = (self.delay_ms + self._rng.uniform(0, self.jitter_ms)) / 1000
         if fault.kind == "slow":
             extra += elapsed * (fault.factor - 1) + 0.005 * fault.factor
-        self._sleep(extra, job, attempt)
-        if fault.kind == "flaky" and self._rng.random() < fault.p:
-            output, error = None, "flaky node: lost the answer"
-        if fault.kind == "byzantine" and output is not None:
-            output = corrupt(output)
-        out_json = None if output is None else json.dumps(output)
-        proof = None
-        if out_json is not None and payload.get("mode") == Mode.TEE and self.enclave is not None:
-            proof = self._attest(payload_json, out_json, payload["model_id"], byzantine=fault.kind == "byzantine")
-        self.pipe.complete(self.index, job, attempt, output=out_json, error=error,
-                           bad_input=bad_input and fault.kind == "ok", proof=proof)  # fmt: skip
+        self._sleep(extra, [(job, attempt) for job, attempt, *_ in live])
+        for (job, attempt, payload_json, payload), (output, error, bad_input) in zip(live, answers, strict=True):
+            if fault.kind == "flaky" and self._rng.random() < fault.p:
+                output, error = None, "flaky node: lost the answer"
+            if fault.kind == "byzantine" and output is not None:
+                output = corrupt(output)
+            out_json = None if output is None else json.dumps(output)
+            proof = None
+            if out_json is not None and payload.get("mode") == Mode.TEE and self.enclave is not None:
+                proof = self._attest(payload_json, out_json, payload["model_id"], byzantine=fault.kind == "byzantine")
+            self.pipe.complete(self.index, job, attempt, output=out_json, error=error,
+                               bad_input=bad_input and fault.kind == "ok", proof=proof)  # fmt: skip
+
+    def _run(self, payloads: list[dict[str, Any]]) -> list[tuple[dict[str, Any] | None, str | None, bool]]:
+        """(output, error, bad input) per job: one batched call when the jobs stack, else one
+        call each."""
+        if len(payloads) > 1:
+            outputs = run_batch(self.catalog.runtime(payloads[0]["model_id"]), payloads)
+            if outputs is not None:
+                self.batches += 1
+                self.batched_jobs += len(payloads)
+                return [(o, None, False) for o in outputs]
+        answers: list[tuple[dict[str, Any] | None, str | None, bool]] = []
+        for payload in payloads:
+            try:
+                answers.append((self.catalog.runtime(payload["model_id"]).run(payload), None, False))
+            except InferenceError as e:
+                answers.append((None, str(e), isinstance(e, BadInputError)))
+        return answers
 
     def _attest(self, payload_json: str, out_json: str, model_id: str, byzantine: bool) -> str:
         """The enclave's evidence: its attestation document for this model (made once and
@@ -158,9 +224,9 @@ class InferenceNode:
             "timestamp_ms": now, "request_hash": request_hash.hex(), "output_hash": output_hash.hex(),
         })  # fmt: skip
 
-    def _sleep(self, seconds: float, job: str, attempt: int) -> None:
-        """Waits, but gives up early once the race is decided (losers are cancelled)."""
+    def _sleep(self, seconds: float, attempts: list[tuple[str, int]]) -> None:
+        """Waits, but gives up early once every race is decided (losers are cancelled)."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self._stop.wait(min(left, 0.05)) or not self.pipe.is_wanted(job, attempt):
+            if self._stop.wait(min(left, 0.05)) or not any(self.pipe.is_wanted(j, a) for j, a in attempts):
                 return

@@ -64,6 +64,9 @@ _COMPLETION_DEFAULTS = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "typical_p": 
 
 class Runtime(Protocol):
     kind: str
+    #: "cpu" or "cuda:N": where it runs; `fallback` says why not on the device asked for.
+    device: str
+    fallback: str | None
 
     def spec(self) -> dict[str, Any]: ...
     def run(self, payload: dict[str, Any]) -> dict[str, Any]: ...
@@ -89,17 +92,25 @@ def _dims(shape: list[Any]) -> list[int]:
 class OnnxRuntime:
     kind = "onnx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, device: str = "cpu") -> None:
         import onnxruntime as ort
 
-        available = ort.get_available_providers()
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        providers: list[Any] = ["CPUExecutionProvider"]
+        self.device, self.fallback = "cpu", None
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.split(":")[1])}))
+                self.device = device
+            else:
+                self.fallback = "onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # nodes run side by side; one thread each
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as e:
             raise InferenceError(f"onnxruntime cannot load {path.name}: {e}") from e
+        if self.device != "cpu" and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            self.device, self.fallback = "cpu", "onnxruntime could not start its CUDA provider"
         self.inputs = [{"name": i.name, "dtype": i.type.removeprefix("tensor(").rstrip(")"), "shape": _dims(i.shape)}
                        for i in self.session.get_inputs()]  # fmt: skip
         self.outputs = [{"name": o.name, "dtype": o.type.removeprefix("tensor(").rstrip(")"), "shape": _dims(o.shape)}
@@ -109,13 +120,55 @@ class OnnxRuntime:
         return {"inputs": self.inputs, "outputs": self.outputs, "context_length": 0}
 
     def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return output_tensors(self.outputs, self.run_arrays(input_arrays(self.inputs, payload)))
+
+    def run_arrays(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         try:
-            results = self.session.run(None, input_arrays(self.inputs, payload))
-        except InferenceError:
-            raise
+            return self.session.run(None, feeds)
         except Exception as e:
             raise InferenceError(f"onnxruntime: {e}") from e
-        return output_tensors(self.outputs, results)
+
+
+def batchable(runtime: Runtime) -> bool:
+    """Whether jobs for this model can run as one batch: a tensor model whose every input and
+    output has a leading dimension of any size (or any shape at all), none of them strings."""
+    if runtime.kind not in ("onnx", "torch"):
+        return False
+    tensors = runtime.inputs + runtime.outputs  # type: ignore[attr-defined]
+    return bool(runtime.inputs) and all(  # type: ignore[attr-defined]
+        t["dtype"] != "string" and (t.get("any_shape") or (t["shape"] and t["shape"][0] == -1)) for t in tensors
+    )
+
+
+def run_batch(runtime: Any, payloads: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Runs several jobs of one `batchable` model as one call: their inputs stacked along the
+    leading dimension, the outputs split back by each job's share. None when they cannot be
+    stacked (other trailing shapes, an input the model refuses, outputs without the batch
+    dimension): the caller runs them one by one, so each job gets its own answer or error."""
+    import numpy as np
+
+    names = [t["name"] for t in runtime.inputs]
+    try:
+        feeds = [input_arrays(runtime.inputs, p) for p in payloads]
+    except InferenceError:
+        return None
+    sizes = []
+    for f in feeds:
+        leading = {f[n].shape[0] if f[n].ndim else -1 for n in names}
+        if len(leading) != 1 or -1 in leading:
+            return None
+        sizes.append(leading.pop())
+    if any(len({f[n].shape[1:] for f in feeds}) != 1 for n in names):
+        return None
+    try:
+        results = runtime.run_arrays({n: np.concatenate([f[n] for f in feeds]) for n in names})
+    except InferenceError:
+        return None
+    if any(np.ndim(r) == 0 or np.shape(r)[0] != sum(sizes) for r in results):
+        return None
+    bounds = np.cumsum(sizes)[:-1]
+    parts = [np.split(np.asarray(r), bounds) for r in results]
+    return [output_tensors(runtime.outputs, [p[j] for p in parts]) for j in range(len(payloads))]
 
 
 def input_arrays(inputs: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -182,10 +235,16 @@ def _register_transcript_format() -> None:
 class LlamaRuntime:
     kind = "gguf"
 
-    def __init__(self, path: Path, n_ctx: int = DEFAULT_N_CTX) -> None:
+    def __init__(self, path: Path, n_ctx: int = DEFAULT_N_CTX, device: str = "cpu") -> None:
         import llama_cpp
 
-        gpu = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        self.device, self.fallback = "cpu", None
+        if device.startswith("cuda"):
+            if llama_cpp.llama_supports_gpu_offload():
+                self.device = device
+            else:
+                self.fallback = "llama-cpp-python was built without GPU offload (CMAKE_ARGS=-DGGML_CUDA=on)"
+        gpu = -1 if self.device != "cpu" else 0  # every layer, or none
         try:
             # The context window: what the model was trained with, at most n_ctx.
             with _quiet_stderr():  # a vocab-only load warns about a 0 training context
@@ -373,30 +432,17 @@ def _held_back(text: str, stops: list[str]) -> int:
     return 0
 
 
-
-def load_runtime(path: Path) -> Runtime:
+def load_runtime(path: Path, device: str = "cpu") -> Runtime:
     """A runtime for the model file at `path`, chosen by its content: GGUF magic, a torch
-    archive (see torch_runtime.py), or else ONNX."""
+    archive (see torch_runtime.py), or else ONNX; on `device` ("cpu" or "cuda:N") where its
+    library can use it, else on the CPU (its `fallback` says why)."""
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic == b"GGUF":
-        return LlamaRuntime(path)
-    from og_devnet.inference.torch_runtime import (  # no torch import here
-        TorchRuntime,
-        torch_format,
-    )
+        return LlamaRuntime(path, device=device)
+    from og_devnet.inference.torch_runtime import TorchRuntime, torch_format  # no torch import here
 
     fmt = torch_format(path)
     if fmt is not None:
-        return TorchRuntime(path, fmt)
-    return OnnxRuntime(path)
-
-
-def file_suffix(kind: str, path: Path) -> str:
-    """The stored file's extension for a runtime `kind` (the file at `path` tells torch's two
-    formats apart)."""
-    if kind == "torch":
-        from og_devnet.inference.torch_runtime import torch_format
-
-        return ".pt2" if torch_format(path) == "export" else ".pt"
-    return {"gguf": ".gguf"}.get(kind, ".onnx")
+        return TorchRuntime(path, fmt, device)
+    return OnnxRuntime(path, device)

@@ -100,7 +100,12 @@ class TorchRuntime:
             if torch.get_num_threads() != 1:
                 torch.set_num_threads(1)  # nodes run side by side; one thread each, as onnxruntime
         self.torch = torch
-        self.device = device
+        self.device, self.fallback = "cpu", None
+        if device.startswith("cuda"):
+            if torch.cuda.is_available() and int(device.split(":")[1]) < torch.cuda.device_count():
+                self.device = device
+            else:
+                self.fallback = "torch sees no CUDA device (a CPU-only build, or no driver)"
         self.format = fmt
         try:
             if fmt == "export":
@@ -158,17 +163,19 @@ class TorchRuntime:
         return {"inputs": self.inputs, "outputs": self.outputs, "context_length": 0}
 
     def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        arrays = input_arrays(self.inputs, payload)
+        return output_tensors(self.outputs, self.run_arrays(input_arrays(self.inputs, payload)))
+
+    def run_arrays(self, feeds: dict[str, Any]) -> list[Any]:
         torch = self.torch
         try:
             with torch.inference_mode():
-                result = self.module(*(torch.from_numpy(arrays[t["name"]]).to(self.device) for t in self.inputs))
+                result = self.module(*(torch.from_numpy(feeds[t["name"]]).to(self.device) for t in self.inputs))
         except Exception as e:
             raise InferenceError(f"torch: {e}") from e
         results = list(result) if isinstance(result, (tuple, list)) else [result]
         if len(results) != len(self.outputs):
             raise InferenceError(f"torch: the program returned {len(results)} outputs, its signature names {len(self.outputs)}")
-        return output_tensors(self.outputs, [r.detach().cpu().numpy() for r in results])
+        return [r.detach().cpu().numpy() for r in results]
 
     def export_onnx(self, target: Path) -> None:
         """The program as ONNX (what ezkl compiles), traced at its input shapes: every

@@ -22,6 +22,8 @@ export async function render(main, [index], signal) {
         ["Marked", n.marked ? "yes (caught lying)" : "no"],
         ["Queue", `${n.queued ?? 0} queued, ${n.running ?? 0} running`],
         ["Routing", n.estimate_ms == null ? "not timed yet" : `estimate ${duration(n.estimate_ms)}, ${Math.round((n.dispatch_share ?? 0) * 100)} % of recent dispatches`],
+        ["Batching", n.batch_window_ms ? `window ${n.batch_window_ms} ms; ${n.batched_jobs ?? 0} jobs in ${n.batches ?? 0} batches` : "off"],
+        ["Devices", devices(n.devices)],
       ])),
       section("Race record", facts([
         ["Wins", String(n.wins)], ["Agreed", String(n.agreed ?? 0)], ["Late", String(n.late ?? 0)],
@@ -43,6 +45,13 @@ export async function render(main, [index], signal) {
   subscribe(["node_fault", "penalised", "settled", "slashed", "rejected"], () => { refresh(); refreshWins(); }, signal);
   every(3000, refresh, signal);
 }
+
+/** Which device each runtime uses, and why not the one asked for. */
+const devices = (d) => {
+  if (!d) return "unknown";
+  const used = Object.entries(d.runtimes ?? {}).map(([kind, r]) => `${kind} on ${r.device}${r.fallback ? ` (${r.fallback})` : ""}`);
+  return `${used.join("; ") || "no model loaded"} (--device ${d.requested}${d.reason ? `: ${d.reason}` : ""})`;
+};
 
 /** Down by its fault mode, or judged unhealthy by PIPE from timeouts. */
 export const unreachable = (n) => n.healthy === false || n.fault === "down";
