@@ -28,6 +28,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -68,8 +69,8 @@ def rpc(url: str, method: str, *params: object) -> object:
     return body["result"]
 
 
-def run(path: Path, window_ms: float, rounds: int) -> dict[str, float]:
-    with Devnet(nodes=4, block_time=0.05, batch_window_ms=window_ms, zkml=False, fixtures=False) as node:
+def run(path: Path, window_ms: float, rounds: int, device: str = "cpu") -> dict[str, Any]:
+    with Devnet(nodes=4, block_time=0.05, batch_window_ms=window_ms, zkml=False, fixtures=False, device=device) as node:
         r = httpx.post(node.url + "/api/models", files={"file": (path.name, path.read_bytes())}, timeout=120)
         assert r.status_code == 201, r.text
         model = r.json()["id"]
@@ -105,24 +106,29 @@ def run(path: Path, window_ms: float, rounds: int) -> dict[str, float]:
                 pipe_rates.append(CONCURRENT / max(span, 1e-3))
                 e2e_rates.append(CONCURRENT / e2e)
         nodes = rpc(node.rpc_url, "og_nodes")
+        devices = nodes[0]["devices"]  # type: ignore[index]
         batches = sum(n["batches"] for n in nodes)  # type: ignore[union-attr]
         batched = sum(n["batched_jobs"] for n in nodes)  # type: ignore[union-attr]
     return {"pipe": float(np.median(pipe_rates)), "e2e": float(np.median(e2e_rates)),
-            "batches": batches, "batched": batched, "jobs": (rounds + 2) * CONCURRENT}  # fmt: skip
+            "batches": batches, "batched": batched, "jobs": (rounds + 2) * CONCURRENT, "devices": devices}  # fmt: skip
 
 
-def model_alone(pt2: Path, onnx: Path) -> dict[str, tuple[float, float]]:
-    """Rows per second in this process, one thread: one row per call vs 64 rows in one call."""
+def model_alone(pt2: Path, onnx: Path, device: str = "cpu") -> dict[str, tuple[float, float]]:
+    """Rows per second in this process, one CPU thread: one row per call vs 64 rows in one
+    call (on `device`: "cpu" or "cuda:N", where torch and onnxruntime can use it)."""
     import onnxruntime as ort
     import torch
 
     torch.set_num_threads(1)
     x = np.random.default_rng(2).normal(size=(CONCURRENT, WIDTH)).astype(np.float32)
-    program = torch.export.load(str(pt2)).module()
+    program = torch.export.load(str(pt2)).module().to(device)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
-    calls = {"torch": lambda a: program(torch.from_numpy(a)), "onnxruntime": lambda a: session.run(None, {"input": a})}
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if device != "cpu":
+        providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.split(":")[1])}))
+    session = ort.InferenceSession(str(onnx), options, providers=providers)
+    calls = {"torch": lambda a: program(torch.from_numpy(a).to(device)).cpu(), "onnxruntime": lambda a: session.run(None, {"input": a})}
     out = {}
     with torch.inference_mode():
         for name, call in calls.items():
