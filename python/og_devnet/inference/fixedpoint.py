@@ -38,10 +38,37 @@ def array_from_fixed(pairs: list[list[str]], shape: list[int], dtype: np.dtype) 
     import numpy as np
 
     if np.issubdtype(dtype, np.integer) or dtype == np.bool_:
-        flat = [int(from_fixed(v, d)) for v, d in pairs]
-    else:
-        flat = [float(from_fixed(v, d)) for v, d in pairs]
-    return np.array(flat, dtype=dtype).reshape(shape)
+        flat = [int(v) if int(d) == 0 else int(from_fixed(v, d)) for v, d in pairs]
+        return np.array(flat, dtype=dtype).reshape(shape)
+    return _floats_from_fixed(pairs).astype(dtype).reshape(shape)
+
+
+#: 10^0 .. 10^22: every one exactly a float64.
+_EXACT_POWERS_OF_TEN = [float(10**i) for i in range(23)]
+
+
+def _floats_from_fixed(pairs: list[list[str]]) -> np.ndarray:
+    """value / 10^decimals, each rounded correctly to float64: what the exact Decimal quotient
+    rounds to (bit for bit while values have at most 28 digits; the SDK sends float32s: 9).
+    Where value and 10^decimals are both exact float64s (|value| < 2^53, decimals <= 22: every
+    float32 the SDK sends) one IEEE division rounds the exact quotient, so the common case is
+    vectorised; the rest is parsed as a decimal literal, which float() also rounds correctly.
+    A job's input passes here on every node: this is ~10x faster than Decimal."""
+    import numpy as np
+
+    try:
+        strings, decimal_strings = zip(*pairs) if pairs else ((), ())
+        values = np.fromiter(map(int, strings), np.int64, len(strings))
+        decimals = np.fromiter(map(int, decimal_strings), np.int64, len(strings))
+    except (OverflowError, ValueError):
+        return np.array([float(f"{int(v)}e{-int(d)}") for v, d in pairs], dtype=np.float64)
+    out = np.empty(len(pairs), dtype=np.float64)
+    exact = (np.abs(values) < 2**53) & (decimals >= 0) & (decimals < len(_EXACT_POWERS_OF_TEN))
+    powers = np.array(_EXACT_POWERS_OF_TEN)[np.where(exact, decimals, 0)]
+    out[exact] = values[exact].astype(np.float64) / powers[exact]
+    for i in np.flatnonzero(~exact):
+        out[i] = float(f"{int(pairs[i][0])}e{-int(pairs[i][1])}")
+    return out
 
 
 INT128 = 2**127
