@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,47 @@ def test_a_zip_with_a_huge_directory_is_not_listed(tmp_path: Path) -> None:
     crafted = tmp_path / "many.pt"
     crafted.write_bytes(b"PK\x03\x04" + b"\0" * 100 + b"PK\x05\x06" + b"\0" * 4 + (0xFFFF).to_bytes(2, "little") * 2 + b"\0" * 10)
     assert torch_format(crafted) is None
+
+
+class Lookup(torch.nn.Module):
+    """Integer token ids in: the signature says int64, and fractional inputs are refused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = torch.nn.Embedding(10, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.table(ids).sum(dim=1)
+
+
+def test_bad_torch_files_and_inputs_get_clear_errors(node: Devnet, tmp_path: Path) -> None:
+    import opengradient as og
+
+    before = models(node)
+    # An archive that claims to be a program but is not one: refused, with torch's reason.
+    broken = tmp_path / "broken.pt2"
+    with zipfile.ZipFile(broken, "w") as z:
+        z.writestr("broken/archive_format", "pt2")
+        z.writestr("broken/models/model.json", "{not json")
+    r = httpx.post(node.url + "/api/models", files={"file": ("broken.pt2", broken.read_bytes())})
+    assert r.status_code == 422 and "not a usable ONNX, GGUF or torch model (torch cannot load" in r.json()["detail"], r.text
+    assert models(node) == before
+
+    torch.manual_seed(1)
+    lookup = Lookup().eval()
+    ids = tmp_path / "lookup.pt2"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.export.save(torch.export.export(lookup, (torch.zeros(1, 3, dtype=torch.int64),)), ids)
+    r = httpx.post(node.url + "/api/models", files={"file": ("lookup.pt2", ids.read_bytes())})
+    assert r.status_code == 201 and r.json()["inputs"] == [{"name": "ids", "dtype": "int64", "shape": [1, 3]}], r.text
+    alpha = og.Alpha(private_key=DEV_KEYS[1], rpc_url=node.rpc_url)
+    with pytest.raises(Exception, match=r"wrong dtype: input \"ids\" is int64, a fractional number was given"):
+        alpha.infer(model_cid=r.json()["id"], inference_mode=og.InferenceMode.VANILLA,
+                    model_input={"ids": np.array([[1.5, 2.0, 3.0]], dtype=np.float32)}, max_retries=1)  # fmt: skip
+    result = alpha.infer(model_cid=r.json()["id"], inference_mode=og.InferenceMode.VANILLA,
+                         model_input={"ids": np.array([[1, 2, 3]], dtype=np.int64)})  # fmt: skip
+    assert list(result.model_output) == [o["name"] for o in r.json()["outputs"]]
+    with torch.inference_mode():
+        want = lookup(torch.tensor([[1, 2, 3]])).numpy()
+    np.testing.assert_array_equal(np.asarray(next(iter(result.model_output.values())), dtype=np.float32), want)
