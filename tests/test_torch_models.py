@@ -207,3 +207,10 @@ def test_bad_torch_files_and_inputs_get_clear_errors(node: Devnet, tmp_path: Pat
     with torch.inference_mode():
         want = lookup(torch.tensor([[1, 2, 3]])).numpy()
     np.testing.assert_array_equal(np.asarray(next(iter(result.model_output.values())), dtype=np.float32), want)
+
+
+def test_og_register_model_takes_a_program_as_bytes(node: Devnet, files: dict[str, Path]) -> None:
+    data = "0x" + files["fixed.pt2"].read_bytes().hex()
+    body = httpx.post(node.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "og_registerModel",
+                                          "params": [{"data": data, "name": "fixed-by-rpc"}]}, timeout=60).json()  # fmt: skip
+    assert body["result"]["kind"] == "torch" and body["result"]["inputs"] == [{"name": "features", "dtype": "float", "shape": [1, 4]}], body
