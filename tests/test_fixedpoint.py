@@ -45,3 +45,28 @@ def test_shapes_integers_and_empty() -> None:
     assert array_from_fixed([["15", "1"], ["-25", "2"]], [1, 2], np.dtype(np.float32)).tolist() == [[1.5, -0.25]]
     assert array_from_fixed([["7", "0"], ["-3", "0"]], [2], np.dtype(np.int64)).tolist() == [7, -3]
     assert array_from_fixed([], [0], np.dtype(np.float32)).shape == (0,)
+
+
+def decimal_to_fixed(number: object) -> tuple[int, int]:
+    """The Decimal reference: the shortest repr, normalised."""
+    from decimal import Decimal
+
+    d = Decimal(str(number)).normalize()
+    sign, digits, exponent = d.as_tuple()
+    value = int("".join(map(str, digits))) * (-1 if sign else 1)
+    return (value * 10**exponent, 0) if exponent >= 0 else (value, -exponent)  # type: ignore[operator]
+
+
+def test_to_fixed_gives_what_the_decimal_reference_gives() -> None:
+    rng = random.Random(9)
+    numbers: list[object] = [0.0, -0.0, 100.0, 1e20, 1e-20, 5e-324, 1.7976931348623157e308, 0, -7, 10**27, 10**30 + 1,
+                             np.float32(0.1), np.float32(-3.4e38), np.float32(1e-45), "+3.25", ".5", "5.", "0e0", "-0e-5"]  # fmt: skip
+    for _ in range(50_000):
+        k = rng.random()
+        numbers.append(np.float32(rng.gauss(0, 10 ** rng.randint(-40, 38))) if k < 0.4 else
+                       rng.gauss(0, 10 ** rng.randint(-300, 300)) if k < 0.8 else
+                       rng.randint(-(10 ** rng.randint(1, 40)), 10 ** rng.randint(1, 40)))  # fmt: skip
+    assert [to_fixed(n) for n in numbers] == [decimal_to_fixed(n) for n in numbers]
+    for bad in (float("inf"), float("nan"), "1e", "--1", "1e 5"):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - FixedPointError or Decimal's own
+            to_fixed(bad)

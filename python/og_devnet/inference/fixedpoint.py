@@ -18,7 +18,11 @@ class FixedPointError(ValueError):
 
 def to_fixed(number: object) -> tuple[int, int]:
     """(value, decimals) with decimals ≥ 0, from the number's shortest decimal repr."""
-    d = Decimal(str(number)).normalize()
+    text = str(number)
+    fast = _fixed_from_text(text)
+    if fast is not None:
+        return fast
+    d = Decimal(text).normalize()
     if not d.is_finite():
         raise FixedPointError(f"{number} has no fixed-point form")
     sign, digits, exponent = d.as_tuple()
@@ -28,6 +32,30 @@ def to_fixed(number: object) -> tuple[int, int]:
     if exponent >= 0:  # type: ignore[operator]
         return value * 10**exponent, 0  # type: ignore[operator]
     return value, -exponent  # type: ignore[operator]
+
+
+def _fixed_from_text(text: str) -> tuple[int, int] | None:
+    """What Decimal(text).normalize() gives, for a plain decimal literal of at most 28 digits
+    (every float's repr), by string operations: ~5x faster, and every output value of every
+    job passes here. None for anything else (the Decimal path decides)."""
+    mantissa, e, exponent_text = text.lower().partition("e")
+    negative = mantissa.startswith("-")
+    whole, _, fraction = mantissa[1:].partition(".") if mantissa[:1] in ("+", "-") else mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0") or "0"
+    if not (whole + fraction).isdigit() or not (whole + fraction).isascii() or len(digits) > 28:
+        return None
+    unsigned_exponent = exponent_text[1:] if exponent_text[:1] in ("+", "-") else exponent_text
+    if e and not (unsigned_exponent.isdigit() and unsigned_exponent.isascii()):
+        return None
+    exponent = int(exponent_text or "0") - len(fraction)
+    stripped = digits.rstrip("0")
+    if not stripped:
+        return 0, 0
+    exponent += len(digits) - len(stripped)
+    value = -int(stripped) if negative else int(stripped)
+    if exponent >= 0:
+        return value * 10**exponent, 0
+    return value, -exponent
 
 
 def from_fixed(value: int | str, decimals: int | str) -> Decimal:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from og_devnet._core import Mode, keccak256
 from og_devnet.inference.runtimes import BadInputError, InferenceError, batchable, run_batch
 from og_devnet.inference.tee import Enclave, measurements
@@ -142,7 +144,7 @@ class InferenceNode:
     def _gather(self, first: WorkItem) -> list[list[tuple[WorkItem, dict[str, Any]]]]:
         """The job taken, and the jobs that join it within the batch window, grouped: jobs of
         one batchable (model, mode) in one group, every other job alone."""
-        payload = json.loads(first[2])
+        payload = orjson.loads(first[2])  # a job's input can be thousands of numbers: parsed fast
         key = self._batch_key(payload) if self.batch_window_ms > 0 else None
         if key is None:
             return [[(first, payload)]]
@@ -152,7 +154,7 @@ class InferenceNode:
             more = self.pipe.take(self.index, max(0, int((deadline - time.monotonic()) * 1000)))
             if more is None:
                 break
-            taken.append((more, json.loads(more[2])))
+            taken.append((more, orjson.loads(more[2])))
         groups: dict[Any, list[tuple[WorkItem, dict[str, Any]]]] = {}
         for i, (work, p) in enumerate(taken):
             groups.setdefault(self._batch_key(p) or i, []).append((work, p))
