@@ -119,7 +119,13 @@ class InferenceNode:
             work = self.pipe.take(self.index, 100)
             if work is None:
                 continue
-            for group in self._gather(work):
+            try:
+                groups = self._gather(work)
+            except BaseException:  # a worker never dies: the attempt fails
+                log.exception("node %d crashed taking attempts", self.index)
+                self.pipe.complete(self.index, work[0], work[1], error="node crashed")
+                continue
+            for group in groups:
                 try:
                     self._attempts(group)
                 except BaseException:  # a worker never dies (a Rust panic included): the attempts fail
@@ -198,7 +204,10 @@ class InferenceNode:
         """(output, error, bad input) per job: one batched call when the jobs stack, else one
         call each."""
         if len(payloads) > 1:
-            outputs = run_batch(self.catalog.runtime(payloads[0]["model_id"]), payloads)
+            try:
+                outputs = run_batch(self.catalog.runtime(payloads[0]["model_id"]), payloads)
+            except InferenceError:
+                outputs = None  # one by one: each job gets the error
             if outputs is not None:
                 self.batches += 1
                 self.batched_jobs += len(payloads)
