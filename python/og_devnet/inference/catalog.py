@@ -224,9 +224,9 @@ class ModelCatalog:
             self._set_zkml(model_id, "is not available for language models (ezkl proves ONNX graphs)")
             return
         if info["kind"] == "torch":
-            if not zkml_source(self.dir, model_id, "torch").exists():
-                return  # why not is on the model's info since registration
             path = zkml_source(self.dir, model_id, "torch")
+            if not path.exists():
+                return  # why not is on the model's info since registration
         if self.zkml is None:
             self._set_zkml(model_id, "is switched off on this node")
             return

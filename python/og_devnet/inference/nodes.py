@@ -154,16 +154,14 @@ class InferenceNode:
         key = self._batch_key(payload) if self.batch_window_ms > 0 else None
         if key is None:
             return [[(first, payload)]]
-        taken = [(first, payload)]
+        groups: dict[Any, list[tuple[WorkItem, dict[str, Any]]]] = {key: [(first, payload)]}
         deadline = time.monotonic() + self.batch_window_ms / 1000
-        while len(taken) < MAX_BATCH:
+        for i in range(1, MAX_BATCH):
             more = self.pipe.take(self.index, max(0, int((deadline - time.monotonic()) * 1000)))
             if more is None:
                 break
-            taken.append((more, orjson.loads(more[2])))
-        groups: dict[Any, list[tuple[WorkItem, dict[str, Any]]]] = {}
-        for i, (work, p) in enumerate(taken):
-            groups.setdefault(self._batch_key(p) or i, []).append((work, p))
+            p = orjson.loads(more[2])
+            groups.setdefault(self._batch_key(p) or i, []).append((more, p))
         return list(groups.values())
 
     def _attempts(self, group: list[tuple[WorkItem, dict[str, Any]]]) -> None:
