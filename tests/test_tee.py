@@ -1,6 +1,6 @@
-"""TEE attestations: real P-384 certificates and ES384 signatures from mock enclaves, checked
-by the Rust verifier with public material only. Tampering with any part gets its named
-rejection."""
+"""TEE attestations: real P-384 certificates and ES384 signatures from mock enclaves, answers
+signed by the attested secp256k1 key, checked by the Rust verifier with public material only.
+Tampering with any part gets its named rejection."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import cbor2
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
-from og_devnet._core import AttestationCache, verify_tee
+from og_devnet._core import AttestationCache, keccak256, verify_tee
 from og_devnet.inference.tee import REATTEST_AFTER_MS, DevnetCA, Enclave, measurements
 
 REQUEST = bytes.fromhex("11" * 32)
@@ -110,6 +110,40 @@ def test_each_tampered_part_gets_its_named_rejection(ca: DevnetCA, enclave: Encl
     assert check(ca, good, root=other_ca.root_der)["reason"] == "unknown_root"
 
 
+def test_an_answer_is_signed_as_ecrecover_checks_it(ca: DevnetCA, enclave: Enclave) -> None:
+    """What a contract does with an answer: ecrecover(keccak256(request_hash ‖ output_hash ‖
+    uint256(t)), v, r, s) is the enclave's address (eth-keys here, not the devnet's code)."""
+    from eth_keys import keys
+
+    t = int(time.time() * 1000)
+    sig = enclave.sign_response(REQUEST, OUTPUT, t)
+    assert len(sig) == 65 and sig[64] in (27, 28)
+    r, s, v = int.from_bytes(sig[:32]), int.from_bytes(sig[32:64]), sig[64] - 27
+    message = keccak256(REQUEST + OUTPUT + t.to_bytes(32, "big"))
+    signer = keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(message).to_checksum_address()
+    assert signer == enclave.response_address
+    # The attested key is that address's: an SPKI of a secp256k1 point.
+    doc = cbor2.loads(cbor2.loads(enclave.attest(measurements(MODEL), t)).value[2])
+    point = load_der_public_key(doc["public_key"]).public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    assert keys.PublicKey(point[1:]).to_checksum_address() == enclave.response_address
+
+
+def test_a_response_key_other_than_secp256k1_or_a_malleable_signature_is_refused(ca: DevnetCA, enclave: Enclave) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    good = evidence(enclave)
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    result = check(ca, {**good, "attestation": resign(enclave, good["attestation"], lambda d: d.update(public_key=p384))})
+    assert result["reason"] == "malformed_attestation" and "not a secp256k1 key" in result["detail"], result
+    sig = good["response_signature"]
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    high_s = sig[:32] + (n - int.from_bytes(sig[32:64])).to_bytes(32, "big") + bytes([sig[64] ^ 27 ^ 28])
+    for bad in (high_s, sig[:64] + bytes([sig[64] - 27]), sig[:64], sig + b"\x00"):
+        result = check(ca, {**good, "response_signature": bad})
+        assert result["reason"] == "bad_response_signature", (bad.hex(), result)
+    assert check(ca, good)["ok"] is True
+
+
 def test_digest_and_pcr_field_rules(ca: DevnetCA, enclave: Enclave) -> None:
     good = evidence(enclave)
     sha256 = resign(enclave, good["attestation"], lambda d: d.update(digest="SHA256"))
@@ -187,7 +221,7 @@ def test_an_enclave_attests_once_per_model_and_again_when_its_document_ages(ca: 
     # A new response key is attested at once.
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    enclave.response_key = ec.generate_private_key(ec.SECP384R1())
+    enclave.response_key = ec.generate_private_key(ec.SECP256K1())
     rekeyed = enclave.attestation(pcrs, t + REATTEST_AFTER_MS + 1)
     assert rekeyed != renewed and cbor2.loads(cbor2.loads(rekeyed).value[2])["public_key"] == enclave.public_key_der
     # Each reused document verifies every answer it carries.

@@ -51,6 +51,9 @@ def revert_data_hex(reason: str) -> str: ...
 def keccak256(data: bytes) -> bytes: ...
 def dev_addresses(mnemonic: str, count: int) -> list[str]:
     """The first `count` dev accounts' checksummed addresses of `mnemonic`; InvalidArgument for a bad one."""
+def sign_tee_response(key: bytes, request_hash: bytes, output_hash: bytes, timestamp_ms: int) -> bytes:
+    """An enclave's signature of an answer, r ‖ s ‖ v (v 27/28), with its 32-byte secp256k1
+    key over keccak256(request_hash ‖ output_hash ‖ uint256(timestamp_ms))."""
 def address_of_key(key: bytes) -> str:
     """The checksummed address of a 32-byte secp256k1 private key; InvalidArgument otherwise."""
 def verify_tee(

@@ -1,6 +1,7 @@
 """Mock-hardware TEEs with real cryptography: a devnet CA (root → intermediate, P-384), one
 enclave per node with a leaf certificate, attestation documents in the AWS Nitro format
-(COSE_Sign1, ES384, CBOR payload) and ES384-signed responses. Verification is the Rust
+(COSE_Sign1, ES384, CBOR payload) and responses signed by a secp256k1 key the document
+attests, as Ethereum accounts sign (so a contract can `ecrecover` an answer). Verification is the Rust
 core's (`_core.verify_tee`): it needs only the root certificate and the registered PCRs.
 An enclave attests once per model and reuses the document for its answers
 (`Enclave.attestation`), so the verifier's attestation cache checks each document once.
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
+
+from og_devnet._core import address_of_key, sign_tee_response
 
 #: PCR0 and PCR1: what every devnet enclave runs (image, node software); PCR2: the model.
 RUNTIME_IMAGE = b"og-devnet enclave image v1 (mock hardware)"
@@ -113,7 +116,8 @@ class DevnetCA:
 
 
 class Enclave:
-    """One node's enclave: a leaf key and certificate, and a response-signing key."""
+    """One node's enclave: a leaf key and certificate (P-384, as Nitro's), and a response-signing
+    key (secp256k1: an Ethereum address that contracts can check answers against)."""
 
     def __init__(self, ca: DevnetCA, module_id: str, validity: dt.timedelta = dt.timedelta(days=1)) -> None:
         now = dt.datetime.now(dt.timezone.utc)
@@ -122,7 +126,7 @@ class Enclave:
         self.key = ec.generate_private_key(ec.SECP384R1())
         self.certificate = _cert(f"og-devnet enclave {module_id}", self.key, ca.intermediate, ca.intermediate_key, False,
                                  now - dt.timedelta(minutes=5), now + validity)  # fmt: skip
-        self.response_key = ec.generate_private_key(ec.SECP384R1())
+        self.response_key = ec.generate_private_key(ec.SECP256K1())
         # Measurements → (what was attested: keys and certificate, when, the document).
         self._documents: dict[tuple[bytes, ...], tuple[tuple[bytes, bytes], int, bytes]] = {}
         self._documents_lock = threading.Lock()
@@ -131,6 +135,15 @@ class Enclave:
     def public_key_der(self) -> bytes:
         return self.response_key.public_key().public_bytes(serialization.Encoding.DER,
                                                            serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
+
+    @property
+    def response_address(self) -> str:
+        """The Ethereum address of the response-signing key: what `ecrecover` of a signed
+        answer gives."""
+        return address_of_key(self._response_secret())
+
+    def _response_secret(self) -> bytes:
+        return self.response_key.private_numbers().private_value.to_bytes(32, "big")
 
     def attest(self, pcrs: list[bytes], timestamp_ms: int, nonce: bytes | None = None,
                user_data: bytes | None = None) -> bytes:  # fmt: skip
@@ -164,4 +177,5 @@ class Enclave:
             return document
 
     def sign_response(self, request_hash: bytes, output_hash: bytes, timestamp_ms: int) -> bytes:
-        return _raw_signature(self.response_key, request_hash + output_hash + timestamp_ms.to_bytes(32, "big"))
+        """r ‖ s ‖ v over keccak256(request_hash ‖ output_hash ‖ uint256(timestamp_ms))."""
+        return sign_tee_response(self._response_secret(), request_hash, output_hash, timestamp_ms)

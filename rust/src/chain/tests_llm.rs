@@ -12,7 +12,7 @@ use super::native::tee_registry::EnclaveRecord;
 use super::native::LLM_SETTLEMENT;
 use super::tests::mine;
 use super::*;
-use crate::verify::llm_message;
+use crate::verify::response_message;
 
 const T: u64 = 1_700_000_000_000;
 
@@ -47,7 +47,7 @@ impl Gateway {
     fn sign(&self, rh: B256, oh: B256, ts: u64) -> Vec<u8> {
         let mut sig = vec![0; self.key.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.key.sign(&RSA_PSS_SHA256, &rng, llm_message(&rh, &oh, ts).as_slice(), &mut sig).unwrap();
+        self.key.sign(&RSA_PSS_SHA256, &rng, response_message(&rh, &oh, ts).as_slice(), &mut sig).unwrap();
         sig
     }
 

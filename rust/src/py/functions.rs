@@ -105,6 +105,15 @@ pub fn address_of_key(key: &[u8]) -> PyResult<String> {
     Ok(signer.address().to_checksum(None))
 }
 
+/// An enclave's signature of one answer (r ‖ s ‖ v, 65 bytes) with its 32-byte secp256k1
+/// key: over keccak256(request_hash ‖ output_hash ‖ uint256(timestamp_ms)).
+#[pyfunction]
+pub fn sign_tee_response(key: &[u8], request_hash: &[u8], output_hash: &[u8], timestamp_ms: u64) -> PyResult<Vec<u8>> {
+    let b256 = |b: &[u8], what: &str| alloy_primitives::B256::try_from(b).map_err(|_| bad(format!("{what} is 32 bytes, not {}", b.len())));
+    let (key, rh, oh) = (b256(key, "a private key")?, b256(request_hash, "request_hash")?, b256(output_hash, "output_hash")?);
+    Ok(crate::verify::sign_response(&key, &rh, &oh, timestamp_ms).map_err(bad)?.to_vec())
+}
+
 /// `Error(string)` revert data for `reason`, hex.
 #[pyfunction]
 pub fn revert_data_hex(reason: &str) -> String {

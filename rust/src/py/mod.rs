@@ -31,6 +31,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::keccak256, m)?)?;
     m.add_function(wrap_pyfunction!(functions::dev_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(functions::address_of_key, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::sign_tee_response, m)?)?;
     errors::register(m)?;
     Ok(())
 }

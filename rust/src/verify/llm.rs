@@ -4,7 +4,7 @@
 //! PSS hashes the 32-byte message again with SHA-256: the message is not a prehash.
 use std::fmt;
 
-use alloy_primitives::{keccak256, B256, U256};
+use alloy_primitives::B256;
 use aws_lc_rs::signature::{UnparsedPublicKey, RSA_PSS_2048_8192_SHA256};
 use der::Decode;
 use spki::SubjectPublicKeyInfoRef;
@@ -32,15 +32,6 @@ fn reject(reason: &'static str, detail: impl Into<String>) -> LlmRejection {
     LlmRejection { reason, detail: detail.into() }
 }
 
-/// The 32-byte message a gateway signs.
-pub fn llm_message(request_hash: &B256, output_hash: &B256, timestamp: u64) -> B256 {
-    let mut m = [0u8; 96];
-    m[..32].copy_from_slice(request_hash.as_slice());
-    m[32..64].copy_from_slice(output_hash.as_slice());
-    m[64..].copy_from_slice(&U256::from(timestamp).to_be_bytes::<32>());
-    keccak256(m)
-}
-
 /// Checks `signature` over the answer with the gateway key `spki_der` (SubjectPublicKeyInfo
 /// DER of an RSA key, 2048 to 8192 bits).
 pub fn verify_llm_response(spki_der: &[u8], request_hash: &B256, output_hash: &B256, timestamp: u64, signature: &[u8]) -> Result<(), LlmRejection> {
@@ -51,7 +42,7 @@ pub fn verify_llm_response(spki_der: &[u8], request_hash: &B256, output_hash: &B
     // The inner PKCS#1 RSAPublicKey: what the verifier parses (it also takes SPKI, but the
     // algorithm check above must not be skipped).
     let rsa_key = info.subject_public_key.as_bytes().ok_or_else(|| reject("malformed_key", "the key's bit string has unused bits"))?;
-    let message = llm_message(request_hash, output_hash, timestamp);
+    let message = super::response_message(request_hash, output_hash, timestamp);
     UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, rsa_key)
         .verify(message.as_slice(), signature)
         .map_err(|_| reject("bad_signature", "the RSA-PSS signature does not match the request hash, output hash and timestamp under the registered key"))

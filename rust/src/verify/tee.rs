@@ -1,9 +1,11 @@
 //! TEE attestations in the AWS Nitro format: a COSE_Sign1 (ES384) whose CBOR payload carries
 //! `module_id`, `digest`, `timestamp`, `pcrs`, `certificate`, `cabundle`, `public_key`,
 //! `user_data`, `nonce`; the leaf certificate chains to the devnet's root (P-384). The
-//! enclave's `public_key` signs each response: ES384 over
-//! request_hash ‖ output_hash ‖ uint256(timestamp_ms).
-use alloy_primitives::B256;
+//! enclave's `public_key` (secp256k1, SubjectPublicKeyInfo DER) signs each response as an
+//! Ethereum account signs a hash: r ‖ s ‖ v (v 27 or 28, low s) over
+//! keccak256(request_hash ‖ output_hash ‖ uint256(timestamp_ms)), so that a contract can check
+//! an answer with `ecrecover` against the enclave's address.
+use alloy_primitives::{Address, B256};
 use ciborium::Value;
 use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
 use der::{Decode, Encode};
@@ -30,7 +32,7 @@ fn reject(reason: &'static str, detail: impl Into<String>) -> TeeRejection {
 pub struct TeeEvidence {
     /// The COSE_Sign1 attestation document (tagged or not).
     pub attestation: Vec<u8>,
-    /// ES384 signature, r ‖ s (96 bytes), by the attested `public_key`.
+    /// r ‖ s ‖ v (65 bytes, v 27 or 28) by the attested `public_key` over `response_message`.
     pub response_signature: Vec<u8>,
     pub timestamp_ms: u64,
     /// What the enclave says it answered: keccak256 of the request and of the output.
@@ -114,8 +116,8 @@ fn parse_document(payload: &[u8]) -> Result<Document, String> {
 /// A P-384 public key. `p384` parses and validates it (SEC1, compressed or not, on the curve,
 /// not the identity) as it does signatures (DER or r ‖ s, 0 < r, s < n); the ECDSA-SHA384
 /// check itself runs on AWS-LC, whose assembly P-384 is ~5x faster than `p384`'s arithmetic
-/// (~0.19 ms against ~1.1 ms a verification, five of them in each `verify_tee`). Same checks
-/// either way: high-S is accepted by both, and a failure is `signature::Error` as before.
+/// (~0.19 ms against ~1.1 ms a verification; a full `verify_tee` makes four: the chain and the
+/// COSE signature). Same checks either way: high-S is accepted by both, and a failure is `signature::Error` as before.
 /// AWS-LC's copy of the key is parsed once, when the key is made: a key kept in the
 /// attestation cache is not parsed again for each response it verifies.
 pub(crate) struct P384Key {
@@ -177,9 +179,9 @@ pub struct Attested {
     /// Each certificate of the chain (leaf first, root last): subject, valid from, valid until
     /// (ms). Checked against `now` on every use, without parsing the certificates again.
     validity: Vec<(String, u64, u64)>,
-    /// The attested response-signing key, parsed once; or why it is not a P-384 SPKI
-    /// (reported as `malformed_attestation` at the point the full check reports it).
-    response_key: Result<P384Key, String>,
+    /// The address of the attested response-signing key, parsed once; or why it is not a
+    /// secp256k1 SPKI (reported as `malformed_attestation` where the full check reports it).
+    response_key: Result<Address, String>,
 }
 
 impl Attested {
@@ -289,15 +291,11 @@ pub fn check_answer(
         ));
     }
     let response_key = attested.response_key.as_ref().map_err(|e| reject("malformed_attestation", e.clone()))?;
-    let mut message = Vec::with_capacity(96);
-    message.extend_from_slice(evidence.request_hash.as_slice());
-    message.extend_from_slice(evidence.output_hash.as_slice());
-    message.extend_from_slice(&alloy_primitives::U256::from(evidence.timestamp_ms).to_be_bytes::<32>());
-    let sig = Signature::from_slice(&evidence.response_signature)
-        .map_err(|e| reject("bad_response_signature", format!("not an ES384 signature: {e}")))?;
-    response_key
-        .verify(&message, &sig)
-        .map_err(|_| reject("bad_response_signature", "the response signature does not verify with the attested key"))?;
+    let message = super::response_message(&evidence.request_hash, &evidence.output_hash, evidence.timestamp_ms);
+    let signer = recover_response_signer(&evidence.response_signature, message).map_err(|e| reject("bad_response_signature", e))?;
+    if signer != *response_key {
+        return Err(reject("bad_response_signature", format!("signed by {signer}, not by the attested key ({response_key})")));
+    }
     if evidence.request_hash != delivered_request_hash {
         return Err(reject("request_mismatch", "the signed request is not this inference's request"));
     }
@@ -327,10 +325,30 @@ pub fn verify_tee(
     check_answer(&attested, evidence, expected_pcrs, policy, now_ms, delivered_request_hash, delivered_output_hash)
 }
 
-/// A P-384 public key from SubjectPublicKeyInfo DER.
-fn spki_from_der(der_bytes: &[u8]) -> Result<P384Key, String> {
+const EC_PUBLIC_KEY: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP256K1: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.10");
+
+/// The Ethereum address of a secp256k1 public key given as SubjectPublicKeyInfo DER (the point
+/// compressed or not, validated on the curve).
+fn spki_from_der(der_bytes: &[u8]) -> Result<Address, String> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| format!("public_key is not SPKI: {e}"))?;
-    P384Key::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not P-384: {e}"))
+    let curve = spki.algorithm.parameters_oid().ok();
+    if spki.algorithm.oid != EC_PUBLIC_KEY || curve != Some(SECP256K1) {
+        return Err(format!("public_key is not a secp256k1 key (algorithm {}, curve {curve:?})", spki.algorithm.oid));
+    }
+    let point = secp256k1::PublicKey::from_slice(spki.subject_public_key.raw_bytes()).map_err(|e| format!("public_key is not a secp256k1 point: {e}"))?;
+    Ok(Address::from_raw_public_key(&point.serialize_uncompressed()[1..]))
+}
+
+/// Who signed `message`: r ‖ s ‖ v with v 27 or 28 and s in the lower half (EIP-2), as
+/// `ecrecover` takes it; recovered by libsecp256k1.
+fn recover_response_signer(signature: &[u8], message: B256) -> Result<Address, String> {
+    let [.., v] = signature else { return Err("an empty signature".into()) };
+    if signature.len() != 65 || !matches!(v, 27 | 28) {
+        return Err(format!("not r ‖ s ‖ v (65 bytes, v 27 or 28): {} bytes, last {v}", signature.len()));
+    }
+    let sig = alloy_primitives::Signature::from_raw(signature).map_err(|e| e.to_string())?;
+    alloy_consensus::crypto::secp256k1::recover_signer(&sig, message).map_err(|e| format!("does not recover: {e}"))
 }
 
 #[cfg(test)]
@@ -393,6 +411,54 @@ pub(crate) mod tests {
         let mut v = vector();
         v.evidence.attestation.truncate(20);
         assert_eq!(check(&v, t).unwrap_err().reason, "malformed_attestation");
+    }
+
+    #[test]
+    fn a_response_is_signed_as_ecrecover_takes_it() {
+        use alloy_signer::SignerSync;
+        let key = B256::repeat_byte(7);
+        let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&key).unwrap();
+        let (rh, oh) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        let sig = crate::verify::sign_response(&key, &rh, &oh, 1_700_000_000_000).unwrap();
+        let message = crate::verify::response_message(&rh, &oh, 1_700_000_000_000);
+        assert!(matches!(sig[64], 27 | 28));
+        assert_eq!(recover_response_signer(&sig, message).unwrap(), signer.address());
+        // What a contract's ecrecover(message, v, r, s) gives: the same signer, by k256 too.
+        assert_eq!(signer.sign_hash_sync(&message).unwrap().recover_address_from_prehash(&message).unwrap(), signer.address());
+        // Another time, a flipped v, v as 0/1, a high s (n - s), 64 bytes: refused or another signer.
+        let other = crate::verify::response_message(&rh, &oh, 1_700_000_000_001);
+        assert_ne!(recover_response_signer(&sig, other).ok(), Some(signer.address()));
+        let mut flipped = sig;
+        flipped[64] ^= 27 ^ 28;
+        assert_ne!(recover_response_signer(&flipped, message).ok(), Some(signer.address()));
+        let mut raw_v = sig;
+        raw_v[64] -= 27;
+        assert!(recover_response_signer(&raw_v, message).unwrap_err().contains("v 27 or 28"));
+        let n = alloy_primitives::U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
+        let mut high = sig;
+        high[32..64].copy_from_slice(&(n - alloy_primitives::U256::from_be_slice(&sig[32..64])).to_be_bytes::<32>());
+        high[64] ^= 27 ^ 28;
+        assert!(recover_response_signer(&high, message).is_err());
+        assert!(recover_response_signer(&sig[..64], message).is_err());
+        assert!(recover_response_signer(&[], message).is_err());
+    }
+
+    #[test]
+    fn the_response_key_must_be_a_secp256k1_spki() {
+        let v = vector();
+        let cbor: Value = ciborium::from_reader(&CoseSign1::from_tagged_slice(&v.evidence.attestation).unwrap().payload.unwrap()[..]).unwrap();
+        let key = cbor.as_map().unwrap().iter().find(|(k, _)| k.as_text() == Some("public_key")).unwrap().1.as_bytes().unwrap().clone();
+        let address = spki_from_der(&key).unwrap();
+        let message = crate::verify::response_message(&v.evidence.request_hash, &v.evidence.output_hash, v.evidence.timestamp_ms);
+        assert_eq!(recover_response_signer(&v.evidence.response_signature, message).unwrap(), address);
+        // The root certificate's key: P-384, refused with the curve named.
+        let root = Certificate::from_der(&v.policy.root_der).unwrap();
+        let p384_spki = root.tbs_certificate.subject_public_key_info.to_der().unwrap();
+        assert!(spki_from_der(&p384_spki).unwrap_err().contains("not a secp256k1 key"));
+        let mut off_curve = key.clone();
+        *off_curve.last_mut().unwrap() ^= 1;
+        assert!(spki_from_der(&off_curve).unwrap_err().contains("not a secp256k1 point"));
+        assert!(spki_from_der(&key[..10]).unwrap_err().contains("not SPKI"));
     }
 
     #[test]

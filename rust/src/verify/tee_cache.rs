@@ -1,7 +1,7 @@
 //! Attestation caching: an enclave's attestation document is checked in full (structure,
 //! chain, COSE signature: four P-384 verifications and the parsing of three certificates) the
 //! first time it is seen, and what that established is kept, keyed by the SHA-256 of the
-//! document's bytes. Each answer the document vouches for then costs one ES384 verification
+//! document's bytes. Each answer the document vouches for then costs one secp256k1 recovery
 //! (the response signature) and a few comparisons: the root, the certificates' validity at
 //! `now`, the PCRs expected for this answer's model, freshness, and the request/output binding.
 //!
@@ -183,7 +183,7 @@ mod tests {
         bad.evidence.response_signature[0] ^= 1;
         assert_eq!(reason(check(&cache, &bad, t, honest(&v))), "bad_response_signature");
         let mut bad = vector();
-        bad.evidence.response_signature.truncate(95);
+        bad.evidence.response_signature.truncate(64);
         assert_eq!(reason(check(&cache, &bad, t, honest(&v))), "bad_response_signature");
         let mut unsigned = vector();
         unsigned.evidence.timestamp_ms += 1; // a time the enclave did not sign
