@@ -46,9 +46,12 @@ def test_send_seal_publish_cycle() -> None:
     chain.publish(sealed.number)
     receipt = json.loads(chain.receipt_json(tx_hash))
     assert receipt["status"] == "0x1" and receipt["gasUsed"] == hex(21000)
-    record = json.loads(sealed.record)
-    assert record["stored"]["hash"] == sealed.hash
+    record, stored = json.loads(sealed.record), json.loads(sealed.stored)
+    assert stored["hash"] == sealed.hash and len(stored["transactions"]) == 1
     assert record["block"]["transactions"][0]["hash"] == tx_hash
+    # The record indexes the block; its calldata is in the stored block only.
+    assert "input" not in record["block"]["transactions"][0]
+    assert record["state_changes"] == stored["state_changes"] and record["state_changes"]
 
 
 def test_errors_are_typed_and_mapped_to_rpc_codes() -> None:
@@ -74,11 +77,11 @@ def test_errors_are_typed_and_mapped_to_rpc_codes() -> None:
 
 def test_restore_resumes_state_and_receipts() -> None:
     chain = make_chain()
-    records = [json.loads(chain.genesis_record())["stored"]]
+    records = [json.loads(chain.genesis_record().stored)]
     tx_hash = chain.send_transaction({"from": DEV0, "to": "0x" + "11" * 20, "value": 5})
     sealed = chain.seal_block(1_700_000_001_000)
     chain.publish(sealed.number)
-    records.append(json.loads(sealed.record)["stored"])
+    records.append(json.loads(sealed.stored))
     restored = Chain.restore(
         CONFIG,  # type: ignore[arg-type]
         blocks=[json.dumps(r) for r in records], state=[(a, b, n) for a, b, n in chain.accounts()],

@@ -68,7 +68,7 @@ def test_a_failed_commit_serves_nothing_and_loses_nothing(tmp_path: Path, monkey
         w3 = Web3(Web3.HTTPProvider(node.rpc_url))
         h = w3.eth.send_transaction({"from": DEV0.address, "to": RECIPIENT, "value": 5})
 
-        def broken(record: str) -> None:
+        def broken(record: str, stored: str) -> None:
             raise OSError("disk full")
 
         monkeypatch.setattr(node.store, "commit_block", broken)

@@ -232,11 +232,15 @@ class SealedBlock:
     hash: str
     timestamp_ms: int
     tx_count: int
-    #: JSON: {"stored": <core's stored block>, "block": <RPC block, full txs>, "receipts": [...],
+    #: JSON: {"state_changes": [[address, account]], "block": <RPC block, full txs without
+    #: their input>, "receipts": [...],
     #: "inferences": [<inference record at inclusion; LLM answers a batch settled, delivered>],
     #: "challenge_window", "settlements":
     #: [<settlement step>], "deliveries": [<delivery to prove or watch>], "unsettled"?: [...]}
     record: str
+    #: JSON of the block as the store keeps it (header, raw transactions, receipts, state and
+    #: EVM changes, settlements): saved as made, read back by the archive.
+    stored: str
 
 class ChainConfig(TypedDict, total=False):
     """Every setting a chain is made from, in one dict. Required: chain_id, mnemonic,
@@ -411,7 +415,8 @@ class Chain:
     def set_next_block_timestamp(self, timestamp: int) -> None: ...
     def drop_transaction(self, hash: str) -> bool: ...
     def seal_block(self, now_ms: int) -> SealedBlock: ...
-    def genesis_record(self) -> str: ...
+    def genesis_record(self) -> SealedBlock:
+        """The genesis block, as a sealed block is, to store it the first time."""
     def publish(self, number: int) -> None: ...
     def discard_staged(self) -> None: ...
     def snapshot(self) -> int: ...

@@ -133,7 +133,7 @@ class Miner:
     def _seal_commit_publish(self) -> int:
         sealed = self.chain.seal_block(now_ms())
         try:
-            record = self.store.commit_block(sealed.record)
+            record = self.store.commit_block(sealed.record, sealed.stored)
         except BaseException:
             self.chain.discard_staged()
             raise

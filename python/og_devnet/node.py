@@ -504,7 +504,7 @@ class Node:
         genesis_record = self.chain.genesis_record()
         meta = {
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
-            "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_record)["block"]["baseFeePerGas"], 16),
+            "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_record.record)["block"]["baseFeePerGas"], 16),
             "base_fee_change": s.base_fee_change, "gas_limit": self.chain.gas_limit,
             "economics": json.loads(self.chain.economics_json()), "schema": STORE_SCHEMA,
             # Code and storage from the genesis file: no block carries them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import delete, insert
@@ -12,6 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from og_devnet._core import InferenceRecord, Status, aggregate_inferences
+
+if TYPE_CHECKING:
+    from og_devnet._core import SealedBlock
 from og_devnet.store.tables import (
     AccountRow, BlockRow, InferenceRow, LogRow, MetaRow, ModelRow, PooledTxRow, TxRow, pack_record, unpack_record,
 )  # fmt: skip
@@ -31,15 +34,6 @@ def _upsert(s: Session, table: Any, rows: list[dict[str, Any]], key: str) -> Non
     s.connection().execute(stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in rows[0] if c != key}), rows)
 
 
-def _compact_json(value: Any) -> str:
-    """`json.dumps(value, separators=(",", ":"))`, by orjson (~10x faster on a block's
-    transactions) unless an integer is beyond its 64 bits."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, separators=(",", ":"))
-
-
 class ChainStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -49,20 +43,21 @@ class ChainStore:
         with Session(self.engine) as s:
             return {row.key: json.loads(row.value) for row in s.exec(select(MetaRow))}
 
-    def initialise(self, meta: dict[str, Any], genesis_record: str, accounts: list[tuple[str, int, int]]) -> None:
+    def initialise(self, meta: dict[str, Any], genesis: SealedBlock, accounts: list[tuple[str, int, int]]) -> None:
         """Writes the genesis parameters, block 0 and the funded accounts in one transaction."""
         with Session(self.engine) as s:
             for key, value in meta.items():
                 s.add(MetaRow(key=key, value=json.dumps(value)))
-            self._add_block(s, json.loads(genesis_record))
+            self._add_block(s, json.loads(genesis.record), genesis.stored)
             for address, balance, nonce in accounts:
                 s.add(AccountRow(address=address.lower(), balance=str(balance), nonce=nonce))
             s.commit()
 
     # ---- blocks ----
-    def commit_block(self, record: str) -> dict[str, Any]:
-        """Stores a sealed block, its transactions, receipts, logs, inferences, settlement
-        steps and the accounts it changed, in one database transaction. Returns the record.
+    def commit_block(self, record: str, stored: str) -> dict[str, Any]:
+        """Stores a sealed block (`stored`, as the core made it), its transactions, receipts,
+        logs, inferences, settlement steps and the accounts it changed (from `record`), in one
+        database transaction. Returns the record, parsed.
         Rows go in as Core bulk statements: this runs once per block (per transaction under
         automine), and the ORM's unit of work cost more than the block itself."""
         try:
@@ -70,12 +65,12 @@ class ChainStore:
         except orjson.JSONDecodeError:  # an integer beyond 64 bits (orjson's limit)
             rec = json.loads(record)
         with Session(self.engine) as s:
-            self._add_block(s, rec)
+            self._add_block(s, rec, stored)
             self._settle(s, rec.get("settlements", []))
             # Unsettled results, saved with the block when they changed: a restart resumes them.
             if "unsettled" in rec:
                 _upsert(s, MetaRow, [{"key": "unsettled", "value": json.dumps(rec["unsettled"])}], "key")
-            changes = rec["stored"]["state_changes"]
+            changes = rec["state_changes"]
             if changes:
                 _upsert(s, AccountRow, [{"address": a.lower(), "balance": str(_int(acc["balance"])), "nonce": acc["nonce"]}
                                         for a, acc in changes], "address")  # fmt: skip
@@ -102,7 +97,7 @@ class ChainStore:
             s.commit()
 
     @staticmethod
-    def _add_block(s: Session, rec: dict[str, Any]) -> None:
+    def _add_block(s: Session, rec: dict[str, Any], stored: str) -> None:
         block = rec["block"]
         number = _int(block["number"])
         conn = s.connection()
@@ -111,7 +106,7 @@ class ChainStore:
             "timestamp": _int(block["timestamp"]), "timestamp_ms": _int(block["timestampMs"]),
             "tx_count": len(block["transactions"]), "gas_used": _int(block["gasUsed"]), "miner": block["miner"],
             "settlement_count": len(rec.get("settlements", [])),
-            "record": pack_record(_compact_json(rec["stored"])),
+            "record": pack_record(stored),
         }])  # fmt: skip
         txs, logs = [], []
         for tx, receipt in zip(block["transactions"], rec["receipts"], strict=True):

@@ -48,8 +48,17 @@ pub struct SealedBlock {
     hash: String,
     timestamp_ms: u64,
     tx_count: usize,
-    /// JSON: {"stored": <StoredBlock>, "block": <RPC block with full txs>, "receipts": [...]}.
+    /// JSON: {"state_changes", "block": <RPC block, full txs without input>, "receipts": [...],
+    /// "inferences", "settlements", ...}: what the store indexes and the listeners read.
     record: String,
+    /// JSON of the block as stored (header, raw transactions, receipts, state changes).
+    stored: String,
+}
+
+impl From<record::Sealed> for SealedBlock {
+    fn from(s: record::Sealed) -> Self {
+        Self { number: s.number, hash: s.hash, timestamp_ms: s.timestamp_ms, tx_count: s.tx_count, record: s.record, stored: s.stored }
+    }
 }
 
 fn request(d: &Bound<'_, PyDict>) -> PyResult<TxRequest> {
@@ -653,20 +662,20 @@ impl PyChain {
     /// Seals and stages the next block; commit it to the store, then `publish(number)`.
     fn seal_block(&self, py: Python<'_>, now_ms: u64) -> PyResult<SealedBlock> {
         // The record (JSON of every transaction and receipt) is made after the lock is let go.
-        let (number, hash, timestamp_ms, tx_count, record) = py
+        let sealed = py
             .detach(|| {
                 let parts = record::seal_parts(&mut self.lock(), now_ms);
                 parts.map(record::SealedParts::record)
             })
             .map_err(to_py)?;
-        Ok(SealedBlock { number, hash, timestamp_ms, tx_count, record })
+        Ok(sealed.into())
     }
 
-    /// The genesis block's record, to store it the first time.
-    fn genesis_record(&self) -> String {
+    /// The genesis block, to store it the first time: as a sealed block is.
+    fn genesis_record(&self) -> SealedBlock {
         let c = self.lock();
         let b = c.block(crate::chain::BlockTag::Earliest).ok().flatten().expect("genesis is in memory until block 1 is published");
-        json!({"stored": b.to_stored(), "block": rpc_json::block(b, true), "receipts": []}).to_string()
+        record::SealedParts::of_block(b.clone(), c.challenge_window()).record().into()
     }
 
     fn publish(&self, number: u64) -> PyResult<()> {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::convert;
 use super::errors::to_py;
 use crate::chain::settlement::{Delivery, DeliveryNotice};
-use crate::chain::{Block, Chain, ChainError, StoredBlock};
+use crate::chain::{Block, Chain, ChainError};
 use crate::eth::rpc_json;
 use crate::pipe::{InferenceRecord, ManyRecord, Mode, SettlementStep, Status};
 
@@ -321,11 +321,15 @@ pub fn aggregate_inferences(py: Python<'_>, tx_hash: &str, calls: Vec<String>) -
 }
 
 /// What a sealed block's record holds (`SealedBlock.record`): the store saves it in one
-/// database transaction, and the node's listeners read it.
+/// database transaction, and the node's listeners read it. The block as it is stored
+/// (`SealedBlock.stored`, raw transactions included) goes apart: the store keeps it as made,
+/// and nothing in Python needs to parse it.
 #[derive(Serialize)]
-struct SealRecord {
-    stored: StoredBlock,
-    /// The block as JSON-RPC shows it, with full transactions.
+struct SealRecord<'a> {
+    /// The accounts the block changed (the store's account rows).
+    state_changes: &'a [(alloy_primitives::Address, crate::chain::Account)],
+    /// The block as JSON-RPC shows it, with full transactions but without their `input`:
+    /// the store indexes the rest, and calldata (most of a block of inferences) is in `stored`.
     block: Value,
     receipts: Vec<Value>,
     /// One record per inference the block delivered (a `runMany` transaction, or a contract
@@ -341,8 +345,16 @@ struct SealRecord {
     unsettled: Option<Vec<Delivery>>,
 }
 
-/// A sealed block: (number, hash, timestamp ms, transaction count, its record as JSON).
-pub type Sealed = (u64, String, u64, usize, String);
+/// A sealed block: number, hash, timestamp (ms), transaction count, its record (JSON,
+/// `SealRecord`) and the block as stored (JSON, `StoredBlock`).
+pub struct Sealed {
+    pub number: u64,
+    pub hash: String,
+    pub timestamp_ms: u64,
+    pub tx_count: usize,
+    pub record: String,
+    pub stored: String,
+}
 
 /// A block just sealed and what its record needs from the chain, taken under the chain's
 /// lock; [`SealedParts::record`] makes the record (most of a seal's work: JSON of every
@@ -393,13 +405,21 @@ pub fn seal_parts(c: &mut Chain, now_ms: u64) -> Result<SealedParts, ChainError>
 }
 
 impl SealedParts {
+    /// A block with nothing else to record (genesis).
+    pub fn of_block(block: Block, challenge_window: u64) -> Self {
+        Self { block, inferences: vec![], challenge_window, settlements: vec![], deliveries: vec![], unsettled: None }
+    }
+
     pub fn record(self) -> Sealed {
         let b = &self.block;
-        let (stored, block) = (b.to_stored(), rpc_json::block(b, true));
+        let stored = serde_json::to_string(&b.to_stored()).expect("a stored block is JSON");
+        let mut block = rpc_json::block(b, true);
+        if let Some(txs) = block.get_mut("transactions").and_then(Value::as_array_mut) {
+            txs.iter_mut().filter_map(Value::as_object_mut).for_each(|tx| drop(tx.remove("input")));
+        }
         let receipts = (0..b.transactions.len()).map(|i| rpc_json::receipt(b, i)).collect();
-        let (number, hash, timestamp_ms, tx_count) = (b.header.number, b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
         let record = SealRecord {
-            stored,
+            state_changes: &b.state_changes,
             block,
             receipts,
             inferences: self.inferences,
@@ -408,7 +428,9 @@ impl SealedParts {
             deliveries: self.deliveries,
             unsettled: self.unsettled,
         };
-        (number, hash, timestamp_ms, tx_count, serde_json::to_string(&record).expect("a block record is JSON"))
+        let record = serde_json::to_string(&record).expect("a block record is JSON");
+        let (number, hash, timestamp_ms, tx_count) = (b.header.number, b.hash.to_string(), b.header.timestamp_ms, b.transactions.len());
+        Sealed { number, hash, timestamp_ms, tx_count, record, stored }
     }
 }
 
