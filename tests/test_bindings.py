@@ -77,7 +77,7 @@ def test_errors_are_typed_and_mapped_to_rpc_codes() -> None:
 
 def test_restore_resumes_state_and_receipts() -> None:
     chain = make_chain()
-    records = [json.loads(chain.genesis_record().stored)]
+    records = [json.loads(chain.genesis_block().stored)]
     tx_hash = chain.send_transaction({"from": DEV0, "to": "0x" + "11" * 20, "value": 5})
     sealed = chain.seal_block(1_700_000_001_000)
     chain.publish(sealed.number)

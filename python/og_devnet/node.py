@@ -501,24 +501,24 @@ class Node:
         except InvalidArgument as e:
             raise NodeError(f"{s.genesis}: {e}" if s.genesis else str(e)) from None
         self.read = ArchivedReads(self.chain, self.store)
-        genesis_record = self.chain.genesis_record()
+        genesis_block = self.chain.genesis_block()
         meta = {
             "chain_id": self.chain.chain_id, "mnemonic": s.mnemonic, "accounts": s.accounts,
-            "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_record.record)["block"]["baseFeePerGas"], 16),
+            "balance": str(s.balance * WEI_PER_OPG), "base_fee": int(json.loads(genesis_block.record)["block"]["baseFeePerGas"], 16),
             "base_fee_change": s.base_fee_change, "gas_limit": self.chain.gas_limit,
             "economics": json.loads(self.chain.economics_json()), "schema": STORE_SCHEMA,
             # Code and storage from the genesis file: no block carries them.
             "genesis_contracts": json.loads(self.chain.genesis_contracts_json()),
         }  # fmt: skip
-        self._genesis_rows = (meta, genesis_record, self.chain.accounts())
+        self._genesis_rows = (meta, genesis_block, self.chain.accounts())
         if self._store_opened.is_set():
             self._initialise_store(self.store)
 
     def _initialise_store(self, store: ChainStore) -> None:
         """Writes a new chain's genesis to its store, with the version that made it (read
         here: finding the package's metadata takes ~6 ms, off the path to the first answer)."""
-        meta, genesis_record, accounts = self._genesis_rows
-        store.initialise({**meta, "version": og_devnet.__version__}, genesis_record, accounts)
+        meta, genesis_block, accounts = self._genesis_rows
+        store.initialise({**meta, "version": og_devnet.__version__}, genesis_block, accounts)
 
     def _open_models(self) -> None:
         from og_devnet.inference.catalog import (

@@ -672,7 +672,7 @@ impl PyChain {
     }
 
     /// The genesis block, to store it the first time: as a sealed block is.
-    fn genesis_record(&self) -> SealedBlock {
+    fn genesis_block(&self) -> SealedBlock {
         let c = self.lock();
         let b = c.block(crate::chain::BlockTag::Earliest).ok().flatten().expect("genesis is in memory until block 1 is published");
         record::SealedParts::of_block(b.clone(), c.challenge_window()).record().into()
