@@ -70,3 +70,28 @@ def test_to_fixed_gives_what_the_decimal_reference_gives() -> None:
     for bad in (float("inf"), float("nan"), "1e", "--1", "1e 5"):
         with pytest.raises(Exception):  # noqa: B017, PT011 - FixedPointError or Decimal's own
             to_fixed(bad)
+
+
+@pytest.mark.parametrize("dtype", ["float", "double", "float16"])
+def test_the_nodes_decoding_in_rust_gives_the_same_bits(dtype: str) -> None:
+    """`parse_job` (the core decodes the pairs without the GIL) feeds a model exactly what the
+    Python conversion does, for every kind of value; what the core leaves, Python converts."""
+    import json
+
+    from og_devnet.inference.runtimes import _ONNX_DTYPES, input_arrays, parse_job
+
+    pairs = pairs_of_every_kind(30_000) + [["5", "-3"], ["007", "1"], ["-00", "30"], [str(-(2**127)), "40"]]
+    payload = json.dumps({"kind": "model", "model_id": "m", "mode": 0, "numbers": [
+        {"name": "x", "shape": [len(pairs)], "values": pairs},
+        {"name": "left", "shape": [2], "values": [["99", "99999999999999999999"], ["-2", "0"]]},  # Python's
+        {"name": "n", "shape": [2], "values": [["7", "0"], ["-35", "1"]]},
+    ], "strings": []})  # fmt: skip
+    job = parse_job(payload)
+    assert "values" not in job["numbers"][0] and "values" in job["numbers"][1], "decoded by the core, or left"
+    specs = [{"name": "x", "dtype": dtype}, {"name": "n", "dtype": "int64"}]
+    feeds = input_arrays(specs, job)
+    expected = array_from_fixed(pairs, [len(pairs)], np.dtype(_ONNX_DTYPES[dtype]))
+    assert feeds["x"].dtype == expected.dtype and np.array_equal(feeds["x"].view(np.uint8), expected.view(np.uint8))
+    assert feeds["n"].tolist() == [7, -3], "an integer input from the exact pairs"
+    assert input_arrays([{"name": "left", "dtype": "double"}], job)["left"].tolist() == [0.0, -2.0]
+    assert parse_job('{"kind": "chat", "messages": []}') == {"kind": "chat", "messages": []}

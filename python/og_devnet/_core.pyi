@@ -54,6 +54,10 @@ def dev_addresses(mnemonic: str, count: int) -> list[str]:
 def sign_tee_response(key: bytes, request_hash: bytes, output_hash: bytes, timestamp_ms: int) -> bytes:
     """An enclave's signature of an answer, r ‖ s ‖ v (v 27/28), with its 32-byte secp256k1
     key over keccak256(request_hash ‖ output_hash ‖ uint256(timestamp_ms))."""
+def split_job_numbers(payload_json: str) -> tuple[str, list[bytes]]:
+    """A job payload with its number tensors decoded to float64 without the GIL: the payload
+    JSON, each decoded tensor's `values` replaced by `"f64": i`, and the floats (little-endian
+    float64 bytes) by i. Bit for bit `_floats_from_fixed`. InvalidArgument if not JSON."""
 def address_of_key(key: bytes) -> str:
     """The checksummed address of a 32-byte secp256k1 private key; InvalidArgument otherwise."""
 def verify_tee(

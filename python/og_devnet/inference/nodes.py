@@ -13,10 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from og_devnet._core import Mode, keccak256
-from og_devnet.inference.runtimes import BadInputError, InferenceError, batchable, run_batch
+from og_devnet.inference.runtimes import BadInputError, InferenceError, batchable, parse_job, run_batch
 from og_devnet.inference.tee import Enclave, measurements
 
 if TYPE_CHECKING:
@@ -150,7 +148,7 @@ class InferenceNode:
     def _gather(self, first: WorkItem) -> list[list[tuple[WorkItem, dict[str, Any]]]]:
         """The job taken, and the jobs that join it within the batch window, grouped: jobs of
         one batchable (model, mode) in one group, every other job alone."""
-        payload = orjson.loads(first[2])  # a job's input can be thousands of numbers: parsed fast
+        payload = parse_job(first[2])  # a job's input can be thousands of numbers: decoded in Rust
         key = self._batch_key(payload) if self.batch_window_ms > 0 else None
         if key is None:
             return [[(first, payload)]]
@@ -160,7 +158,7 @@ class InferenceNode:
             more = self.pipe.take(self.index, max(0, int((deadline - time.monotonic()) * 1000)))
             if more is None:
                 break
-            p = orjson.loads(more[2])
+            p = parse_job(more[2])
             groups.setdefault(self._batch_key(p) or i, []).append((more, p))
         return list(groups.values())
 

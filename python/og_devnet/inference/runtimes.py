@@ -171,6 +171,35 @@ def run_batch(runtime: Any, payloads: list[dict[str, Any]]) -> list[dict[str, An
     return [output_tensors(runtime.outputs, [p[j] for p in parts]) for j in range(len(payloads))]
 
 
+def parse_job(payload_json: str) -> dict[str, Any]:
+    """A job payload as the nodes take it: its number tensors decoded to float64 by the core
+    without the GIL (`split_job_numbers`: a tensor's `values` become `"f64": i` into
+    `payload["_floats"]`), the rest parsed by orjson. `_json` keeps the payload as sent, for
+    the exact pairs an integer input needs."""
+    import orjson
+
+    if '"numbers"' not in payload_json:  # a language model's job: nothing to decode
+        return orjson.loads(payload_json)
+    from og_devnet._core import split_job_numbers
+
+    light, floats = split_job_numbers(payload_json)
+    payload = orjson.loads(light)
+    if floats:
+        payload["_floats"], payload["_json"] = floats, payload_json
+    return payload
+
+
+def _pairs(payload: dict[str, Any], tensor: dict[str, Any]) -> list[list[str]]:
+    """A number tensor's (value, decimals) pairs, from the payload as sent if `parse_job` took
+    them out."""
+    if "values" in tensor:
+        return tensor["values"]
+    import orjson
+
+    index = next(i for i, t in enumerate(payload["numbers"]) if t is tensor)
+    return orjson.loads(payload["_json"])["numbers"][index]["values"]
+
+
 def input_arrays(inputs: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, np.ndarray]:
     """A job's input tensors as arrays, by name, in the dtypes of the model's `inputs`."""
     import numpy as np
@@ -183,8 +212,11 @@ def input_arrays(inputs: list[dict[str, Any]], payload: dict[str, Any]) -> dict[
         if dtype is None:
             raise InferenceError(f"input {spec['name']}: element type {spec['dtype']} is not supported")
         if spec["name"] in given:
-            t = given[spec["name"]]
-            feeds[spec["name"]] = array_from_fixed(t["values"], t["shape"], np.dtype(dtype))
+            t, np_dtype = given[spec["name"]], np.dtype(dtype)
+            if "values" not in t and np_dtype.kind == "f":  # decoded by `parse_job`: the same floats
+                feeds[spec["name"]] = np.frombuffer(payload["_floats"][t["f64"]], "<f8").astype(np_dtype).reshape(t["shape"])
+            else:
+                feeds[spec["name"]] = array_from_fixed(_pairs(payload, t), t["shape"], np_dtype)
         elif spec["name"] in strings:
             feeds[spec["name"]] = np.array(strings[spec["name"]]["values"], dtype=object)
         else:

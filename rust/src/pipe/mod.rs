@@ -4,6 +4,7 @@
 //! winner. Block production only ever asks "is it decided?": it never waits.
 pub mod clock;
 mod job;
+pub mod job_numbers;
 pub mod record;
 pub mod stats;
 

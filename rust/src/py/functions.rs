@@ -114,6 +114,16 @@ pub fn sign_tee_response(key: &[u8], request_hash: &[u8], output_hash: &[u8], ti
     Ok(crate::verify::sign_response(&key, &rh, &oh, timestamp_ms).map_err(bad)?.to_vec())
 }
 
+/// A job payload with its number tensors decoded to float64 (without the GIL): the payload
+/// JSON, each decoded tensor's `values` replaced by `"f64": i`, and the floats (little-endian
+/// bytes) by `i`. InvalidArgument if the payload is not JSON.
+#[pyfunction]
+pub fn split_job_numbers(py: Python<'_>, payload_json: &str) -> PyResult<(String, Vec<Vec<u8>>)> {
+    let split = py.detach(|| crate::pipe::job_numbers::split_job(payload_json)).map_err(|e| bad(format!("job payload: {e}")))?;
+    let floats = split.floats.iter().map(|t| t.iter().flat_map(|f| f.to_le_bytes()).collect()).collect();
+    Ok((split.light, floats))
+}
+
 /// `Error(string)` revert data for `reason`, hex.
 #[pyfunction]
 pub fn revert_data_hex(reason: &str) -> String {

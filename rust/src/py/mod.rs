@@ -32,6 +32,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::dev_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(functions::address_of_key, m)?)?;
     m.add_function(wrap_pyfunction!(functions::sign_tee_response, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::split_job_numbers, m)?)?;
     errors::register(m)?;
     Ok(())
 }
